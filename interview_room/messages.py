@@ -1,0 +1,200 @@
+"""One definition of every message that crosses a process boundary.
+
+Data-channel events (PROTOCOL.md) are dataclasses with a ``type`` tag; ``to_wire`` adds the
+``v``/``ts`` envelope. Producer (stt/llm workers) and consumer (media node, tests, load client)
+import the same classes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+PROTOCOL_VERSION = 1
+
+
+@dataclass
+class Event:
+    type: ClassVar[str] = ""
+
+    def to_wire(self, ts: float | None = None) -> dict[str, Any]:
+        body = asdict(self)
+        return {"v": PROTOCOL_VERSION, "type": self.type, "ts": ts if ts is not None else time.time(), **body}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_wire(), ensure_ascii=False)
+
+
+@dataclass
+class Caption(Event):
+    type: ClassVar[str] = "caption"
+    id: str
+    role: str
+    t0: float
+    t1: float
+    text: str
+    lang: str
+    final: bool = True
+
+
+@dataclass
+class Question(Event):
+    type: ClassVar[str] = "question"
+    id: str
+    caption_ids: list[str]
+    text: str
+    lang: str
+
+
+@dataclass
+class AnswerDelta(Event):
+    type: ClassVar[str] = "answer.delta"
+    question_id: str
+    delta: str
+
+
+@dataclass
+class AnswerDone(Event):
+    type: ClassVar[str] = "answer.done"
+    question_id: str
+    text: str
+    lang: str
+
+
+@dataclass
+class Translation(Event):
+    type: ClassVar[str] = "translation"
+    ref: str
+    lang: str
+    text: str
+
+
+@dataclass
+class Score(Event):
+    type: ClassVar[str] = "score"
+    question_id: str
+    score: int
+    rubric: dict[str, int]
+    feedback: str
+    delivery: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Credits(Event):
+    type: ClassVar[str] = "credits"
+    remaining_seconds: float
+
+
+@dataclass
+class Notice(Event):
+    type: ClassVar[str] = "notice"
+    level: str
+    code: str
+    message: str
+
+
+@dataclass
+class ErrorEvent(Event):
+    type: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+@dataclass
+class SessionEnded(Event):
+    """Added to the protocol: tells the client the server ended the session (credits, drain)."""
+
+    type: ClassVar[str] = "session.ended"
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (Caption, Question, AnswerDelta, AnswerDone, Translation, Score, Credits, Notice, ErrorEvent, SessionEnded)
+}
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> Event:
+    """Inverse of ``to_wire`` (drops the envelope)."""
+    obj = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+    cls = EVENT_TYPES[obj.pop("type")]
+    obj.pop("v", None)
+    obj.pop("ts", None)
+    return cls(**obj)
+
+
+# ---- internal bus messages (not on the data channel) ----
+
+
+@dataclass
+class Segment:
+    """An utterance cut by the media node's segmenter, bound for the stt worker."""
+
+    session_id: str
+    role: str
+    seq: int
+    t0: float
+    t1: float
+    pcm: bytes  # 16 kHz mono s16le
+    lang: str = "en"  # the session's listen_language (may be "auto")
+    end_wall: float = 0.0  # wall clock at end of speech, for the latency histogram
+    final: bool = True
+    sample_rate: int = 16000
+
+    @property
+    def id(self) -> str:
+        return f"{self.session_id}:{self.role}:{self.seq}"
+
+    def to_fields(self) -> dict[str, bytes | str]:
+        return {
+            "session_id": self.session_id,
+            "role": self.role,
+            "seq": str(self.seq),
+            "t0": repr(self.t0),
+            "t1": repr(self.t1),
+            "lang": self.lang,
+            "end_wall": repr(self.end_wall),
+            "final": "1" if self.final else "0",
+            "sample_rate": str(self.sample_rate),
+            "pcm": self.pcm,
+        }
+
+    @classmethod
+    def from_fields(cls, f: dict[bytes, bytes]) -> "Segment":
+        g = {k.decode() if isinstance(k, bytes) else k: v for k, v in f.items()}
+
+        def s(k: str) -> str:
+            v = g[k]
+            return v.decode() if isinstance(v, bytes) else v
+
+        return cls(
+            session_id=s("session_id"),
+            role=s("role"),
+            seq=int(s("seq")),
+            t0=float(s("t0")),
+            t1=float(s("t1")),
+            lang=s("lang"),
+            end_wall=float(s("end_wall")),
+            final=s("final") == "1",
+            sample_rate=int(s("sample_rate")),
+            pcm=g["pcm"] if isinstance(g["pcm"], bytes) else g["pcm"].encode("latin-1"),
+        )
+
+
+@dataclass
+class LlmJob:
+    """Work for the llm worker: a final caption, a client ``ask``/``settings``, or session end."""
+
+    kind: str  # caption | ask | settings | session_end
+    session_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def to_fields(self) -> dict[str, str]:
+        return {"data": json.dumps(asdict(self), ensure_ascii=False)}
+
+    @classmethod
+    def from_fields(cls, f: dict[bytes, bytes]) -> "LlmJob":
+        raw = f.get(b"data") or f.get("data")  # type: ignore[call-overload]
+        return cls(**json.loads(raw))

@@ -1,0 +1,154 @@
+"""Test fixtures: real embedded PostgreSQL + Redis, and the whole stack as separate processes.
+
+Every server listens on 127.0.0.1; WebRTC offers loopback host candidates only (ICE_HOSTS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from interview_room import db
+from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+
+
+@dataclass
+class Infra:
+    data_dir: Path
+    database_url: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    data_dir = Path(tempfile.mkdtemp(prefix="ir-test-"))
+    pg = EmbeddedPostgres(data_dir / "postgres")
+    rd = EmbeddedRedis(data_dir / "redis")
+    try:
+        url = pg.start()
+        rurl = rd.start()
+        asyncio.run(db.migrate(url))
+        yield Infra(data_dir, url, rurl)
+    finally:
+        rd.stop()
+        pg.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass
+class Stack:
+    """The stack's processes; tests may kill and add parts (e.g. a second stt worker)."""
+
+    infra: Infra
+    env: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['HTTP_PORT']}"
+
+    @property
+    def media_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['MEDIA_PORT']}"
+
+    def start_part(self, part: str, name: str | None = None, **extra_env: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.env, **extra_env}
+        log = open(self.infra.data_dir / f"{name or part}.log", "ab")  # noqa: SIM115 - kept for the process' life
+        p = subprocess.Popen([sys.executable, "-m", "interview_room.cli", part], env=env, stdout=log, stderr=log)
+        self.procs[name or part] = p
+        return p
+
+    def stop_part(self, name: str, kill: bool = False) -> None:
+        p = self.procs.pop(name)
+        if kill:
+            p.kill()
+        else:
+            p.terminate()
+        try:
+            p.wait(20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+    def log_of(self, name: str) -> str:
+        f = self.infra.data_dir / f"{name}.log"
+        return f.read_text(errors="replace") if f.exists() else ""
+
+
+def _wait_http(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, p in procs.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    env = {
+        "DATA_DIR": str(infra.data_dir),
+        "DATABASE_URL": infra.database_url,
+        "REDIS_URL": infra.redis_url,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(free_port()),
+        "MEDIA_PORT": str(free_port()),
+        "STT_METRICS_PORT": str(free_port()),
+        "LLM_METRICS_PORT": str(free_port()),
+        "ICE_HOSTS": "127.0.0.1",
+        "ICE_SERVERS": "",
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "STRIPE_API_KEY": "",
+        "LOG_LEVEL": "INFO",
+    }
+    s = Stack(infra, env)
+    try:
+        for part in ("signaling", "media", "stt", "llm"):
+            s.start_part(part)
+        _wait_http(f"{s.base_url}/health", s.procs)
+        _wait_http(f"{s.media_url}/health", s.procs)
+        _wait_http(f"http://127.0.0.1:{env['STT_METRICS_PORT']}/health", s.procs)
+        yield s
+    finally:
+        for name in list(s.procs):
+            s.stop_part(name)
+
+
+@pytest_asyncio.fixture(scope="session")
+async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    p = await db.create_pool(infra.database_url)
+    yield p
+    await p.close()
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as s:
+        yield s
