@@ -1,0 +1,1 @@
+"""Benchmark and load clients: aiortc peers that speak recorded speech into the interview room."""
