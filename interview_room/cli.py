@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -27,16 +26,6 @@ log = logging.getLogger("cli")
 PARTS = ("signaling", "media", "stt", "llm")
 
 
-def _secret_key(cfg: config.Config) -> str:
-    if cfg.secret_key:
-        return cfg.secret_key
-    f = cfg.data_dir / "secret_key"
-    if not f.exists():
-        f.write_text(secrets.token_urlsafe(48))
-        f.chmod(0o600)
-    return f.read_text().strip()
-
-
 class Infra:
     """Embedded servers for whatever URL the environment leaves empty."""
 
@@ -47,7 +36,7 @@ class Infra:
 
     def start(self) -> dict[str, str]:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {"DATA_DIR": str(self.cfg.data_dir), "SECRET_KEY": _secret_key(self.cfg)}
+        env = {"DATA_DIR": str(self.cfg.data_dir), "SECRET_KEY": config.secret_key(self.cfg)}
         if self.cfg.database_url:
             env["DATABASE_URL"] = self.cfg.database_url
         else:

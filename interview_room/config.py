@@ -49,6 +49,8 @@ class Config:
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
     token_ttl_seconds: int = field(default_factory=lambda: _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600))
     max_body_bytes: int = field(default_factory=lambda: _int("MAX_BODY_BYTES", 2 * 1024 * 1024))
+    # peers whose X-Forwarded-For is believed (a reverse proxy / ingress); used for per-IP rate limits
+    trusted_proxies: list[str] = field(default_factory=lambda: _list("TRUSTED_PROXIES"))
     # VAD / segmenter
     vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2))
     vad_frame_ms: int = field(default_factory=lambda: _int("VAD_FRAME_MS", 20))
@@ -68,6 +70,8 @@ class Config:
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
     stripe_api_base: str = field(default_factory=lambda: _env("STRIPE_API_BASE", ""))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
+    # e-mails of users who may confirm offline (manual) payments
+    admin_emails: list[str] = field(default_factory=lambda: [e.lower() for e in _list("ADMIN_EMAILS")])
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 
     @property
@@ -88,3 +92,17 @@ HANGOVER_MS: dict[str, int] = {"short": 250, "balanced": 450, "long": 900}
 
 def load() -> Config:
     return Config()
+
+
+def secret_key(cfg: Config) -> str:
+    """SECRET_KEY from the environment; for a local run without one, a random key kept in DATA_DIR."""
+    if cfg.secret_key:
+        return cfg.secret_key
+    import secrets
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    f = cfg.data_dir / "secret_key"
+    if not f.exists():
+        f.write_text(secrets.token_urlsafe(48))
+        f.chmod(0o600)
+    return f.read_text().strip()
