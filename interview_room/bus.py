@@ -179,3 +179,13 @@ async def stream_lag(r: aioredis.Redis, stream: str, group: str) -> int:
             lag = g.get("lag") or 0
             return int(lag) + int(g.get("pending") or 0)
     return 0
+
+
+async def add_once(r: aioredis.Redis, key: str, stream: str, data: str, maxlen: int = WORK_MAXLEN) -> bool:
+    """XADD ``{"data": data}`` to any stream (e.g. a job to ``llm:jobs``) unless ``key`` was used before.
+
+    The same atomic guard as ``publish_once`` (they share the ``published:`` key space), so a
+    reclaimed entry never enqueues its follow-up work twice.
+    """
+    res = await r.eval(_ONCE, 2, f"published:{key}", stream, data, str(maxlen), str(7 * 86400))
+    return res is not None

@@ -1,0 +1,51 @@
+"""Final captions of a session. The caption id is the segment id (``{session}:{role}:{seq}``), so a
+segment transcribed twice (a crashed worker's entry claimed by another) is stored once."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from interview_room.messages import Caption
+
+Db = asyncpg.Pool | asyncpg.Connection
+
+
+async def insert_caption(db: Db, caption: Caption, session_id: str, seq: int) -> bool:
+    """Store a final caption; False when that id was already stored (the first text wins).
+
+    Raises ``asyncpg.ForeignKeyViolationError`` when the session no longer exists.
+    """
+    status = await db.execute(
+        """
+        INSERT INTO captions (id, session_id, role, seq, t0, t1, text, lang)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        ON CONFLICT (id) DO NOTHING
+        """,
+        caption.id,
+        session_id,
+        caption.role,
+        seq,
+        caption.t0,
+        caption.t1,
+        caption.text,
+        caption.lang,
+    )
+    return status.endswith(" 1")
+
+
+def _caption(row: asyncpg.Record) -> Caption:
+    return Caption(id=row["id"], role=row["role"], t0=row["t0"], t1=row["t1"], text=row["text"], lang=row["lang"])
+
+
+async def get_caption(db: Db, caption_id: str) -> Caption | None:
+    row = await db.fetchrow("SELECT id, role, t0, t1, text, lang FROM captions WHERE id = $1", caption_id)
+    return _caption(row) if row else None
+
+
+async def list_captions(db: Db, session_id: str) -> list[Caption]:
+    """A session's final captions in time order (ties by role, then sequence)."""
+    rows = await db.fetch(
+        "SELECT id, role, t0, t1, text, lang FROM captions WHERE session_id = $1 ORDER BY t0, role, seq",
+        session_id,
+    )
+    return [_caption(r) for r in rows]
