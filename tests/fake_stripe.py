@@ -1,0 +1,235 @@
+"""A local HTTP server speaking Stripe's REST wire format, for the calls billing makes.
+
+The real ``stripe`` client is pointed at it (``STRIPE_API_BASE``): form-encoded requests with
+bracketed keys in, Stripe-shaped JSON objects (or Stripe error JSON) out. It also builds the
+webhook events Stripe would send next, signed with Stripe's own scheme
+(``stripe.WebhookSignature.generate_signature_header``), so the app verifies them with
+``stripe.Webhook.construct_event`` exactly as in production.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import stripe
+from aiohttp import web
+
+from interview_room.embedded import free_port
+
+API_VERSION = stripe.api_version
+
+
+def _rid(prefix: str) -> str:
+    return f"{prefix}_test_{secrets.token_hex(12)}"
+
+
+def decode_form(body: str) -> dict[str, Any]:
+    """``a[b][0][c]=1`` → {"a": {"b": [{"c": "1"}]}} (Stripe's encoding of nested parameters)."""
+    root: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        head, _, rest = key.partition("[")
+        path = [head] + ([p.rstrip("]") for p in rest.split("[")] if rest else [])
+        node = root
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+
+    def listify(v: Any) -> Any:
+        if isinstance(v, dict):
+            v = {k: listify(x) for k, x in v.items()}
+            if v and all(k.isdigit() for k in v):
+                return [v[k] for k in sorted(v, key=int)]
+        return v
+
+    return listify(root)
+
+
+def _error(status: int, type_: str, message: str, param: str | None = None) -> web.Response:
+    err: dict[str, Any] = {"type": type_, "message": message}
+    if param:
+        err["param"] = param
+    return web.json_response({"error": err}, status=status, headers={"Request-Id": _rid("req")})
+
+
+@dataclass
+class FakeStripe:
+    api_key: str = "sk_test_fake_key"
+    webhook_secret: str = "whsec_test_secret"
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _runner: web.AppRunner | None = None
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ---- server
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/v1/checkout/sessions", self._create_session)
+        app.router.add_route("*", "/{tail:.*}", self._unknown)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.api_key}"
+
+    async def _unknown(self, request: web.Request) -> web.Response:
+        return _error(404, "invalid_request_error", f"Unrecognized request URL ({request.method}: {request.path}).")
+
+    async def _create_session(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if not request.content_type == "application/x-www-form-urlencoded":
+            return _error(400, "invalid_request_error", "Stripe takes form-encoded bodies")
+        params = decode_form(await request.text())
+        self.requests.append({"path": request.path, "params": params, "headers": dict(request.headers)})
+        mode = params.get("mode")
+        if mode not in ("payment", "subscription", "setup"):
+            return _error(400, "invalid_request_error", "Invalid mode", "mode")
+        for p in ("success_url",):
+            if not params.get(p):
+                return _error(400, "invalid_request_error", f"Missing required param: {p}.", p)
+        items = params.get("line_items") or []
+        if not items:
+            return _error(400, "invalid_request_error", "Missing required param: line_items.", "line_items")
+        total = 0
+        currency = None
+        for i, item in enumerate(items):
+            pd = item.get("price_data") or {}
+            if not pd.get("currency") or not pd.get("unit_amount") or not _get(pd, "product_data", "name"):
+                return _error(400, "invalid_request_error", "Invalid price_data", f"line_items[{i}][price_data]")
+            if mode == "subscription" and _get(pd, "recurring", "interval") != "month":
+                return _error(400, "invalid_request_error", "A subscription needs a recurring price", "line_items")
+            if mode == "payment" and pd.get("recurring"):
+                return _error(400, "invalid_request_error", "A payment-mode price must not recur", "line_items")
+            total += int(pd["unit_amount"]) * int(item.get("quantity", "1"))
+            currency = pd["currency"]
+        sid = f"cs_test_{secrets.token_hex(16)}"
+        session = {
+            "id": sid,
+            "object": "checkout.session",
+            "mode": mode,
+            "status": "open",
+            "payment_status": "unpaid",
+            "url": f"{self.api_base}/c/pay/{sid}",
+            "success_url": params["success_url"],
+            "cancel_url": params.get("cancel_url"),
+            "client_reference_id": params.get("client_reference_id"),
+            "customer_email": params.get("customer_email"),
+            "metadata": params.get("metadata") or {},
+            "amount_total": total,
+            "amount_subtotal": total,
+            "currency": currency,
+            "livemode": False,
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 86400,
+            "payment_intent": None,
+            "subscription": None,
+            "invoice": None,
+            "_subscription_metadata": _get(params, "subscription_data", "metadata") or {},
+        }
+        self.sessions[sid] = session
+        return web.json_response(_public(session), headers={"Request-Id": _rid("req")})
+
+    # ---- what Stripe would send next
+
+    def event(self, type_: str, obj: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        return {
+            "id": event_id or _rid("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()),
+            "type": type_,
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "data": {"object": obj},
+        }
+
+    def complete(self, session_id: str) -> dict[str, Any]:
+        """The customer paid: ``checkout.session.completed``."""
+        s = self.sessions[session_id]
+        s["status"] = "complete"
+        s["payment_status"] = "paid"
+        if s["mode"] == "payment":
+            s["payment_intent"] = s["payment_intent"] or _rid("pi")
+        else:
+            s["subscription"] = s["subscription"] or _rid("sub")
+            s["invoice"] = s["invoice"] or _rid("in")
+        return self.event("checkout.session.completed", _public(s))
+
+    def invoice_paid(
+        self, session_id: str, invoice_id: str | None = None, reason: str = "subscription_cycle"
+    ) -> dict[str, Any]:
+        """A subscription period was paid: ``invoice.paid`` (current API shape: parent.subscription_details)."""
+        s = self.sessions[session_id]
+        s["subscription"] = s["subscription"] or _rid("sub")
+        inv_id = invoice_id or _rid("in")
+        invoice = {
+            "id": inv_id,
+            "object": "invoice",
+            "status": "paid",
+            "billing_reason": reason,
+            "amount_due": s["amount_total"],
+            "amount_paid": s["amount_total"],
+            "currency": s["currency"],
+            "customer_email": s["customer_email"],
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"subscription": s["subscription"], "metadata": s["_subscription_metadata"]},
+            },
+            "period_start": int(time.time()),
+            "period_end": int(time.time()) + 30 * 86400,
+            "livemode": False,
+        }
+        return self.event("invoice.paid", invoice)
+
+    def charge_refunded(self, payment_intent: str, amount: int, amount_refunded: int) -> dict[str, Any]:
+        charge = {
+            "id": _rid("ch"),
+            "object": "charge",
+            "amount": amount,
+            "amount_refunded": amount_refunded,
+            "refunded": amount_refunded >= amount,
+            "currency": "usd",
+            "payment_intent": payment_intent,
+            "metadata": {},
+            "status": "succeeded",
+            "livemode": False,
+        }
+        return self.event("charge.refunded", charge)
+
+    def sign(self, payload: str, secret: str | None = None, timestamp: int | None = None) -> str:
+        """The ``Stripe-Signature`` header for ``payload``, by Stripe's own helper."""
+        return stripe.WebhookSignature.generate_signature_header(payload, secret or self.webhook_secret, timestamp)
+
+
+def _get(obj: Any, *path: str) -> Any:
+    for k in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(k)
+    return obj
+
+
+def _public(session: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in session.items() if not k.startswith("_")}
+
+
+def dumps(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"))
