@@ -168,16 +168,26 @@ class StreamConsumer:
 
 
 async def stream_lag(r: aioredis.Redis, stream: str, group: str) -> int:
-    """Entries not yet delivered plus entries delivered but not acked."""
+    """Entries not yet delivered to the group plus entries delivered but not acked.
+
+    Redis 7 reports ``lag`` in XINFO GROUPS; Redis 6.2 (the embedded one) does not, so the
+    undelivered part is counted from the group's last-delivered id (bounded scan).
+    """
     try:
         groups = await r.xinfo_groups(stream)
     except ResponseError:
         return 0
     for g in groups:
         name = g["name"].decode() if isinstance(g["name"], bytes) else g["name"]
-        if name == group:
-            lag = g.get("lag") or 0
-            return int(lag) + int(g.get("pending") or 0)
+        if name != group:
+            continue
+        pending = int(g.get("pending") or 0)
+        if g.get("lag") is not None:
+            return int(g["lag"]) + pending
+        last = g["last-delivered-id"]
+        last = last.decode() if isinstance(last, bytes) else last
+        undelivered = await r.xrange(stream, min=f"({last}", max="+", count=10_000)
+        return len(undelivered) + pending
     return 0
 
 
