@@ -1,0 +1,108 @@
+// Billing: GET /api/packages, GET /api/billing, POST /api/checkout → redirect to the payment page.
+import { api, errorMessage } from './api.js';
+import { initNav } from './nav.js';
+import { $, el, dateTime, duration, param } from './util.js';
+
+initNav();
+let packages = [];
+
+function money(cents, currency = 'usd') {
+  const amount = Number(cents) / 100;
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency: String(currency || 'usd').toUpperCase() }).format(amount);
+  } catch {
+    return `${amount.toFixed(2)} ${currency || ''}`.trim();
+  }
+}
+
+function showCheckoutError(err) {
+  const box = $('#checkout-error');
+  if (err?.code === 'payments_not_configured') {
+    box.replaceChildren(el('div', { class: 'banner info' },
+      el('strong', { text: 'Online payments are not set up on this server yet. ' }),
+      'Nothing was charged and your credits are unchanged. If you run this server, add the Stripe keys (see the project README); otherwise ask its administrator for credits.'));
+  } else {
+    box.replaceChildren(el('div', { class: 'banner error', text: `Could not start the payment: ${errorMessage(err)}` }));
+  }
+  box.scrollIntoView({ block: 'nearest' });
+}
+
+async function buy(pkg, button) {
+  $('#checkout-error').replaceChildren();
+  button.disabled = true;
+  button.textContent = 'Opening the payment page…';
+  try {
+    const data = await api('/api/checkout', { method: 'POST', body: { package_id: pkg.id, gateway: 'stripe' } });
+    if (!data?.redirect_url) throw new Error('The server did not return a payment page.');
+    location.assign(data.redirect_url);
+  } catch (err) {
+    showCheckoutError(err);
+    button.disabled = false;
+    button.textContent = `Buy ${pkg.name}`;
+  }
+}
+
+function renderPackages() {
+  const list = $('#packages');
+  list.replaceChildren(...packages.map((p) => {
+    const button = el('button', { type: 'button', class: 'primary', dataset: { packageId: p.id }, text: `Buy ${p.name}` });
+    button.addEventListener('click', () => buy(p, button));
+    return el('li', { class: 'card package', dataset: { id: p.id } },
+      el('h3', { text: p.name }),
+      el('p', { class: 'price', text: money(p.price_cents, p.currency) }),
+      el('p', { text: `${duration(p.seconds)} of sessions${p.kind === 'monthly' ? ' every month' : ''}` }),
+      el('p', { class: 'small muted', text: p.kind === 'monthly' ? 'Monthly subscription' : 'One-time purchase' }),
+      button,
+    );
+  }));
+  $('#packages-status').textContent = packages.length ? '' : 'No packages are on sale right now.';
+  $('#packages-status').hidden = packages.length > 0;
+}
+
+function renderBilling(b) {
+  if (typeof b.credits_seconds === 'number') $('#credits-left').textContent = duration(b.credits_seconds);
+  const purchases = Array.isArray(b.purchases) ? b.purchases : [];
+  const byId = new Map(packages.map((p) => [p.id, p]));
+  $('#purchases').replaceChildren(...(purchases.length ? purchases.map((p) => {
+    const pkg = byId.get(p.package_id);
+    const cents = p.amount_cents ?? p.price_cents ?? pkg?.price_cents;
+    return el('tr', {},
+      el('td', { text: dateTime(p.created_at || p.at || p.paid_at) }),
+      el('td', { text: p.package_name || pkg?.name || p.package_id || '—' }),
+      el('td', { text: duration(p.seconds ?? pkg?.seconds) }),
+      el('td', { text: cents === undefined ? '—' : money(cents, p.currency || pkg?.currency) }),
+      el('td', { text: p.status || '—' }),
+    );
+  }) : [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No purchases yet.' }))]));
+
+  const debits = Array.isArray(b.debits) ? b.debits : [];
+  $('#debits').replaceChildren(...(debits.length ? debits.map((d) => el('tr', {},
+    el('td', { text: dateTime(d.at) }),
+    el('td', {}, d.session_id ? el('a', { href: `session.html?id=${encodeURIComponent(d.session_id)}`, text: d.session_title || 'Session' }) : '—'),
+    el('td', { text: duration(Math.abs(Number(d.seconds))) }),
+  )) : [el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No usage yet.' }))]));
+}
+
+async function load() {
+  const [pk, billing] = await Promise.allSettled([api('/api/packages'), api('/api/billing')]);
+  if (pk.status === 'fulfilled') {
+    packages = Array.isArray(pk.value.packages) ? pk.value.packages : [];
+    renderPackages();
+  } else {
+    $('#packages-status').textContent = `Could not load packages: ${errorMessage(pk.reason)}`;
+  }
+  if (billing.status === 'fulfilled') renderBilling(billing.value);
+  else $('#purchases').replaceChildren(el('tr', {}, el('td', { colspan: 5, text: `Could not load billing: ${errorMessage(billing.reason)}` })));
+}
+
+// Back from the payment page (?checkout=success|cancel, or ?status=…)
+const back = param('checkout') || param('status');
+if (back) {
+  const ok = /success|paid|complete/i.test(back);
+  $('#checkout-result').replaceChildren(el('div', {
+    class: `banner ${ok ? 'info' : 'warn'}`,
+    text: ok ? 'Thank you! Your payment is being confirmed; credits appear here within a minute.' : 'The payment was cancelled. Nothing was charged.',
+  }));
+}
+
+load();

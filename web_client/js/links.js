@@ -1,0 +1,4 @@
+// Links page: only the shared header needs script.
+import { initNav } from './nav.js';
+
+initNav();

@@ -1,0 +1,228 @@
+// One past session: recording with captions, clickable transcript synced to playback, questions,
+// answers and scores, mock report, delete.
+import { api, errorMessage } from './api.js';
+import { initNav } from './nav.js';
+import { $, el, clock, dateTime, duration, languageName, modeName, param, scoreClass } from './util.js';
+
+initNav();
+const id = param('id') || '';
+const base = `/api/sessions/${encodeURIComponent(id)}`;
+const ROLE_NAMES = { interviewer: 'Interviewer', candidate: 'Candidate' };
+let player = null;
+let lines = [];   // [{t0, t1, node}] sorted by t0
+let current = null;
+
+async function load() {
+  if (!id) {
+    $('#load-status').replaceChildren('No session was chosen. ', el('a', { href: 'sessions.html', text: 'Go to your sessions' }));
+    return;
+  }
+  let s;
+  try {
+    s = await api(base);
+  } catch (err) {
+    $('#load-status').replaceChildren(
+      err.status === 404 ? 'This session was not found. ' : `Could not load the session: ${errorMessage(err)} `,
+      el('a', { href: 'sessions.html', text: 'Go to your sessions' }),
+    );
+    return;
+  }
+  $('#load-status').hidden = true;
+  $('#session-view').hidden = false;
+  render(s);
+}
+
+function render(s) {
+  const title = s.title || 'Untitled session';
+  $('#s-title').textContent = title;
+  document.title = `${title} · Interview Room`;
+  const ended = s.status === 'ended' || Boolean(s.ended_at);
+  if (!ended) {
+    $('#room-link').href = `room.html?id=${encodeURIComponent(s.id || id)}`;
+    $('#room-link').hidden = false;
+  }
+
+  const facts = [
+    ['Date', dateTime(s.started_at || s.created_at)],
+    ['Status', s.status || '—'],
+    ['Mode', modeName(s.mode)],
+    ['Languages', `${languageName(s.listen_language)} → ${languageName(s.answer_language)}`],
+    ['Duration', duration(s.duration_seconds)],
+    ['Credits used', duration(s.credits_seconds)],
+    ['Average score', s.average_score === null || s.average_score === undefined ? '—' : `${Math.round(s.average_score)} / 100`],
+  ];
+  $('#facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+
+  renderPlayer(s);
+  renderTranscript(Array.isArray(s.transcript) ? s.transcript : []);
+  renderQuestions(Array.isArray(s.questions) ? s.questions : []);
+
+  if (s.mode === 'mock' && ended) {
+    $('#report').hidden = false;
+    $('#report-json').href = `${base}/report`;
+    $('#report-pdf').href = `${base}/report.pdf`;
+  }
+}
+
+// ---------- playback: <track> and media requests cannot send Authorization, they use the HttpOnly cookie
+function renderPlayer(s) {
+  if ('recording_url' in s && !s.recording_url) { // the server says there is none
+    $('#player-slot').replaceChildren();
+    $('#player-msg').textContent = s.status === 'ended' || s.ended_at
+      ? 'This session has no recording.'
+      : 'There is no recording yet: the session has not ended.';
+    $('#download-rec').parentElement.hidden = true;
+    return;
+  }
+  const rec = s.recording_url || `${base}/recording`;
+  const vtt = s.captions_url || `${base}/captions.vtt`;
+  player = el(s.has_video ? 'video' : 'audio', {
+    class: 'player', controls: true, preload: 'metadata', src: rec, 'aria-label': 'Session recording', playsinline: true,
+  }, el('track', { kind: 'captions', default: true, src: vtt, srclang: s.listen_language && s.listen_language !== 'auto' ? s.listen_language : 'en', label: 'Captions' }));
+  player.addEventListener('error', () => {
+    $('#player-msg').textContent = s.status === 'ended' || s.ended_at
+      ? 'The recording could not be loaded. It may still be processing, or it was not recorded.'
+      : 'There is no recording yet: the session has not ended.';
+  });
+  player.addEventListener('timeupdate', () => highlight(player.currentTime));
+  player.addEventListener('seeked', () => highlight(player.currentTime));
+  $('#player-slot').replaceChildren(player);
+  if (!s.has_video) { // an <audio> element shows no captions itself: print the current cue below it
+    const track = player.querySelector('track').track;
+    track.mode = 'hidden';
+    const cue = $('#live-cue');
+    cue.hidden = false;
+    track.addEventListener('cuechange', () => {
+      cue.textContent = [...(track.activeCues || [])].map((c) => c.text).join(' ');
+    });
+  }
+  $('#download-rec').href = rec;
+  $('#download-vtt').href = vtt;
+}
+
+function seek(t) {
+  if (!player || !Number.isFinite(t)) return;
+  player.currentTime = t;
+  player.play().catch(() => { /* autoplay refused or no media: the position is still set */ });
+  highlight(t);
+}
+
+function renderTranscript(transcript) {
+  const list = $('#transcript');
+  if (!transcript.length) {
+    list.replaceChildren(el('li', { class: 'empty-hint', text: 'No captions were recorded.' }));
+    return;
+  }
+  const sorted = [...transcript].sort((a, b) => a.t0 - b.t0);
+  lines = sorted.map((c) => {
+    const node = el('button', {
+      type: 'button', class: 'line', dataset: { id: c.id, role: c.role, t0: c.t0 },
+      'aria-label': `${ROLE_NAMES[c.role] || c.role} at ${clock(c.t0)}: ${c.text}`,
+      onclick: () => seek(Number(c.t0)),
+    },
+    el('span', { class: 'time', text: clock(c.t0) }),
+    el('span', { class: 'who', text: ROLE_NAMES[c.role] || c.role }),
+    el('span', { class: 'text', lang: c.lang && c.lang !== 'auto' ? c.lang : undefined }, c.text,
+      ...(Array.isArray(c.translations) ? c.translations : []).map((t) => el('span', { class: 'translation', dataset: { lang: t.lang }, lang: t.lang, text: t.text })),
+    ));
+    return { t0: Number(c.t0), t1: Number(c.t1), node };
+  });
+  list.replaceChildren(...lines.map((l) => el('li', {}, l.node)));
+}
+
+function highlight(t) {
+  let hit = null;
+  for (const line of lines) {
+    if (line.t0 <= t + 0.05) hit = line; else break;
+  }
+  if (hit && hit.t1 && t > hit.t1 + 2) hit = null; // silence after the line
+  if (hit === current) return;
+  current?.node.classList.remove('current');
+  current?.node.removeAttribute('aria-current');
+  current = hit;
+  if (!hit) return;
+  hit.node.classList.add('current');
+  hit.node.setAttribute('aria-current', 'true');
+  if ($('#follow').checked) {
+    const box = $('#transcript');
+    const top = hit.node.offsetTop - box.offsetTop;
+    if (top < box.scrollTop || top + hit.node.offsetHeight > box.scrollTop + box.clientHeight) {
+      box.scrollTop = Math.max(0, top - box.clientHeight / 3);
+    }
+  }
+}
+
+// ---------- questions
+function renderQuestions(questions) {
+  const box = $('#questions');
+  if (!questions.length) {
+    box.replaceChildren(el('p', { class: 'empty-hint', text: 'No questions were detected.' }));
+    return;
+  }
+  box.replaceChildren(...questions.map((q) => {
+    const score = q.score;
+    const value = score && typeof score.score === 'number' ? Math.round(score.score) : null;
+    const translations = Array.isArray(q.translations) ? q.translations : [];
+    const rubric = score?.rubric && typeof score.rubric === 'object' ? Object.entries(score.rubric) : [];
+    const delivery = score?.delivery && typeof score.delivery === 'object' ? Object.entries(score.delivery) : [];
+    return el('article', { class: 'question', dataset: { id: q.id } },
+      el('div', { class: 'question-head' },
+        el('p', { class: 'question-text', text: q.text }),
+        value !== null && el('span', { class: `score-badge ${scoreClass(value)}`, 'aria-label': `Score ${value} of 100`, text: String(value) }),
+      ),
+      Number.isFinite(q.t0) && el('button', { type: 'button', class: 'link-button small', onclick: () => seek(Number(q.t0)) }, `Play from ${clock(q.t0)}`),
+      ...translations.map((t) => el('span', { class: 'translation', dataset: { lang: t.lang }, lang: t.lang, text: t.text })),
+      q.answer?.text
+        ? el('div', { class: 'answer', dataset: { questionId: q.id, done: 'true' }, lang: q.answer.lang, 'aria-label': 'Suggested answer', text: q.answer.text })
+        : el('p', { class: 'small muted', text: 'No answer was suggested.' }),
+      score && el('div', { class: 'score-details' },
+        score.feedback && el('p', { class: 'feedback', text: score.feedback }),
+        (rubric.length || delivery.length) ? el('ul', {},
+          ...rubric.map(([k, v]) => el('li', { text: `${k.replaceAll('_', ' ')}: ${v}` })),
+          ...delivery.map(([k, v]) => el('li', { text: `${k.replaceAll('_', ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : v}` })),
+        ) : null,
+        score.candidate_text && el('details', {}, el('summary', { text: 'What you said' }), el('p', { text: score.candidate_text })),
+      ),
+    );
+  }));
+}
+
+// ---------- mock report
+async function showReport() {
+  const body = $('#report-body');
+  body.replaceChildren(el('p', { class: 'muted', role: 'status', text: 'Loading the report…' }));
+  try {
+    const r = await api(`${base}/report`);
+    const list = (title, items) => (Array.isArray(items) && items.length
+      ? [el('h3', { text: title }), el('ul', { class: 'report-list' }, ...items.map((i) => el('li', { text: typeof i === 'string' ? i : JSON.stringify(i) })))]
+      : []);
+    const breakdown = r.breakdown && typeof r.breakdown === 'object' ? Object.entries(r.breakdown) : [];
+    body.replaceChildren(
+      typeof r.overall_score === 'number' && el('p', {}, 'Overall score ',
+        el('span', { class: `score-badge ${scoreClass(r.overall_score)}`, text: String(Math.round(r.overall_score)) })),
+      breakdown.length ? el('dl', { class: 'kv' }, ...breakdown.flatMap(([k, v]) => [el('dt', { text: k.replaceAll('_', ' ') }), el('dd', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) })])) : null,
+      ...list('Strengths', r.strengths),
+      ...list('To improve', r.weaknesses),
+      ...list('Recommendations', r.recommendations),
+    );
+  } catch (err) {
+    body.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: err.status === 409 ? 'The report is ready once the session has ended.' : `Could not load the report: ${errorMessage(err)}` }));
+  }
+}
+$('#report-btn').addEventListener('click', showReport);
+
+// ---------- delete
+$('#delete-btn').addEventListener('click', async (e) => {
+  if (!window.confirm('Delete this session? Its recording, transcript and answers are removed for good.')) return;
+  const button = e.currentTarget;
+  button.disabled = true;
+  try {
+    await api(base, { method: 'DELETE' });
+    location.assign('sessions.html');
+  } catch (err) {
+    button.disabled = false;
+    $('#delete-msg').textContent = `Could not delete the session: ${errorMessage(err)}`;
+  }
+});
+
+load();
