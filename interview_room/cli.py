@@ -105,6 +105,7 @@ def cmd_infra(cfg: config.Config) -> int:
     infra = Infra(cfg)
     env = infra.start()
     print(f"DATABASE_URL={env['DATABASE_URL']}\nREDIS_URL={env['REDIS_URL']}", flush=True)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:

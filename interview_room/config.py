@@ -36,6 +36,15 @@ class Config:
     openai_api_key: str = field(default_factory=lambda: _env("OPENAI_API_KEY", ""))
     openai_base_url: str = field(default_factory=lambda: _env("OPENAI_BASE_URL", ""))
     llm_model: str = field(default_factory=lambda: _env("LLM_MODEL", "gpt-4o-mini"))
+    # llm worker: provider "auto" = openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline
+    llm_provider: str = field(default_factory=lambda: _env("LLM_PROVIDER", "auto"))
+    llm_model_fast: str = field(default_factory=lambda: _env("LLM_MODEL_FAST", ""))  # detection, translation
+    llm_timeout_s: float = field(default_factory=lambda: _float("LLM_TIMEOUT_S", 20.0))
+    llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
+    llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 8))  # model calls at once
+    llm_job_concurrency: int = field(default_factory=lambda: _int("LLM_JOB_CONCURRENCY", 64))
+    llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
+    llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))

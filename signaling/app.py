@@ -1,0 +1,83 @@
+"""The signaling process: the HTTP API, the web client, and offers forwarded to media nodes.
+
+Stateless: users, tokens and sessions live in Postgres, rate limits and the media node registry
+in Redis, so any number of replicas can run behind a load balancer (with one SECRET_KEY).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from interview_room import bus, config, db
+from interview_room.config import Config
+from interview_room.service import add_health_routes, run_forever, start_site
+
+from . import account_routes, auth_routes, billing, session_routes, static
+from .auth import auth_middleware
+from .context import SERVICES, Services
+from .errors import error_middleware, metrics_middleware
+
+log = logging.getLogger("signaling")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(
+    cfg: Config,
+    pool: asyncpg.Pool,
+    redis: aioredis.Redis,
+    *,
+    web_root: Path | None = ROOT / "web_client",
+    docs_root: Path | None = ROOT / "docs",
+) -> web.Application:
+    app = web.Application(
+        client_max_size=cfg.max_body_bytes,
+        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+    )
+    svc = Services(
+        cfg=cfg,
+        pool=pool,
+        redis=redis,
+        secret=config.secret_key(cfg).encode(),
+        web_root=web_root if web_root is not None and web_root.is_dir() else None,
+        docs_root=docs_root if docs_root is not None and docs_root.is_dir() else None,
+    )
+    app[SERVICES] = svc
+
+    async def _close(_: web.Application) -> None:
+        await svc.close()
+
+    app.on_cleanup.append(_close)
+    add_health_routes(app)
+    auth_routes.add_routes(app)
+    account_routes.add_routes(app)
+    session_routes.add_routes(app)
+    billing.setup(app, cfg)
+    static.add_routes(app, svc.web_root, svc.docs_root)
+    return app
+
+
+def main(cfg: Config) -> None:
+    if not cfg.secret_key:
+        log.warning("SECRET_KEY is not set; using a key kept in DATA_DIR (set one when running several replicas)")
+
+    async def run(stop: asyncio.Event) -> None:
+        await db.migrate(cfg.database_url)
+        pool = await db.create_pool(cfg.database_url)
+        redis = bus.connect(cfg.redis_url)
+        runner = await start_site(create_app(cfg, pool, redis), cfg.http_host, cfg.http_port)
+        log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+            await pool.close()
+            await redis.aclose()
+
+    run_forever(run)

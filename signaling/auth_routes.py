@@ -1,0 +1,119 @@
+"""/api/auth/*: register, password login, one-time code login, logout."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+
+from interview_room.store import users
+from interview_room.store.users import User
+
+from . import mailer, passwords, ratelimit
+from .auth import clear_auth_cookie, current_token_id, current_user, issue_token, set_auth_cookie
+from .context import Services, services
+from .errors import ApiError
+from .serialize import user_json
+from .tokens import keyed_hash
+from .validation import email, parse, password, read_json, string
+
+log = logging.getLogger("signaling.auth")
+
+REGISTER_SPEC = {"email": email, "password": password, "name": string(max_len=100)}
+LOGIN_SPEC = {"email": email, "password": string(max_len=1024, strip=False)}
+CODE_REQUEST_SPEC = {"email": email}
+CODE_VERIFY_SPEC = {"email": email, "code": string(max_len=20)}
+
+
+async def _signed_in(request: web.Request, svc: Services, user: User, status: int) -> web.Response:
+    token = await issue_token(svc, user)
+    resp = web.json_response({"user": user_json(user), "token": token}, status=status)
+    set_auth_cookie(resp, request, svc, token)
+    return resp
+
+
+async def register(request: web.Request) -> web.Response:
+    svc = services(request)
+    body = parse(await read_json(request), REGISTER_SPEC, required=("email", "password"))
+    pw_hash = await passwords.hash_password(body["password"])
+    try:
+        user = await users.create_user(svc.pool, body["email"], body.get("name", ""), pw_hash)
+    except users.EmailTaken:
+        raise ApiError(409, "email_taken", "An account with this e-mail already exists; sign in instead") from None
+    log.info("user registered user=%s", user.id)
+    return await _signed_in(request, svc, user, 201)
+
+
+async def login(request: web.Request) -> web.Response:
+    svc = services(request)
+    body = parse(await read_json(request), LOGIN_SPEC, required=("email", "password"))
+    addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
+    limits = ((ratelimit.LOGIN_PER_EMAIL, addr), (ratelimit.LOGIN_PER_IP, ip))
+    await ratelimit.check(svc.redis, *limits)
+    user = await users.get_user_by_email(svc.pool, addr)
+    ok = await passwords.verify_password(user.password_hash if user else None, body["password"])
+    if user is None or not ok:
+        await ratelimit.hit(svc.redis, *limits)
+        raise ApiError(401, "invalid_credentials", "Wrong e-mail or password")
+    await ratelimit.reset(svc.redis, ratelimit.LOGIN_PER_EMAIL, addr)
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["password"]))
+    return await _signed_in(request, svc, user, 200)
+
+
+async def login_code(request: web.Request) -> web.Response:
+    """Always 202, whether or not the address has an account (no account probing)."""
+    svc = services(request)
+    body = parse(await read_json(request), CODE_REQUEST_SPEC, required=("email",))
+    addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
+    limits = ((ratelimit.SEND_PER_EMAIL, addr), (ratelimit.SEND_PER_IP, ip))
+    await ratelimit.check(svc.redis, *limits)
+    await ratelimit.hit(svc.redis, *limits)
+    user = await users.get_user_by_email(svc.pool, addr)
+    if user is None:
+        log.info("login code requested for an address without an account")
+        return web.json_response({}, status=202)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    await users.create_login_code(svc.pool, addr, _code_hash(svc, addr, code))
+    if svc.cfg.smtp_host:
+        svc.tasks.spawn(mailer.send_login_code(svc.cfg, addr, code), "send-login-code")
+    else:
+        await mailer.send_login_code(svc.cfg, addr, code)
+    return web.json_response({}, status=202)
+
+
+def _code_hash(svc: Services, addr: str, code: str) -> str:
+    return keyed_hash(svc.secret, "login-code", f"{addr}:{code}")
+
+
+async def verify_code(request: web.Request) -> web.Response:
+    svc = services(request)
+    body = parse(await read_json(request), CODE_VERIFY_SPEC, required=("email", "code"))
+    addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
+    limits = ((ratelimit.CODE_PER_EMAIL, addr), (ratelimit.CODE_PER_IP, ip))
+    await ratelimit.check(svc.redis, *limits)
+    code = body["code"].replace(" ", "")
+    ok = code.isdigit() and len(code) == 6 and await users.consume_login_code(svc.pool, addr, _code_hash(svc, addr, code))
+    user = await users.get_user_by_email(svc.pool, addr) if ok else None
+    if user is None:
+        await ratelimit.hit(svc.redis, *limits)
+        raise ApiError(401, "invalid_code", "The code is wrong, used or expired; ask for a new one")
+    await ratelimit.reset(svc.redis, ratelimit.CODE_PER_EMAIL, addr)
+    return await _signed_in(request, svc, user, 200)
+
+
+async def logout(request: web.Request) -> web.Response:
+    svc = services(request)
+    await users.revoke_token(svc.pool, current_user(request).id, current_token_id(request))
+    resp = web.Response(status=204)
+    clear_auth_cookie(resp)
+    return resp
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/auth/register", register)
+    app.router.add_post("/api/auth/login", login)
+    app.router.add_post("/api/auth/login-code", login_code)
+    app.router.add_post("/api/auth/verify-code", verify_code)
+    app.router.add_post("/api/auth/logout", logout)

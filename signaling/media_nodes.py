@@ -1,0 +1,111 @@
+"""Placing sessions on media nodes and talking to their internal API (docs/internals.md).
+
+Nodes announce themselves in Redis (``media:node:{id}``, JSON with a 5 s TTL); a node that stops
+refreshing disappears. A node that refuses connections is skipped for the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from .errors import ApiError
+
+log = logging.getLogger("signaling.media")
+
+NODE_KEY_PATTERN = "media:node:*"
+OFFER_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=3)
+END_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=3)
+
+
+@dataclass
+class MediaNode:
+    node_id: str
+    url: str
+    sessions: int
+    cpu: float
+    draining: bool
+
+
+def _parse_node(key: bytes | str, raw: bytes | str | None) -> MediaNode | None:
+    if raw is None:
+        return None
+    try:
+        d = json.loads(raw)
+        return MediaNode(
+            node_id=(key.decode() if isinstance(key, bytes) else key).removeprefix("media:node:"),
+            url=str(d["url"]).rstrip("/"),
+            sessions=int(d.get("sessions") or 0),
+            cpu=float(d.get("cpu") or 0.0),
+            draining=bool(d.get("draining")),
+        )
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring a malformed media node entry key=%r", key)
+        return None
+
+
+async def live_nodes(r: aioredis.Redis) -> list[MediaNode]:
+    keys = [k async for k in r.scan_iter(match=NODE_KEY_PATTERN, count=100)]
+    if not keys:
+        return []
+    values = await r.mget(keys)
+    return [n for k, v in zip(keys, values, strict=True) if (n := _parse_node(k, v)) is not None]
+
+
+def placement_order(nodes: list[MediaNode], prefer_url: str | None = None) -> list[MediaNode]:
+    """Nodes to try, best first: the session's current node if it is still up, then least loaded."""
+    ready = sorted((n for n in nodes if not n.draining), key=lambda n: (n.sessions, n.cpu, n.node_id))
+    if prefer_url:
+        ready.sort(key=lambda n: n.url != prefer_url.rstrip("/"))
+    return ready
+
+
+def _is_error_json(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and "code" in body["error"]
+
+
+async def post_to_placed_node(
+    http: aiohttp.ClientSession, nodes: list[MediaNode], path: str, payload: dict[str, Any]
+) -> tuple[MediaNode, int, dict[str, Any]]:
+    """POST to the first node that takes it; returns (node, status, JSON body) to pass through."""
+    for node in nodes:
+        try:
+            async with http.post(node.url + path, json=payload, timeout=OFFER_TIMEOUT) as resp:
+                try:
+                    body = await resp.json(content_type=None)
+                except ValueError:
+                    body = None
+                status = resp.status
+        except aiohttp.ClientConnectorError as e:
+            log.warning("media node unreachable, trying the next node=%s error=%s", node.url, e)
+            continue
+        except (TimeoutError, aiohttp.ClientError) as e:
+            log.warning("media node failed node=%s error=%r", node.url, e)
+            raise ApiError(502, "media_node_error", "The media server did not answer; please try again") from e
+        if status == 503 and _is_error_json(body) and body["error"]["code"] == "node_draining":
+            continue
+        if status == 200 and isinstance(body, dict):
+            return node, status, body
+        if status >= 400 and _is_error_json(body):
+            return node, status, body
+        log.warning("media node answered something unexpected node=%s status=%d", node.url, status)
+        raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
+    raise ApiError(503, "no_media_node", "No media server is available right now; please try again shortly")
+
+
+async def end_on_node(http: aiohttp.ClientSession, node_url: str, session_id: str) -> dict[str, Any] | None:
+    """Ask the node to close the session; None when the node is gone (the session still ends)."""
+    try:
+        async with http.post(f"{node_url.rstrip('/')}/internal/sessions/{session_id}/end", timeout=END_TIMEOUT) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status == 200 and isinstance(body, dict):
+                return body
+            log.warning("media node refused to end the session node=%s status=%d", node_url, resp.status)
+    except (TimeoutError, aiohttp.ClientError, ValueError) as e:
+        log.warning("media node not reachable to end the session node=%s error=%r", node_url, e)
+    return None
