@@ -20,5 +20,9 @@ STREAM_LAG = Gauge("ir_stream_lag", "Entries waiting or pending in a consumer gr
 LLM_TTFT = Histogram(
     "ir_llm_time_to_first_token_seconds", "LLM time to first answer token", buckets=(0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10)
 )
+LLM_ANSWER_SECONDS = Histogram(
+    "ir_llm_answer_seconds", "Question's final caption to answer.done", buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60)
+)
+LLM_ERRORS = Counter("ir_llm_errors_total", "AI provider calls that failed after retries", ["code"])
 CREDITS_DEBITED = Counter("ir_credits_debited_seconds_total", "Credit seconds debited")
 HTTP_REQUESTS = Counter("ir_http_requests_total", "HTTP requests", ["method", "status"])

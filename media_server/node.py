@@ -1,0 +1,345 @@
+"""The media node: internal HTTP API for signaling, live sessions, and its registration in Redis.
+
+Why a registry key with a short TTL: signaling places a session on the least-loaded live node; a
+node that dies simply stops refreshing ``media:node:{id}`` and disappears within 5 s. On SIGTERM
+the node announces ``draining`` (no new sessions), ends its sessions cleanly (recordings
+finalized, media time stored) and only then exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
+from aiortc.mediastreams import MediaStreamError
+
+from interview_room import bus, db
+from interview_room.config import Config
+from interview_room.logs import session_id_var
+from interview_room.loopback_ice import restrict_ice_hosts
+from interview_room.service import TaskGroup, add_health_routes, run_forever, start_site
+from interview_room.store import media as media_store
+
+from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles
+from .session import EndResult, MediaSession, handle_client_message
+
+log = logging.getLogger("media.node")
+
+NODE_TTL_SECONDS = 5
+TROUBLESHOOT_SECONDS = 120.0
+MAX_REMEMBERED_ENDS = 10_000
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def _json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every error is PROTOCOL JSON, never an HTML page or a stack trace."""
+    try:
+        return await handler(request)
+    except OfferError as e:
+        return _error(e.status, e.code, e.message)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status, "bad_request")
+        return _error(e.status, code, e.reason or "Request refused")
+    except Exception:
+        log.exception("internal error path=%s", request.path)
+        return _error(500, "internal", "The media node failed to handle the request")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise OfferError(400, "invalid_json", "The body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise OfferError(400, "invalid_json", "The body must be a JSON object")
+    return body
+
+
+def _session_id(value: object) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise OfferError(400, "invalid_session_id", "session_id must be a UUID") from None
+
+
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    v = body.get(key)
+    return v if isinstance(v, str) and v else None
+
+
+class MediaNode:
+    def __init__(
+        self,
+        cfg: Config,
+        redis: aioredis.Redis,
+        pool: asyncpg.Pool,
+        *,
+        node_id: str | None = None,
+        end_grace: float = 30.0,
+        heartbeat_interval: float = 1.0,
+    ) -> None:
+        self.cfg = cfg
+        self.redis = redis
+        self.pool = pool
+        self.node_id = node_id or f"{socket.gethostname()}-{cfg.media_port}"
+        self.url = cfg.media_base_url
+        self.end_grace = end_grace
+        self.heartbeat_interval = heartbeat_interval
+        self.sessions: dict[str, MediaSession] = {}
+        self.results: OrderedDict[str, EndResult] = OrderedDict()
+        self.draining = False
+        self.tasks = TaskGroup("media-node")
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._troubleshoot: set[RTCPeerConnection] = set()
+        self._cpu = 0.0
+
+    @property
+    def registry_key(self) -> str:
+        return f"media:node:{self.node_id}"
+
+    # ---- lifecycle ----
+
+    def make_app(self) -> web.Application:
+        app = web.Application(middlewares=[_json_errors], client_max_size=self.cfg.max_body_bytes)
+        app.router.add_post("/internal/offer", self.handle_offer)
+        app.router.add_post("/internal/sessions/{id}/end", self.handle_end)
+        app.router.add_post("/internal/troubleshoot/offer", self.handle_troubleshoot)
+        add_health_routes(app)
+        return app
+
+    async def start(self) -> None:
+        restrict_ice_hosts(self.cfg.ice_hosts)
+        self.cfg.recordings_dir.mkdir(parents=True, exist_ok=True)
+        await self._register()
+        self.tasks.spawn(self._heartbeat(), "heartbeat")
+        log.info("media node up id=%s url=%s ice_hosts=%s", self.node_id, self.url, self.cfg.ice_hosts or "all")
+
+    async def shutdown(self) -> None:
+        """Drain: refuse new sessions, end the live ones (recordings finalized), deregister."""
+        self.draining = True
+        try:
+            await self._register()
+        except Exception:
+            log.warning("could not announce draining")
+        if self.sessions:
+            log.info("ending %d live sessions before exit", len(self.sessions))
+        await asyncio.gather(
+            *(self.end_session(sid, by_node=True, reason="node_shutdown") for sid in list(self.sessions)),
+            return_exceptions=True,
+        )
+        await asyncio.gather(*(pc.close() for pc in list(self._troubleshoot)), return_exceptions=True)
+        await self.tasks.close()
+        try:
+            await self.redis.delete(self.registry_key)
+        except Exception:
+            log.warning("could not deregister")
+
+    async def _register(self) -> None:
+        info = {"url": self.url, "sessions": len(self.sessions), "cpu": round(self._cpu, 3), "draining": self.draining}
+        await self.redis.set(self.registry_key, json.dumps(info), ex=NODE_TTL_SECONDS)
+
+    async def _announce(self) -> None:
+        """Publish a changed session count now: signaling may place the next session within the second."""
+        try:
+            await self._register()
+        except Exception as e:
+            log.warning("could not update the registry error=%r", e)
+
+    async def _heartbeat(self) -> None:
+        last_wall, last_cpu = time.monotonic(), time.process_time()
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            wall, cpu = time.monotonic(), time.process_time()
+            self._cpu = (cpu - last_cpu) / max(1e-6, wall - last_wall)  # share of one core, threads included
+            last_wall, last_cpu = wall, cpu
+            try:
+                await self._register()
+            except Exception as e:  # Redis restarting: keep trying, the TTL covers a short gap
+                log.warning("heartbeat failed error=%r", e)
+
+    # ---- sessions ----
+
+    async def end_session(self, session_id: str, *, by_node: bool, reason: str) -> EndResult | None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return self.results.get(session_id)
+        result = await session.end(by_node=by_node, reason=reason)
+        self.results[session_id] = result
+        while len(self.results) > MAX_REMEMBERED_ENDS:
+            self.results.popitem(last=False)
+        if self.sessions.get(session_id) is session:
+            del self.sessions[session_id]
+            self._locks.pop(session_id, None)
+            if not self.draining:
+                await self._announce()
+        return result
+
+    async def handle_offer(self, request: web.Request) -> web.Response:
+        if self.draining:
+            return _error(503, "node_draining", "This media node is shutting down")
+        body = await _json_body(request)
+        sid = _session_id(body.get("session_id"))
+        session_id_var.set(sid)
+        if body.get("type", "offer") != "offer":
+            raise OfferError(400, "invalid_sdp", 'type must be "offer"')
+        sdp = body.get("sdp")
+        parse_offer(sdp)
+        roles = parse_roles(body.get("roles"))
+        assert isinstance(sdp, str)
+
+        pc = new_peer_connection(self.cfg.ice_servers)
+        try:
+            answer = await answer_offer(pc, sdp, self.cfg.ice_hosts, accept_video=False)
+        except BaseException:
+            await pc.close()
+            raise
+        lock = self._locks.setdefault(sid, asyncio.Lock())
+        async with lock:
+            try:
+                session = await self._session_for_offer(sid, body)
+            except BaseException:
+                await pc.close()
+                raise
+            if session is None:
+                await pc.close()
+                known = await media_store.media_result(self.pool, uuid.UUID(sid))
+                if known is None:
+                    return _error(404, "session_not_found", "No such session")
+                return _error(409, "session_ended", "This session has ended")
+            session.attach(pc)
+            roles_started = session.start_tracks(pc, roles)
+        log.info("offer answered tracks=%s", ",".join(roles_started) or "-")
+        return web.json_response({"sdp": answer, "type": "answer"})
+
+    async def _session_for_offer(self, sid: str, body: dict[str, Any]) -> MediaSession | None:
+        """The live session, or a new one marked live in Postgres; None if it cannot go live."""
+        if sid in self.results:
+            return None
+        session = self.sessions.get(sid)
+        if session is not None:
+            return None if session.ending else session
+        row = await media_store.mark_live(
+            self.pool, uuid.UUID(sid), recording_path=str(self.cfg.recordings_dir / f"{sid}.webm"), media_node=self.url
+        )
+        if row is None:
+            return None
+        session = MediaSession(
+            session_id=sid,
+            user_id=str(row.user_id),
+            mode=_opt_str(body, "mode") or row.mode,
+            listen_language=_opt_str(body, "listen_language") or row.listen_language,
+            hangover=_opt_str(body, "hangover") or row.hangover,
+            cfg=self.cfg,
+            redis=self.redis,
+            pool=self.pool,
+            owner=self.tasks,
+            request_end=lambda reason: self.end_session(sid, by_node=True, reason=reason),
+            end_grace=self.end_grace,
+        )
+        self.sessions[sid] = session
+        await session.start()
+        log.info("session live mode=%s lang=%s", session.mode, session.lang)
+        await self._announce()
+        return session
+
+    async def handle_end(self, request: web.Request) -> web.Response:
+        sid = _session_id(request.match_info["id"])
+        session_id_var.set(sid)
+        result = await self.end_session(sid, by_node=False, reason="ended")
+        if result is None:
+            stored = await media_store.media_result(self.pool, uuid.UUID(sid))
+            if stored is None:
+                return _error(404, "session_not_found", "No such session")
+            result = EndResult(media_seconds=stored[0], recording_path=stored[1])
+        return web.json_response(result.to_json())
+
+    # ---- troubleshooting: a peer that only answers ping ----
+
+    async def handle_troubleshoot(self, request: web.Request) -> web.Response:
+        if self.draining:
+            return _error(503, "node_draining", "This media node is shutting down")
+        body = await _json_body(request)
+        if body.get("type", "offer") != "offer":
+            raise OfferError(400, "invalid_sdp", 'type must be "offer"')
+        sdp = body.get("sdp")
+        parse_offer(sdp, require_audio=False)
+        assert isinstance(sdp, str)
+        pc = new_peer_connection(self.cfg.ice_servers)
+
+        @pc.on("datachannel")
+        def _channel(channel: RTCDataChannel) -> None:
+            @channel.on("message")
+            def _message(message: str | bytes) -> None:
+                handle_client_message(message, reply=channel.send, enqueue=None)
+
+        @pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            self.tasks.spawn(_drain(track), "troubleshoot-track")
+
+        @pc.on("connectionstatechange")
+        async def _state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._troubleshoot.discard(pc)
+                await pc.close()
+
+        try:
+            answer = await answer_offer(pc, sdp, self.cfg.ice_hosts, accept_video=False)
+        except BaseException:
+            await pc.close()
+            raise
+        self._troubleshoot.add(pc)
+        self.tasks.spawn(self._expire_troubleshoot(pc), "troubleshoot-expiry")
+        return web.json_response({"sdp": answer, "type": "answer"})
+
+    async def _expire_troubleshoot(self, pc: RTCPeerConnection) -> None:
+        await asyncio.sleep(TROUBLESHOOT_SECONDS)
+        self._troubleshoot.discard(pc)
+        await pc.close()
+
+
+async def _drain(track: MediaStreamTrack) -> None:
+    """Received media nobody needs still has to be taken, or aiortc's queue grows without bound."""
+    try:
+        while True:
+            await track.recv()
+    except MediaStreamError:
+        return
+
+
+def main(cfg: Config) -> None:
+    async def run(stop: asyncio.Event) -> None:
+        redis = bus.connect(cfg.redis_url)
+        pool = await db.create_pool(cfg.database_url)
+        node = MediaNode(cfg, redis, pool)
+        await node.start()
+        runner = await start_site(node.make_app(), cfg.media_host, cfg.media_port)
+        log.info("listening on %s:%d", cfg.media_host, cfg.media_port)
+        try:
+            await stop.wait()
+        finally:
+            log.info("stopping")
+            await node.shutdown()
+            await runner.cleanup()
+            await pool.close()
+            await redis.aclose()
+
+    run_forever(run)
