@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
-	$(BIN)/python -m loadtests.bench --help
+	$(BIN)/python -m loadtests.bench --peers 1,5,10 --seconds 40
 
 clean:
 	rm -rf $(VENV) test-artifacts .pytest_cache

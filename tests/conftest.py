@@ -49,7 +49,8 @@ def infra() -> Iterator[Infra]:
     finally:
         rd.stop()
         pg.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not os.environ.get("IR_KEEP_TEST_DATA"):  # keep logs and recordings for debugging
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @dataclass
