@@ -214,6 +214,7 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
       const translations = make(doc, 'div', 'answer-translations');
       card.querySelector('.question-translations').after(answer, translations);
       flushTranslations(`answer:${card.dataset.id}`);
+      flushTranslations(`a:${card.dataset.id}`);
     }
     return answer;
   }
@@ -247,14 +248,16 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     aiChanged(answer);
   }
 
-  // ---- translations: ref is a caption id, a question id, or "answer:<question id>" ----
+  // ---- translations: ref is a caption id, a question id, or "answer:<question id>" (the llm worker
+  // sends "a:<question id>": both are accepted) ----
   function translationTarget(ref) {
     const cap = captionNode(ref);
     if (cap) return cap;
     const card = questionCard(ref);
     if (card) return card.querySelector('.question-translations');
-    if (ref.startsWith('answer:')) {
-      const qcard = questionCard(ref.slice(7));
+    const answerOf = ref.startsWith('answer:') ? ref.slice(7) : ref.startsWith('a:') ? ref.slice(2) : null;
+    if (answerOf !== null) {
+      const qcard = questionCard(answerOf);
       if (qcard?.querySelector('.answer')) return qcard.querySelector('.answer-translations');
     }
     return null;

@@ -93,7 +93,8 @@ function renderPlayer(s) {
     const cue = $('#live-cue');
     cue.hidden = false;
     track.addEventListener('cuechange', () => {
-      cue.textContent = [...(track.activeCues || [])].map((c) => c.text).join(' ');
+      // cue.text is raw WebVTT ("<v Interviewer>…"); the HTML fragment's text is what to show
+      cue.textContent = [...(track.activeCues || [])].map((c) => (c.getCueAsHTML ? c.getCueAsHTML().textContent : c.text)).join(' ');
     });
   }
   $('#download-rec').href = rec;

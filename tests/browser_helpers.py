@@ -1,0 +1,123 @@
+"""Helpers for the real-browser tests: the fake-microphone WAV, Chromium's flags, page checks.
+
+Kept apart from tests/test_browser.py so the checks (accessible names, horizontal overflow) read as
+plain functions and can be reused by other browser tests.
+"""
+
+from __future__ import annotations
+
+import re
+import wave
+from pathlib import Path
+
+import numpy as np
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def speech_wav(source: Path, out: Path, lead_s: float, trail_s: float) -> Path:
+    """The source speech with silence around it, in the source's own format.
+
+    Chromium's fake capture resamples any rate itself (checked: a 16 kHz file plays at the right
+    speed and level), so the fixture's samples are kept untouched. Leading silence gives the room
+    time to connect before the question starts; the file is played once (``%noloop``).
+    """
+    with wave.open(str(source)) as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    assert width == 2, f"{source} is not 16-bit PCM"
+
+    def silence(s: float) -> np.ndarray:
+        return np.zeros(int(s * rate) * channels, dtype=np.int16)
+
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.concatenate([silence(lead_s), pcm, silence(trail_s)]).tobytes())
+    return out
+
+
+def chromium_args(fake_audio: Path) -> list[str]:
+    """Flags for a headless Chromium that talks to 127.0.0.1 only and has a fake microphone."""
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+        "--allow-loopback-in-peer-connection",
+        "--disable-features=WebRtcHideLocalIpsWithMdns",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ]
+
+
+def norm_words(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
+
+
+def word_recall(reference: str, heard: str) -> float:
+    """Share of the reference's words that were heard (order ignored): a tolerant caption check."""
+    ref = norm_words(reference)
+    got = set(norm_words(heard))
+    return sum(w in got for w in ref) / max(1, len(ref))
+
+
+# Controls without an accessible name ({checked, bad}): label (for= or wrapping), aria-label(ledby), title, or for
+# buttons their text/value. A placeholder is not a name. Controls inside hidden sections are checked
+# too: they are shown at some point (mock fields, the code form) and need a name then; a control that
+# is itself `hidden` (e.g. the username field a password-change form carries for password managers)
+# is never shown.
+UNNAMED_CONTROLS_JS = r"""
+() => {
+  const text = (n) => (n?.textContent || '').replace(/\s+/g, ' ').trim();
+  const nameOf = (el) => {
+    const by = el.getAttribute('aria-labelledby');
+    if (by) {
+      const t = by.split(/\s+/).map((id) => text(document.getElementById(id))).join(' ').trim();
+      if (t) return t;
+    }
+    const aria = (el.getAttribute('aria-label') || '').trim();
+    if (aria) return aria;
+    const labels = [...(el.labels || [])].map(text).join(' ').trim();
+    if (labels) return labels;
+    if (el.tagName === 'BUTTON') {
+      const t = text(el);
+      if (t) return t;
+    }
+    if (el.tagName === 'INPUT' && ['submit', 'button', 'reset'].includes(el.type) && el.value.trim()) return el.value.trim();
+    if (el.tagName === 'INPUT' && el.type === 'image' && el.alt.trim()) return el.alt.trim();
+    return (el.getAttribute('title') || '').trim();
+  };
+  const bad = [];
+  let checked = 0;
+  for (const el of document.querySelectorAll('input, select, textarea, button')) {
+    if (el.type === 'hidden' || el.hidden) continue; // hidden by itself: never shown, not in the accessibility tree
+    checked += 1;
+    if (!nameOf(el)) bad.push(el.outerHTML.slice(0, 160));
+  }
+  return { checked, bad };
+}
+"""
+
+# Horizontal overflow of the page, with the elements that stick out past the viewport's right edge.
+OVERFLOW_JS = r"""
+() => {
+  const doc = document.documentElement;
+  const width = doc.clientWidth;
+  const wide = [];
+  if (doc.scrollWidth > width) {
+    for (const el of document.body.querySelectorAll('*')) {
+      const r = el.getBoundingClientRect();
+      if (r.width && r.right > width + 1) wide.push(`${el.tagName.toLowerCase()}#${el.id}.${[...el.classList].join('.')} right=${Math.round(r.right)}`);
+      if (wide.length >= 8) break;
+    }
+  }
+  return { scrollWidth: doc.scrollWidth, clientWidth: width, wide };
+}
+"""
