@@ -55,13 +55,13 @@ def _match(utts: list[Utterance], cap: dict[str, Any]) -> Utterance | None:
     return best
 
 
-async def run_peer(url: str, seconds: float, offset: float) -> PeerResult:
+async def run_peer(url: str, seconds: float, offset: float, hangover: str) -> PeerResult:
     res = PeerResult()
     await asyncio.sleep(offset)  # stagger so peers don't all speak in lockstep
     c = RoomClient(url)
     try:
         await c.register(f"bench-{uuid.uuid4().hex[:10]}@example.com", "bench password 123", "Bench")
-        s = await c.create_session(title="bench", mode="assistant", hangover="balanced")
+        s = await c.create_session(title="bench", mode="assistant", hangover=hangover)
         track = WavTrack([FIXTURES / f for f in SCRIPT], gap=2.0, loop_seconds=seconds)
         await c.connect(s["id"], [("interviewer", track)])
         await c.wait_played(timeout=seconds * 3 + 60)
@@ -120,7 +120,7 @@ async def run_level(args: argparse.Namespace, n: int) -> dict[str, Any]:
         p.cpu_percent(None)
     dropped0 = media_counter(args.media_url, "ir_audio_frames_dropped_total")
     t0 = time.monotonic()
-    results = await asyncio.gather(*(run_peer(args.url, args.seconds, i * 0.37) for i in range(n)))
+    results = await asyncio.gather(*(run_peer(args.url, args.seconds, i * 0.37, args.hangover) for i in range(n)))
     elapsed = time.monotonic() - t0
     cpu = {k: p.cpu_percent(None) for k, p in procs.items()}
     rss = {k: p.memory_info().rss / 2**20 for k, p in procs.items()}
@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--url", default="http://127.0.0.1:8080")
     ap.add_argument("--media-url", default="http://127.0.0.1:8081")
     ap.add_argument("--peers", default="1,5,10")
+    ap.add_argument("--hangover", default="balanced", choices=("short", "balanced", "long"))
     ap.add_argument("--seconds", type=float, default=40.0, help="speech per peer (bounded)")
     args = ap.parse_args()
     levels = [int(x) for x in args.peers.split(",")]
