@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
+import json
 import logging
 import os
 import time
@@ -49,12 +51,18 @@ log = logging.getLogger("stt")
 T = TypeVar("T")
 
 PARTIAL_MAX_AGE_S = 3.0  # a partial older than this is no longer worth showing
+EARLY_TTL_S = 120
 LAG_POLL_S = 5.0
 
 
 def caption_key(caption_id: str) -> str:
     """``publish_once`` key of a final caption on the session's event stream."""
     return f"caption:{caption_id}"
+
+
+def early_key(seg: Segment) -> str:
+    """Redis key of a partial's transcript, valid for a final with the same audio (id, span, length)."""
+    return f"stt:early:{seg.id}:{seg.t0:.3f}:{seg.t1:.3f}:{len(seg.pcm)}"
 
 
 def llm_job_key(caption_id: str) -> str:
@@ -148,7 +156,7 @@ class SttWorker:
             caption = stored  # stored by a worker that died before publishing: publish what it stored
         else:
             try:
-                result = await self._transcribe(seg)
+                result = await self._early_result(seg) or await self._transcribe(seg)
             except ModelUnavailable as e:  # a configuration error: retrying the entry cannot help
                 metrics.SEGMENTS_REJECTED.labels("model_unavailable").inc()
                 log.error("no model for segment id=%s lang=%s: %s", seg.id, seg.lang, e)
@@ -190,12 +198,23 @@ class SttWorker:
             result = await self._transcribe(seg)
         except ModelUnavailable:
             return
+        # the final of an utterance that does not go on carries this very audio: keep the result
+        await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
         if not result.ok or await self._final_done(seg.id):
             return
         caption = Caption(
             id=seg.id, role=seg.role, t0=seg.t0, t1=seg.t1, text=result.text, lang=result.lang, final=False
         )
         await bus.publish_event(self.r, seg.session_id, caption)
+
+    async def _early_result(self, seg: Segment) -> Transcript | None:
+        """The transcript of a partial with exactly this segment's audio (speculative decoding)."""
+        raw = await self.r.get(early_key(seg))
+        if raw is None:
+            return None
+        result = Transcript(**json.loads(raw))
+        log.info("final reuses its early transcript id=%s", seg.id)
+        return result
 
     async def _final_done(self, caption_id: str) -> bool:
         return bool(await self.r.exists(f"published:{caption_key(caption_id)}"))

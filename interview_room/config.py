@@ -41,10 +41,16 @@ class Config:
     llm_model_fast: str = field(default_factory=lambda: _env("LLM_MODEL_FAST", ""))  # detection, translation
     llm_timeout_s: float = field(default_factory=lambda: _float("LLM_TIMEOUT_S", 20.0))
     llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
-    llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 8))  # model calls at once
-    llm_job_concurrency: int = field(default_factory=lambda: _int("LLM_JOB_CONCURRENCY", 64))
+    llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 64))  # model calls at once
+    llm_job_concurrency: int = field(default_factory=lambda: _int("LLM_JOB_CONCURRENCY", 256))  # jobs in flight
     llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
     llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
+    # mock interviews: the interviewer's voice (auto = OpenAI speech when OPENAI_API_KEY is set, else espeak-ng)
+    tts_provider: str = field(default_factory=lambda: _env("TTS_PROVIDER", "auto"))  # auto | openai | espeak | off
+    tts_voice: str = field(default_factory=lambda: _env("TTS_VOICE", ""))  # espeak voice / OpenAI voice name
+    tts_model: str = field(default_factory=lambda: _env("TTS_MODEL", "tts-1"))  # OpenAI speech model
+    # silence after the candidate's speech before the mock interviewer moves on
+    mock_pause_ms: int = field(default_factory=lambda: _int("MOCK_PAUSE_MS", 4500))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
@@ -68,6 +74,7 @@ class Config:
     segment_min_ms: int = field(default_factory=lambda: _int("SEGMENT_MIN_MS", 300))
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
     partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
+    segment_early_partial: bool = field(default_factory=lambda: _env("SEGMENT_EARLY_PARTIAL", "1") not in ("0", "false", "no"))
     # SMTP for login codes
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 25))

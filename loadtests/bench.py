@@ -89,12 +89,18 @@ async def run_peer(url: str, seconds: float, offset: float, hangover: str) -> Pe
     return res
 
 
-def stack_processes() -> dict[str, psutil.Process]:
+def stack_processes(url: str) -> dict[str, psutil.Process]:
+    """The stack's processes: those started for this URL's HTTP_PORT (other stacks may be running)."""
+    port = url.rsplit(":", 1)[-1].strip("/")
     found: dict[str, psutil.Process] = {}
     for p in psutil.process_iter(["cmdline"]):
         cmd = p.info["cmdline"] or []
         if len(cmd) >= 3 and cmd[-2] == "interview_room.cli" and cmd[-1] in PARTS:
-            found[cmd[-1]] = p
+            try:
+                if p.environ().get("HTTP_PORT", "8080") == port:
+                    found[cmd[-1]] = p
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
     return found
 
 
@@ -115,7 +121,7 @@ def pct(xs: list[float], q: float) -> float:
 
 
 async def run_level(args: argparse.Namespace, n: int) -> dict[str, Any]:
-    procs = stack_processes()
+    procs = stack_processes(args.url)
     for p in procs.values():
         p.cpu_percent(None)
     dropped0 = media_counter(args.media_url, "ir_audio_frames_dropped_total")

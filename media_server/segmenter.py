@@ -50,6 +50,10 @@ class SegmenterSettings:
     min_ms: int = 300
     max_ms: int = 15000
     partial_interval_ms: int = 0
+    # speculative transcription: once the silence after the last voiced frame covers the tail, the
+    # utterance is exactly what the final will be unless speech resumes, so a partial of it lets
+    # the stt worker transcribe during the rest of the hangover (the final then reuses the text)
+    early_partial: bool = True
     # onset: at least onset_ratio of the frames in the last onset_window_ms are voiced (webrtcvad
     # itself stretches a 10 ms click to up to ~7 voiced 20 ms frames)
     onset_window_ms: int = 300
@@ -74,6 +78,7 @@ class SegmenterSettings:
             min_ms=cfg.segment_min_ms,
             max_ms=cfg.segment_max_ms,
             partial_interval_ms=cfg.partial_interval_ms,
+            early_partial=cfg.segment_early_partial,
         )
 
 
@@ -220,6 +225,14 @@ class Segmenter:
             return self._close(final_idx=self._idx)
         if len(self._frames) >= self._max:
             return [self._split()]
+        if (
+            self.s.early_partial
+            and not voiced
+            and idx - self._last_voiced == self._tail
+            and self._last_voiced + 1 - self._onset >= self._min
+        ):
+            t1 = self._t(self._idx)  # == the final's end: last voiced frame + tail
+            return [Utterance(self._t(self._start), t1, b"".join(self._frames), self._t(self._last_voiced + 1), final=False)]
         if self._partial_every:
             self._since_partial += 1
             if self._since_partial >= self._partial_every:

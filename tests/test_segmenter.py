@@ -16,7 +16,9 @@ from media_server.segmenter import Segmenter, SegmenterSettings, Utterance
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFS = json.loads((FIXTURES / "references.json").read_text())
 SR = 16000
-BASE = SegmenterSettings(frame_ms=20, aggressiveness=2, preroll_ms=300, hangover_ms=450, min_ms=300, max_ms=15000)
+BASE = SegmenterSettings(
+    frame_ms=20, aggressiveness=2, preroll_ms=300, hangover_ms=450, min_ms=300, max_ms=15000, early_partial=False
+)
 
 
 def load(name: str) -> np.ndarray:
@@ -217,3 +219,21 @@ def test_settings_from_config_follow_session_hangover() -> None:
     assert s.max_ms == cfg.segment_max_ms and s.frame_ms == cfg.vad_frame_ms
     with pytest.raises(ValueError):
         Segmenter(replace(BASE, frame_ms=25))
+
+
+def test_early_partial_is_exactly_the_final_when_speech_does_not_resume() -> None:
+    """The speculative partial (silence == tail) carries the same audio as the final that follows,
+    so the stt worker can transcribe during the hangover; when speech resumes there is no final for it."""
+    audio, _, _ = speech("q_why_company.wav")
+    us = run(np.concatenate([silence(0.5), audio, silence(1.5)]), replace(BASE, early_partial=True))
+    partials = [u for u in us if not u.final]
+    finals = [u for u in us if u.final]
+    assert len(finals) == 1 and len(partials) >= 1
+    early = partials[-1]
+    assert early.pcm == finals[0].pcm and early.t1 == finals[0].t1 and early.t0 == finals[0].t0
+    # a pause shorter than the hangover but longer than the tail: a partial, then speech goes on
+    a, _, _ = speech("q_process_thread.wav")
+    us = run(np.concatenate([silence(0.5), a, silence(0.33), a, silence(1.5)]), replace(BASE, early_partial=True))
+    finals = [u for u in us if u.final]
+    assert len(finals) == 1
+    assert all(u.pcm != finals[0].pcm for u in us if not u.final and u.t1 < finals[0].t1 - 1.0)

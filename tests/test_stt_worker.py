@@ -248,6 +248,38 @@ class TestOneWorker:
         assert await pool.fetchval("SELECT count(*) FROM captions WHERE session_id = $1", gone) == 0
         assert [j.payload["id"] for j in await llm_jobs_of(r, sid)] == [speech.id]
 
+    async def test_final_with_the_audio_of_an_early_partial_reuses_its_transcript(
+        self, worker: Worker, r: aioredis.Redis, pool: asyncpg.Pool
+    ) -> None:
+        """Speculative decoding: the segmenter sends the utterance as a partial once the silence
+        covers the tail; the final with the same audio is published without a second Whisper call."""
+
+        def whisper_calls() -> float:
+            with urllib.request.urlopen(f"http://127.0.0.1:{worker.port}/metrics", timeout=5) as resp:
+                text = resp.read().decode()
+            return sum(float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("ir_stt_seconds_count"))
+
+        sid = await new_session(pool)
+        early = segment(sid, "q_why_company.wav", 1, final=False)
+        before = whisper_calls()
+        await add(r, early)
+
+        async def partial_shown() -> bool:
+            return bool(await captions_on_stream(r, sid))
+
+        await wait_until(partial_shown, what="early partial caption")
+        final = segment(sid, "q_why_company.wav", 1)
+        final.t0, final.t1 = early.t0, early.t1
+        await add(r, final)
+
+        async def final_shown() -> bool:
+            return any(c.final for c in await captions_on_stream(r, sid))
+
+        await wait_until(final_shown, what="final caption")
+        caps = await captions_on_stream(r, sid)
+        assert [c.final for c in caps] == [False, True] and caps[0].text == caps[1].text
+        assert whisper_calls() - before == 1
+
     async def test_partial_is_shown_but_not_stored_and_the_final_closes_it(
         self, worker: Worker, r: aioredis.Redis, pool: asyncpg.Pool
     ) -> None:
