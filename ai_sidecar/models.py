@@ -160,8 +160,8 @@ class Models:
         try:
             return WhisperModel(
                 where,
-                device="cpu",
-                compute_type="int8",
+                device=self.cfg.stt_device,
+                compute_type=self.cfg.stt_compute_type,
                 cpu_threads=self.threads,
                 num_workers=1,
                 local_files_only=True,

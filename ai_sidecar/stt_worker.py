@@ -287,6 +287,7 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         worker.handle,
         concurrency=1,
         claim_idle_ms=_env_int("STT_CLAIM_IDLE_MS", 10_000),
+        delete_acked=True,
     )
     tasks = service.TaskGroup("stt")
     run_task = tasks.spawn(consume(consumer, stop), "consumer")

@@ -91,6 +91,7 @@ class StreamConsumer:
         claim_idle_ms: int = 10_000,
         max_deliveries: int = 5,
         block_ms: int = 1000,
+        delete_acked: bool = False,
     ) -> None:
         self.r = r
         self.stream = stream
@@ -101,6 +102,7 @@ class StreamConsumer:
         self.claim_idle_ms = claim_idle_ms
         self.max_deliveries = max_deliveries
         self.block_ms = block_ms
+        self.delete_acked = delete_acked  # big entries (PCM): gone once handled, or the stream eats RAM
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -114,13 +116,22 @@ class StreamConsumer:
             return
         finally:
             self._sem.release()
-        await self.r.xack(self.stream, self.group, entry_id)
+        await self._ack(entry_id)
+
+    async def _ack(self, entry_id: bytes) -> None:
+        if self.delete_acked:
+            async with self.r.pipeline(transaction=True) as p:
+                p.xack(self.stream, self.group, entry_id)
+                p.xdel(self.stream, entry_id)
+                await p.execute()
+        else:
+            await self.r.xack(self.stream, self.group, entry_id)
 
     async def _maybe_drop(self, entry_id: bytes) -> None:
         info = await self.r.xpending_range(self.stream, self.group, min=entry_id, max=entry_id, count=1)
         if info and info[0]["times_delivered"] >= self.max_deliveries:
             log.error("dropping poison entry stream=%s id=%s", self.stream, entry_id.decode())
-            await self.r.xack(self.stream, self.group, entry_id)
+            await self._ack(entry_id)
 
     async def _dispatch(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
         for entry_id, fields in entries:

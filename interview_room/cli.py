@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from . import config, db, logs
 from .embedded import EmbeddedPostgres, EmbeddedRedis

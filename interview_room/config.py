@@ -53,6 +53,8 @@ class Config:
     mock_pause_ms: int = field(default_factory=lambda: _int("MOCK_PAUSE_MS", 4500))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
+    stt_device: str = field(default_factory=lambda: _env("STT_DEVICE", "cpu"))  # cpu | cuda | auto
+    stt_compute_type: str = field(default_factory=lambda: _env("STT_COMPUTE_TYPE", "int8"))  # int8 | float16 | ...
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
     ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
     # internal port of the media node's HTTP API (offers forwarded by signaling)

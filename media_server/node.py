@@ -3,7 +3,9 @@
 Why a registry key with a short TTL: signaling places a session on the least-loaded live node; a
 node that dies simply stops refreshing ``media:node:{id}`` and disappears within 5 s. On SIGTERM
 the node announces ``draining`` (no new sessions), ends its sessions cleanly (recordings
-finalized, media time stored) and only then exits.
+finalized, media time stored) and only then exits. A drain (SIGUSR1 or ``POST /internal/drain``, e.g.
+from a Kubernetes preStop hook) is the gentle version: no new sessions, the live ones go on, and
+the process exits when the last of them has ended.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 import time
 import uuid
@@ -32,7 +35,7 @@ from interview_room.service import TaskGroup, add_health_routes, run_forever, st
 from interview_room.store import media as media_store
 
 from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles
-from .session import EndResult, MediaSession, handle_client_message
+from .session import EndResult, MediaSession, handle_client_message, interviewer_voice
 
 log = logging.getLogger("media.node")
 
@@ -107,6 +110,7 @@ class MediaNode:
         self.sessions: dict[str, MediaSession] = {}
         self.results: OrderedDict[str, EndResult] = OrderedDict()
         self.draining = False
+        self.drained = asyncio.Event()  # set when draining and the last session has ended
         self.tasks = TaskGroup("media-node")
         self._locks: dict[str, asyncio.Lock] = {}
         self._troubleshoot: set[RTCPeerConnection] = set()
@@ -123,6 +127,7 @@ class MediaNode:
         app.router.add_post("/internal/offer", self.handle_offer)
         app.router.add_post("/internal/sessions/{id}/end", self.handle_end)
         app.router.add_post("/internal/troubleshoot/offer", self.handle_troubleshoot)
+        app.router.add_post("/internal/drain", self.handle_drain)
         add_health_routes(app)
         return app
 
@@ -154,7 +159,13 @@ class MediaNode:
             log.warning("could not deregister")
 
     async def _register(self) -> None:
-        info = {"url": self.url, "sessions": len(self.sessions), "cpu": round(self._cpu, 3), "draining": self.draining}
+        info = {
+            "url": self.url,
+            "sessions": len(self.sessions),
+            "cpu": round(self._cpu, 3),
+            "draining": self.draining,
+            "heartbeat": round(time.time(), 3),
+        }
         await self.redis.set(self.registry_key, json.dumps(info), ex=NODE_TTL_SECONDS)
 
     async def _announce(self) -> None:
@@ -191,14 +202,30 @@ class MediaNode:
             self._locks.pop(session_id, None)
             if not self.draining:
                 await self._announce()
+            elif not self.sessions:
+                self.drained.set()
         return result
 
+    async def drain(self) -> None:
+        """Take no new sessions; the live ones go on and the process exits after the last one."""
+        if not self.draining:
+            self.draining = True
+            log.info("draining sessions=%d", len(self.sessions))
+            await self._announce()
+        if not self.sessions:
+            self.drained.set()
+
+    async def handle_drain(self, request: web.Request) -> web.Response:
+        await self.drain()
+        return web.json_response({"draining": True, "sessions": len(self.sessions)}, status=202)
+
     async def handle_offer(self, request: web.Request) -> web.Response:
-        if self.draining:
-            return _error(503, "node_draining", "This media node is shutting down")
         body = await _json_body(request)
         sid = _session_id(body.get("session_id"))
         session_id_var.set(sid)
+        live_here = sid in self.sessions and not self.sessions[sid].ending
+        if self.draining and not live_here:  # a reconnect of a session held here is still served
+            return _error(503, "node_draining", "This media node is shutting down")
         if body.get("type", "offer") != "offer":
             raise OfferError(400, "invalid_sdp", 'type must be "offer"')
         sdp = body.get("sdp")
@@ -208,7 +235,9 @@ class MediaNode:
 
         pc = new_peer_connection(self.cfg.ice_servers)
         try:
-            answer = await answer_offer(pc, sdp, self.cfg.ice_hosts, accept_video=False)
+            answer = await answer_offer(
+                pc, sdp, self.cfg.ice_hosts, accept_video=False, voice=interviewer_voice(body.get("mode"))
+            )
         except BaseException:
             await pc.close()
             raise
@@ -237,6 +266,8 @@ class MediaNode:
         session = self.sessions.get(sid)
         if session is not None:
             return None if session.ending else session
+        if self.draining:  # drained while this offer was being answered
+            raise OfferError(503, "node_draining", "This media node is shutting down")
         row = await media_store.mark_live(
             self.pool, uuid.UUID(sid), recording_path=str(self.cfg.recordings_dir / f"{sid}.webm"), media_node=self.url
         )
@@ -333,8 +364,15 @@ def main(cfg: Config) -> None:
         await node.start()
         runner = await start_site(node.make_app(), cfg.media_host, cfg.media_port)
         log.info("listening on %s:%d", cfg.media_host, cfg.media_port)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: node.tasks.spawn(node.drain(), "drain"))
         try:
-            await stop.wait()
+            waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.drained.wait())}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            if node.drained.is_set():
+                log.info("drained: the last session has ended")
         finally:
             log.info("stopping")
             await node.shutdown()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription, sdp
 
 from interview_room.loopback_ice import filter_sdp_candidates
 
@@ -67,10 +67,19 @@ def new_peer_connection(ice_servers: list[str]) -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(u) for u in ice_servers]))
 
 
-async def answer_offer(pc: RTCPeerConnection, offer_sdp: str, ice_hosts: list[str], *, accept_video: bool) -> str:
+async def answer_offer(
+    pc: RTCPeerConnection,
+    offer_sdp: str,
+    ice_hosts: list[str],
+    *,
+    accept_video: bool,
+    voice: MediaStreamTrack | None = None,
+) -> str:
     """Apply the offer (remote candidates outside ICE_HOSTS dropped) and return the complete answer.
 
     Video the node does not record is declined (direction inactive) so aiortc never decodes it.
+    ``voice`` (a mock session's interviewer) is sent back on the first audio transceiver the client
+    offered as sendrecv, so the browser plays it from the same connection without renegotiating.
     Raises OfferError(400, invalid_sdp) when aiortc refuses the description.
     """
     try:
@@ -87,7 +96,12 @@ async def answer_offer(pc: RTCPeerConnection, offer_sdp: str, ice_hosts: list[st
         if t.kind == "video" and not accept_video:
             t.direction = "inactive"
         elif t.kind == "audio":
-            t.direction = "recvonly"
+            if voice is not None and t._offerDirection == "sendrecv":  # aiortc has no public getter
+                t.sender.replaceTrack(voice)
+                t.direction = "sendrecv"
+                voice = None
+            else:
+                t.direction = "recvonly"
     await pc.setLocalDescription(await pc.createAnswer())  # non-trickle: gathers every candidate here
     while pc.iceGatheringState != "complete":
         await asyncio.sleep(0.01)

@@ -26,23 +26,44 @@ from aiortc.mediastreams import MediaStreamError
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import ErrorEvent, Event, LlmJob, Segment, SessionEnded
+from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Segment, SessionEnded
 from interview_room.metrics import PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
+from interview_room.store import captions as captions_store
 from interview_room.store import media as media_store
 from recorder import SessionRecorder
 
+from . import tts
 from .audio import AudioConverter
 from .metering import CreditMeter
 from .peer import default_role
 from .segmenter import Segmenter, SegmenterSettings, Utterance
+from .tts_track import InterviewerTrack, Spoken
 
 log = logging.getLogger("media.session")
 
 EVENTS_LABEL = "events"
 MAX_PENDING_EVENTS = 1000  # events kept for a data channel that is not open yet
+RELAY_BLOCK_MS = 1000
+SEQ_TTL_S = 7 * 86400  # blocking XREAD of the session's events; bounds how long a stop takes
 MAX_CLIENT_MESSAGE = 64 * 1024
 LANGUAGE_MAX = 16
+MOCK_ACTIONS = ("skip", "repeat", "next", "end")
+SPOKEN_EVENTS = ("mock.question", "mock.done")  # events of a mock session the node also says aloud
+VOICE_MARK_EVERY = 0.25  # s between "the candidate is speaking" marks in Redis
+VOICE_MARK_TTL = 300
+TTS_CAPTION_SEQ0 = 1_000_000  # interviewer captions of spoken questions, apart from the segmenter's seqs
+GOODBYE_WAIT = 30.0
+
+
+def interviewer_voice(mode: object) -> InterviewerTrack | None:
+    """The track a mock session's interviewer speaks on (added to the answer before it is made)."""
+    return InterviewerTrack() if mode == "mock" else None
+
+
+def voice_key(session_id: str) -> str:
+    """Redis key: "<wall time> <session time>" of the candidate's latest speech in a mock session."""
+    return f"mock:voice:{session_id}"
 
 
 @dataclass
@@ -90,6 +111,7 @@ class MediaSession:
         self.channels: list[RTCDataChannel] = []
         self._pending: deque[str] = deque(maxlen=MAX_PENDING_EVENTS)
         self._seq: dict[str, int] = {}
+        self._seq_key = f"session:{self.id}:seq"
         self._segmenters: set[Segmenter] = set()
         self._track_tasks: set[asyncio.Task[Any]] = set()
         self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
@@ -97,10 +119,18 @@ class MediaSession:
         self._events_last: bytes | str = "$"
         self._grace: asyncio.Task[Any] | None = None
         self._relay_task: asyncio.Task[Any] | None = None
+        self._relay_stopping = False
         self._end_task: asyncio.Task[EndResult] | None = None
         self.ending = False
         self.segments_published = 0
         self.started = False
+        # mock sessions: the interviewer's voice, one track per peer connection
+        self.voices: dict[RTCPeerConnection, InterviewerTrack] = {}
+        self._speech: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._last_spoken: tuple[str, dict[str, Any]] | None = None
+        self._voice_marked = 0.0
+        self._voice_task: asyncio.Task[Any] | None = None
+        self._tts_n = 0
 
     # ---- lifecycle ----
 
@@ -109,12 +139,20 @@ class MediaSession:
         session_id_var.set(self.id)
         self.started = True
         SESSIONS_LIVE.inc()
+        # segment numbers go on where they were, also when the session moved here from a dead node
+        # (a reused number would read as an already-captioned segment to the stt worker)
+        stored = await self.redis.hgetall(self._seq_key)
+        self._seq = {k.decode(): int(v) for k, v in stored.items()}
         last = await self.redis.xrevrange(bus.events_stream(self.id), count=1)
         # not "$" at the first XREAD: events published between now and that read are kept
         self._events_last = last[0][0] if last else b"0-0"
         self._relay_task = self.tasks.spawn(self._relay_events(), "events")
         self.tasks.spawn(self._handle_inbox(), "inbox")
         self.tasks.spawn(self.meter.run(self._credits_exhausted), "credits")
+        if self.mode == "mock":
+            self.tasks.spawn(self._speaker(), "speaker")
+            # the interviewer starts (or, after a node restart, repeats where it was)
+            self._inbox.put_nowait(("mock", {"type": "mock", "action": "start"}))
 
     def attach(self, pc: RTCPeerConnection) -> None:
         """Register a new peer connection (before its offer is applied, so no event is missed)."""
@@ -131,6 +169,8 @@ class MediaSession:
         """Start consuming every audio track of an answered offer; returns their roles."""
         started = []
         for t in pc.getTransceivers():
+            if isinstance(t.sender.track, InterviewerTrack):
+                self._add_voice(pc, t.sender.track)
             track = t.receiver.track
             if t.kind != "audio" or track is None:
                 continue
@@ -273,6 +313,8 @@ class MediaSession:
                 self.meter.add(chunk.seconds, mid)
                 for u in seg.push(chunk.pcm16k, t):
                     await self._publish_segment(role, u, seg)
+                if seg.active and role == "candidate" and self.mode == "mock":
+                    self._mark_voice(t)
             for u in seg.flush():
                 await self._publish_segment(role, u, seg)
         finally:
@@ -282,6 +324,12 @@ class MediaSession:
     async def _publish_segment(self, role: str, u: Utterance, seg: Segmenter) -> None:
         seq = self._seq.get(role, 0) + 1  # a partial shares the seq of the final that closes it
         if u.final:
+            try:
+                seq = int(await self.redis.hincrby(self._seq_key, role, 1))
+                await self.redis.expire(self._seq_key, SEQ_TTL_S)
+            except Exception:
+                log.exception("could not allocate a segment number role=%s", role)
+                return
             self._seq[role] = seq
         now_t = seg.now if seg.now is not None else u.t1  # session time of the audio that just arrived
         msg = Segment(
@@ -312,10 +360,10 @@ class MediaSession:
 
     async def _relay_events(self) -> None:
         stream = bus.events_stream(self.id)
-        while True:
+        while not self._relay_stopping:
             try:
                 res = await self.redis.xread(
-                    {stream: self._events_last}, count=100, block=2000
+                    {stream: self._events_last}, count=100, block=RELAY_BLOCK_MS
                 )  # below redis-py 8's 5 s socket timeout
             except (ConnectionError, OSError, aioredis.RedisError) as e:
                 log.warning("events read failed, retrying error=%r", e)
@@ -326,13 +374,21 @@ class MediaSession:
                     self._events_last = entry_id
                     data = fields.get(b"data")
                     if data:
-                        self.send(data.decode("utf-8", "replace"))
+                        text = data.decode("utf-8", "replace")
+                        self.send(text)
+                        if self.mode == "mock":
+                            self._maybe_speak(entry_id, text)
 
     async def _last_events(self, notify: str | None) -> None:
         """Before hanging up: deliver what is still in the stream (e.g. the credits notice), once."""
         if self._relay_task is not None:
-            self._relay_task.cancel()
-            await asyncio.gather(self._relay_task, return_exceptions=True)
+            # redis-py can swallow a cancel that lands inside a blocking XREAD (the loop then runs
+            # on), so the relay is asked to stop and given one read's time before a cancel.
+            self._relay_stopping = True
+            done, _ = await asyncio.wait({self._relay_task}, timeout=RELAY_BLOCK_MS / 1000 + 1)
+            if not done:
+                self._relay_task.cancel()
+                await asyncio.gather(self._relay_task, return_exceptions=True)
         sent = False
         try:
             if notify:
@@ -362,6 +418,92 @@ class MediaSession:
         while self._pending and any(c.readyState == "open" for c in self.channels):
             self.send(self._pending.popleft())
 
+    # ---- mock interviews: the interviewer's voice ----
+
+    def _add_voice(self, pc: RTCPeerConnection, track: InterviewerTrack) -> None:
+        track.on_frame = self._record_voice
+        self.voices[pc] = track
+        if self._last_spoken is not None and self._last_spoken[1].get("type") == "mock.question":
+            self._speech.put_nowait(self._last_spoken)  # a reconnect: say the current question again
+
+    def _record_voice(self, now: float, samples: Any) -> None:
+        """The interviewer goes into the recording at the session time it was played."""
+        if self.recorder is not None and self._clock0 is not None:
+            self.recorder.write(now - self._clock0, samples)
+
+    def _maybe_speak(self, entry_id: bytes | str, text: str) -> None:
+        if '"mock.' not in text:
+            return
+        try:
+            event = json.loads(text)
+        except ValueError:
+            return
+        if isinstance(event, dict) and event.get("type") in SPOKEN_EVENTS:
+            key = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            self._last_spoken = (key, event)
+            self._speech.put_nowait((key, event))
+
+    async def _speaker(self) -> None:
+        """Say each interviewer event in order; a newer one cuts the one still playing short."""
+        synth = tts.shared(self.cfg)
+        while True:
+            key, event = await self._speech.get()
+            speech = str(event.get("speech") or event.get("text") or "")
+            lang = str(event.get("lang") or self.lang or "en")
+            pcm = None
+            if synth is not None and speech:
+                try:
+                    pcm = await synth.synthesize(speech, lang)
+                except tts.SpeechError as e:
+                    log.warning("could not synthesize the interviewer error=%s", e)
+                except Exception:
+                    log.exception("text to speech failed")
+            live = [v for pc, v in self.voices.items() if pc.connectionState not in ("failed", "closed")]
+            spoken = [v.say(key, pcm, interrupt=True) for v in live] if pcm is not None and len(pcm) else []
+            self.tasks.spawn(self._after_speech(key, event, speech, lang, spoken), "spoken")
+
+    async def _after_speech(self, key: str, event: dict[str, Any], speech: str, lang: str, spoken: list[Spoken]) -> None:
+        """Once said: the line goes into the captions (and the transcript); a goodbye ends the session."""
+        if spoken:
+            try:
+                await asyncio.wait_for(spoken[0].done.wait(), GOODBYE_WAIT + spoken[0].seconds)
+            except TimeoutError:
+                pass
+            first = spoken[0]
+            if first.started is not None and self._clock0 is not None and speech:
+                end = first.ended if first.ended is not None else asyncio.get_running_loop().time()
+                await self._interviewer_caption(key, speech, lang, first.started - self._clock0, end - self._clock0)
+        if event.get("type") == "mock.done" and not self.ending:
+            log.info("mock interview finished reason=%s", event.get("reason"))
+            await self.publish_event(SessionEnded(reason="mock_complete"))
+            self._owner.spawn(self._request_end("mock_complete"), f"end-{self.id[:8]}")
+
+    async def _interviewer_caption(self, key: str, text: str, lang: str, t0: float, t1: float) -> None:
+        self._tts_n += 1
+        t0 = max(0.0, t0)
+        cap = Caption(
+            id=f"{self.id}:interviewer:say-{key}", role="interviewer", t0=round(t0, 3), t1=round(max(t0, t1), 3), text=text, lang=lang
+        )
+        try:
+            if await captions_store.insert_caption(self.pool, cap, self.id, TTS_CAPTION_SEQ0 + self._tts_n):
+                await self.publish_event(cap)
+        except Exception:
+            log.exception("could not store the interviewer's caption")
+
+    def _mark_voice(self, t: float) -> None:
+        """Tell the mock interviewer the candidate is speaking (off the audio path: a slow Redis never stalls it)."""
+        now = time.time()
+        if now - self._voice_marked < VOICE_MARK_EVERY or (self._voice_task is not None and not self._voice_task.done()):
+            return
+        self._voice_marked = now
+        self._voice_task = self.tasks.spawn(self._set_voice_mark(now, t), "voice-mark")
+
+    async def _set_voice_mark(self, now: float, t: float) -> None:
+        try:
+            await self.redis.set(voice_key(self.id), f"{now:.3f} {t:.3f}", ex=VOICE_MARK_TTL)
+        except (ConnectionError, OSError, aioredis.RedisError) as e:
+            log.warning("could not mark candidate speech error=%r", e)
+
     # ---- data channel: client -> server ----
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
@@ -385,7 +527,7 @@ class MediaSession:
             channel.on("open", self._flush_pending)
 
     def _on_message(self, channel: RTCDataChannel, message: str | bytes) -> None:
-        handle_client_message(message, reply=channel.send, enqueue=self._inbox.put_nowait)
+        handle_client_message(message, reply=channel.send, enqueue=self._inbox.put_nowait, mock=self.mode == "mock")
 
     async def _handle_inbox(self) -> None:
         while True:
@@ -418,8 +560,10 @@ def handle_client_message(
     *,
     reply: Callable[[str], object],
     enqueue: Callable[[tuple[str, dict[str, Any]]], object] | None,
+    mock: bool = False,
 ) -> None:
-    """One client->server data-channel message: answer ping, queue ask/settings, refuse the rest.
+    """One client->server data-channel message: answer ping, queue ask/settings (and, in a mock
+    session, ``{"type": "mock", "action": skip|repeat|next|end}``), refuse the rest.
 
     A bad message gets an ``error`` event back (``bad_message``) and changes nothing.
     """
@@ -443,5 +587,12 @@ def handle_client_message(
         if kind == "ask" and "text" in msg and not isinstance(msg["text"], str | None):
             return error('"text" must be a string')
         enqueue((kind, msg))
+        return None
+    if enqueue is not None and kind == "mock":
+        if not mock:
+            return error("mock actions are only for mock interview sessions")
+        if msg.get("action") not in MOCK_ACTIONS:
+            return error(f'"action" must be one of: {", ".join(MOCK_ACTIONS)}')
+        enqueue((kind, {"type": "mock", "action": msg["action"]}))
         return None
     return error(f"Unknown message type {kind!r}")

@@ -18,7 +18,7 @@ from interview_room import bus, config, db
 from interview_room.config import Config
 from interview_room.service import add_health_routes, run_forever, start_site
 
-from . import account_routes, auth_routes, billing, session_routes, static
+from . import account_routes, auth_routes, billing, recruiting, report_routes, session_routes, static
 from .auth import auth_middleware
 from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
@@ -58,7 +58,9 @@ def create_app(
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
     session_routes.add_routes(app)
+    report_routes.add_routes(app)
     billing.setup(app, cfg)
+    recruiting.setup(app)
     static.add_routes(app, svc.web_root, svc.docs_root)
     return app
 

@@ -28,8 +28,8 @@ PUBLIC_PATHS = frozenset(
         "/api/auth/verify-code",
     }
 )
-# payment gateways authenticate their webhooks by signature
-PUBLIC_PREFIXES = ("/api/webhooks/",)
+# payment gateways authenticate their webhooks by signature; a candidate's link token is its own credential
+PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/")
 
 
 def current_user(request: web.Request) -> User:

@@ -49,3 +49,21 @@ async def send_login_code(cfg: Config, to: str, code: str) -> None:
         log.exception("sending the login code failed smtp=%s:%d", cfg.smtp_host, cfg.smtp_port)
         return
     log.info("login code sent by e-mail")
+
+
+async def send_email(cfg: Config, to: str, subject: str, text: str) -> bool:
+    """Any plain-text e-mail (recruiting invitations, confirmations); logged instead without SMTP_HOST."""
+    if not cfg.smtp_host:
+        log.info("e-mail not sent (no SMTP_HOST) to=%s subject=%r\n%s", to, subject, text)
+        return False
+    msg = EmailMessage()
+    msg["From"] = cfg.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(text)
+    try:
+        await asyncio.to_thread(_send_smtp, cfg, msg)
+    except (OSError, smtplib.SMTPException):
+        log.exception("sending an e-mail failed smtp=%s:%d", cfg.smtp_host, cfg.smtp_port)
+        return False
+    return True

@@ -58,10 +58,16 @@ async def live_nodes(r: aioredis.Redis) -> list[MediaNode]:
 
 
 def placement_order(nodes: list[MediaNode], prefer_url: str | None = None) -> list[MediaNode]:
-    """Nodes to try, best first: the session's current node if it is still up, then least loaded."""
+    """Nodes to try, best first: the session's current node if it is still up, then least loaded.
+
+    The current node comes first even while it drains: it still serves a reconnect of a session
+    it holds (and answers 503 ``node_draining`` otherwise, so the next node is tried).
+    """
     ready = sorted((n for n in nodes if not n.draining), key=lambda n: (n.sessions, n.cpu, n.node_id))
     if prefer_url:
-        ready.sort(key=lambda n: n.url != prefer_url.rstrip("/"))
+        url = prefer_url.rstrip("/")
+        current = [n for n in nodes if n.url == url]
+        ready = current[:1] + [n for n in ready if n.url != url]
     return ready
 
 

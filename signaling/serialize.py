@@ -44,6 +44,9 @@ def session_summary_json(s: Session) -> dict[str, Any]:
         "duration_seconds": round(float(s.media_seconds), 3),
         "credits_seconds": round(float(s.credits_seconds), 3),
         "average_score": round(s.average_score, 1) if s.average_score is not None else None,
+        # mock interviews: the report's overall score and where to read it, once it is built
+        "report_score": s.report_score,
+        "report_url": f"/api/sessions/{s.id}/report" if s.report_score is not None else None,
     }
 
 

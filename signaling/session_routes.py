@@ -39,9 +39,11 @@ MOCK_DEFAULTS: dict[str, Any] = {
     "requirements": "",
     "duration_minutes": 30,
 }
+MOCK_TYPES = ("behavioral", "frontend", "dsa", "system_design", "machine_coding", "custom")
+MOCK_DIFFICULTIES = ("easy", "medium", "hard", "expert")
 MOCK_SPEC = {
-    "type": string(max_len=100, min_len=1),
-    "difficulty": string(max_len=50, min_len=1),
+    "type": string(choices=MOCK_TYPES, lower=True),
+    "difficulty": string(choices=MOCK_DIFFICULTIES, lower=True),
     "focus_areas": string_list(max_items=20, max_len=100),
     "requirements": string(max_len=10_000),
     "duration_minutes": integer(1, 240),
@@ -49,9 +51,10 @@ MOCK_SPEC = {
 
 
 def _mock(value: Any) -> dict[str, Any]:
+    """The shape only: its fields are checked once the mode is known to be "mock"."""
     if not isinstance(value, dict):
         raise Invalid("must be an object")
-    return {**MOCK_DEFAULTS, **parse(value, MOCK_SPEC, prefix="mock.")}
+    return value
 
 
 SESSION_SPEC = {
@@ -119,7 +122,7 @@ async def create_session(request: web.Request) -> web.Response:
     body = parse(await read_json(request), SESSION_SPEC)
     mode = body.get("mode", "assistant")
     if mode == "mock":
-        body["mock"] = body.get("mock") or dict(MOCK_DEFAULTS)
+        body["mock"] = {**MOCK_DEFAULTS, **parse(body.get("mock") or {}, MOCK_SPEC, prefix="mock.")}
     elif body.get("mock") is not None:
         raise ApiError(400, "validation_error", "mock is only for sessions with mode 'mock'", field="mock")
     default_hangover = svc.cfg.segment_hangover if svc.cfg.segment_hangover in HANGOVER_MS else "balanced"

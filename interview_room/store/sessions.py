@@ -27,6 +27,8 @@ _CREDITS = (
     "WHERE l.session_id = s.id AND l.user_id = s.user_id AND l.kind = 'debit'), 0) AS credits_seconds"
 )
 _AVG_SCORE = "(SELECT AVG(sc.score)::float8 FROM scores sc WHERE sc.session_id = s.id) AS average_score"
+# a mock interview's report score (reports: migrations/004_mock.sql)
+_REPORT_SCORE = "(SELECT r.overall_score FROM reports r WHERE r.session_id = s.id) AS report_score"
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Session:
     recording_path: str | None
     credits_seconds: float = 0.0
     average_score: float | None = None
+    report_score: int | None = None
 
     @classmethod
     def from_record(cls, r: asyncpg.Record) -> Session:
@@ -118,7 +121,7 @@ async def create_session(db: Db, user_id: uuid.UUID, values: dict[str, Any]) -> 
 
 async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> Session | None:
     r = await db.fetchrow(
-        f"SELECT {_COLS}, {_CREDITS}, {_AVG_SCORE} FROM sessions s WHERE s.id = $1 AND s.user_id = $2",
+        f"SELECT {_COLS}, {_CREDITS}, {_AVG_SCORE}, {_REPORT_SCORE} FROM sessions s WHERE s.id = $1 AND s.user_id = $2",
         session_id,
         user_id,
     )
@@ -131,7 +134,7 @@ async def list_sessions(
     """Newest first, keyset-paginated; returns the page and the key to continue from (or None)."""
     b_at, b_id = before if before else (None, None)
     rows = await db.fetch(
-        f"SELECT {_COLS}, {_CREDITS}, {_AVG_SCORE} FROM sessions s WHERE s.user_id = $1 "
+        f"SELECT {_COLS}, {_CREDITS}, {_AVG_SCORE}, {_REPORT_SCORE} FROM sessions s WHERE s.user_id = $1 "
         "AND ($2::timestamptz IS NULL OR (s.created_at, s.id) < ($2::timestamptz, $3::uuid)) "
         "ORDER BY s.created_at DESC, s.id DESC LIMIT $4",
         user_id,

@@ -55,11 +55,13 @@ export function playTone({ frequency = 440, seconds = 1.2, volume = 0.2 } = {}) 
 
 export const MIC_CONSTRAINTS = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
-export function getMicrophone(deviceId) {
+/** `overrides`: e.g. {echoCancellation: true} in a mock interview, where the interviewer speaks from the speakers. */
+export function getMicrophone(deviceId, overrides = {}) {
   if (!navigator.mediaDevices?.getUserMedia) {
     return Promise.reject(Object.assign(new Error('insecure'), { name: 'NotSupportedError' }));
   }
-  const audio = deviceId ? { ...MIC_CONSTRAINTS, deviceId: { exact: deviceId } } : MIC_CONSTRAINTS;
+  const base = { ...MIC_CONSTRAINTS, ...overrides };
+  const audio = deviceId ? { ...base, deviceId: { exact: deviceId } } : base;
   return navigator.mediaDevices.getUserMedia({ audio });
 }
 

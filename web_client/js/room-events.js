@@ -20,6 +20,8 @@ export const MESSAGE_TYPES = {
   notice: { method: 'notice', fields: { message: 'string' } },
   error: { method: 'error', fields: { message: 'string' } },
   'session.ended': { method: 'ended', fields: {} },
+  'mock.question': { method: 'mockQuestion', fields: { index: 'number', total: 'number', text: 'string' } },
+  'mock.done': { method: 'mockDone', fields: { reason: 'string' } },
   pong: { method: 'pong', fields: { id: 'id' } },
 };
 
@@ -96,6 +98,7 @@ export const ENDED_REASONS = {
   idle: 'The session was ended because nothing was received for a long time.',
   timeout: 'The session reached its time limit.',
   duration: 'The mock interview reached its planned length.',
+  mock_complete: 'The mock interview is over; your report is being prepared.',
   server_shutdown: 'The server is restarting and ended the session.',
   node_shutdown: 'The media server is restarting and ended the session. Your recording and transcript are saved.',
   drain: 'The server is restarting and ended the session.',
@@ -376,8 +379,9 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
       const why = ENDED_REASONS[reason] || (reason ? `The session was ended (${reason.replaceAll('_', ' ')}).` : 'The session was ended.');
       banner.replaceChildren(`${why} `);
       if (sessionId) {
-        const link = make(doc, 'a', '', 'See the transcript, answers and recording');
-        link.href = `session.html?id=${encodeURIComponent(sessionId)}`;
+        const mock = reason === 'mock_complete';
+        const link = make(doc, 'a', '', mock ? 'See your report' : 'See the transcript, answers and recording');
+        link.href = `session.html?id=${encodeURIComponent(sessionId)}${mock ? '#report' : ''}`;
         banner.append(link);
       }
       banner.hidden = false;
@@ -389,9 +393,46 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     onPong?.(m);
   }
 
+  /** The mock interviewer asked (or repeated) a question: #mock-panel shows it with the progress. */
+  function mockQuestion(m) {
+    const panel = $('#mock-panel');
+    if (!panel) return;
+    panel.hidden = false;
+    panel.dataset.index = String(m.index);
+    panel.dataset.total = String(m.total);
+    panel.dataset.followUp = String(Boolean(m.follow_up));
+    if (m.question_id) panel.dataset.questionId = String(m.question_id);
+    const progress = $('#mock-progress');
+    if (progress) progress.textContent = `Question ${m.index} of ${m.total}`;
+    const text = $('#mock-question');
+    if (text) text.textContent = m.text;
+    const follow = $('#mock-followup');
+    if (follow) follow.hidden = !m.follow_up;
+    const bar = $('#mock-bar');
+    if (bar) {
+      bar.max = m.total;
+      bar.value = m.index - 1;
+    }
+    const time = $('#mock-time');
+    if (time) time.textContent = m.time_allocation_s ? `About ${Math.round(m.time_allocation_s / 60) || 1} min for this question` : '';
+    for (const button of panel.querySelectorAll('.mock-actions button')) button.disabled = false;
+  }
+
+  function mockDone(m) {
+    const panel = $('#mock-panel');
+    if (!panel) return;
+    panel.dataset.done = m.reason;
+    const bar = $('#mock-bar');
+    if (bar) bar.value = bar.max;
+    const text = $('#mock-question');
+    if (text) text.textContent = m.speech || 'That is the end of the interview.';
+    $('#mock-followup')?.setAttribute('hidden', '');
+    for (const button of panel.querySelectorAll('.mock-actions button')) button.disabled = true;
+  }
+
   return {
     caption, question, answerDelta, answerDone, translation, score, credits, notice, error, ended, pong,
-    markQuestion, ensureQuestion,
+    mockQuestion, mockDone, markQuestion, ensureQuestion,
   };
 }
 

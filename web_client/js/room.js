@@ -92,6 +92,9 @@ async function load() {
   if (s.mode === 'mock') {
     $('#mode-hint').textContent = 'Mock interview: the AI asks the questions. Turn on your microphone and answer them; your answers are scored.';
     $('#share-box').hidden = true;
+    $('#mock-panel').hidden = false;
+    $('#ask-form').hidden = true; // the AI is the interviewer: no suggested answers
+    $('#ai-h').textContent = 'Questions and scores';
   }
   replayHistory(s);
   if (s.status === 'ended' || s.ended_at) {
@@ -170,7 +173,8 @@ async function toggleMic() {
 async function openMic() {
   setMsg('mic-msg', 'Asking for the microphone…');
   try {
-    const stream = await getMicrophone($('#mic-device').value);
+    // mock interview: the interviewer speaks from the speakers, so the microphone cancels that echo
+    const stream = await getMicrophone($('#mic-device').value, state.session?.mode === 'mock' ? { echoCancellation: true } : {});
     const old = inputs.mic.stream?.getAudioTracks()[0];
     const sender = old && state.pc?.getSenders().find((s) => s.track === old);
     if (sender) await sender.replaceTrack(stream.getAudioTracks()[0]); // device switch during the call
@@ -296,6 +300,7 @@ async function connect() {
   pc.addEventListener('track', (e) => { // e.g. the mock interviewer's voice, if the server sends one
     const player = $('#remote-audio') || document.body.appendChild(Object.assign(document.createElement('audio'), { id: 'remote-audio', autoplay: true }));
     player.srcObject = e.streams[0] || new MediaStream([e.track]);
+    player.play?.().catch(() => {}); // started by the Start click, so autoplay is allowed
   });
 
   await negotiate(pc, `/api/sessions/${encodeURIComponent(sessionId)}/offer`, () => ({ roles: rolesByMid(pc, roleOf) }));
@@ -451,7 +456,7 @@ async function finish({ byServer = false } = {}) {
   state.wakeLock?.release().catch(() => {});
   setConn('ended');
   for (const id of ['start-btn', 'end-btn']) $(`#${id}`).hidden = true;
-  for (const id of ['mic-btn', 'share-btn', 'cam-btn', 'ask-btn']) $(`#${id}`).disabled = true;
+  for (const id of ['mic-btn', 'share-btn', 'cam-btn', 'ask-btn', 'mock-repeat', 'mock-next', 'mock-skip', 'mock-end']) $(`#${id}`).disabled = true;
   $('#session-link').hidden = false;
   if (!byServer) {
     events.renderer.ended({ reason: 'ended_by_user' });
@@ -489,6 +494,15 @@ function ask() {
   aiStatus(text ? 'Question sent to the AI…' : 'Asked the AI to answer the latest question…');
 }
 
+/** Mock interview controls: {"type": "mock", "action": "repeat" | "next" | "skip" | "end"}. */
+function mockAction(action) {
+  if (!send({ type: 'mock', action })) {
+    aiStatus(state.ended ? 'The session has ended.' : 'Not connected yet: press Start first.');
+    return;
+  }
+  aiStatus({ repeat: 'Asked the interviewer to repeat…', next: 'Moving on…', skip: 'Skipping this question…', end: 'Ending the interview…' }[action]);
+}
+
 // ---------------------------------------------------------------- wiring
 
 $('#mic-btn').addEventListener('click', toggleMic);
@@ -499,6 +513,7 @@ $('#start-btn').addEventListener('click', start);
 $('#end-btn').addEventListener('click', () => finish());
 
 $('#ask-form').addEventListener('submit', (e) => { e.preventDefault(); ask(); });
+for (const action of ['repeat', 'next', 'skip', 'end']) $(`#mock-${action}`).addEventListener('click', () => mockAction(action));
 document.addEventListener('keydown', (e) => {
   if (e.altKey && !e.ctrlKey && !e.metaKey && (e.code === 'KeyA' || e.key?.toLowerCase() === 'a')) {
     e.preventDefault();

@@ -61,6 +61,8 @@ function render(s) {
     $('#report').hidden = false;
     $('#report-json').href = `${base}/report`;
     $('#report-pdf').href = `${base}/report.pdf`;
+    showReport();
+    if (location.hash === '#report') $('#report').scrollIntoView();
   }
 }
 
@@ -189,6 +191,68 @@ function renderQuestions(questions) {
 }
 
 // ---------- mock report
+const DIMENSIONS = {
+  technical_depth: 'Technical depth', communication: 'Communication', problem_solving: 'Problem solving',
+  structure: 'Structure', time_management: 'Time management',
+};
+const STATUS_NAMES = { answered: 'Answered', skipped: 'Skipped', unanswered: 'No answer', pending: 'Not asked' };
+const SVG = 'http://www.w3.org/2000/svg';
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  node.append(...children);
+  return node;
+}
+
+/** Overall scores of the user's mock interviews of this type, oldest to newest; this one highlighted. */
+function progressChart(history) {
+  const w = 560; const h = 180; const left = 34; const right = 16; const top = 14; const bottom = 28;
+  const x = (i) => (history.length === 1 ? left + (w - left - right) / 2 : left + (i * (w - left - right)) / (history.length - 1));
+  const y = (v) => top + ((100 - v) * (h - top - bottom)) / 100;
+  const chart = svg('svg', { viewBox: `0 0 ${w} ${h}`, class: 'progress-chart', role: 'img',
+    'aria-label': `Scores of your mock interviews of this type: ${history.map((p) => p.overall_score).join(', ')}` });
+  for (const v of [0, 25, 50, 75, 100]) {
+    chart.append(svg('line', { x1: left, x2: w - right, y1: y(v), y2: y(v), class: 'grid' }),
+      svg('text', { x: left - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' }, String(v)));
+  }
+  if (history.length > 1) {
+    chart.append(svg('polyline', { points: history.map((p, i) => `${x(i)},${y(p.overall_score)}`).join(' '), class: 'line' }));
+  }
+  history.forEach((p, i) => {
+    const when = p.date ? new Date(p.date).toLocaleDateString(undefined, { day: 'numeric', month: 'short' }) : '';
+    chart.append(
+      svg('circle', { cx: x(i), cy: y(p.overall_score), r: p.current ? 6 : 4, class: p.current ? 'point current' : 'point' },
+        svg('title', {}, `${p.title || 'Mock interview'} ${when}: ${p.overall_score}`)),
+      svg('text', { x: x(i), y: y(p.overall_score) - 9, 'text-anchor': 'middle', class: 'value' }, String(p.overall_score)),
+      svg('text', { x: x(i), y: h - 8, 'text-anchor': 'middle', class: 'axis' }, when),
+    );
+  });
+  return chart;
+}
+
+function reportQuestion(q) {
+  const d = q.delivery || {};
+  const list = (title, items) => (Array.isArray(items) && items.length
+    ? [el('h4', { text: title }), el('ul', { class: 'report-list' }, ...items.map((i) => el('li', { text: String(i) })))] : []);
+  return el('li', { class: 'report-question', dataset: { index: q.index, status: q.status } },
+    el('div', { class: 'pane-head' },
+      el('h3', { text: `Q${q.index}. ${q.text}` }),
+      el('span', { class: `score-badge ${scoreClass(q.score)}`, 'aria-label': `Score ${q.score} of 100`, text: String(q.score) })),
+    el('p', { class: 'small muted', text: [
+      STATUS_NAMES[q.status] || q.status,
+      d.talk_seconds ? `talk time ${duration(d.talk_seconds)} of ${duration(q.time_allocation_s)}` : null,
+      typeof d.words_per_minute === 'number' ? `${Math.round(d.words_per_minute)} words/min` : null,
+      d.filler_words ? `${d.filler_words} filler words` : null,
+    ].filter(Boolean).join(' · ') }),
+    q.follow_up && el('p', { class: 'small', text: `Follow-up: ${q.follow_up}` }),
+    ...list('Went well', q.went_well),
+    ...list('To improve', q.to_improve),
+    ...list('Missing key points', q.missing_key_points),
+    q.answer && el('details', {}, el('summary', { text: 'What you said' }), el('p', { text: q.answer })),
+  );
+}
+
 async function showReport() {
   const body = $('#report-body');
   body.replaceChildren(el('p', { class: 'muted', role: 'status', text: 'Loading the report…' }));
@@ -197,17 +261,39 @@ async function showReport() {
     const list = (title, items) => (Array.isArray(items) && items.length
       ? [el('h3', { text: title }), el('ul', { class: 'report-list' }, ...items.map((i) => el('li', { text: typeof i === 'string' ? i : JSON.stringify(i) })))]
       : []);
-    const breakdown = r.breakdown && typeof r.breakdown === 'object' ? Object.entries(r.breakdown) : [];
-    body.replaceChildren(
-      typeof r.overall_score === 'number' && el('p', {}, 'Overall score ',
-        el('span', { class: `score-badge ${scoreClass(r.overall_score)}`, text: String(Math.round(r.overall_score)) })),
-      breakdown.length ? el('dl', { class: 'kv' }, ...breakdown.flatMap(([k, v]) => [el('dt', { text: k.replaceAll('_', ' ') }), el('dd', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) })])) : null,
+    const given = r.breakdown && typeof r.breakdown === 'object' ? r.breakdown : {};
+    const breakdown = [...Object.keys(DIMENSIONS).filter((k) => k in given), ...Object.keys(given).filter((k) => !(k in DIMENSIONS))]
+      .map((k) => [k, given[k]]);
+    const d = r.delivery || {};
+    const history = r.progress?.history || [];
+    const change = r.progress?.change;
+    body.replaceChildren(...[
+      typeof r.overall_score === 'number' && el('p', { class: 'report-overall' }, 'Overall score ',
+        el('span', { id: 'report-score', class: `score-badge ${scoreClass(r.overall_score)}`, text: String(Math.round(r.overall_score)) }),
+        typeof r.questions_asked === 'number' ? ` · ${r.questions_answered} of ${r.questions_asked} questions answered` : ''),
+      breakdown.length ? el('div', { class: 'report-bars' }, ...breakdown.map(([k, v]) => el('div', { class: 'report-bar' },
+        el('span', { text: DIMENSIONS[k] || k.replaceAll('_', ' ') }),
+        el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: Number(v) || 0, 'aria-label': DIMENSIONS[k] || k }),
+        el('span', { text: String(v) })))) : null,
+      history.length ? el('h3', { text: 'Progress in this interview type' }) : null,
+      history.length ? progressChart(history) : null,
+      typeof change === 'number' ? el('p', { class: 'small muted', text: `${change >= 0 ? '+' : ''}${change} points since your previous one.` }) : null,
+      el('h3', { text: 'Delivery' }),
+      el('dl', { class: 'kv' },
+        el('dt', { text: 'Pace' }), el('dd', { text: typeof d.words_per_minute === 'number' ? `${Math.round(d.words_per_minute)} words per minute` : '—' }),
+        el('dt', { text: 'Filler words' }), el('dd', { text: `${d.filler_words ?? 0} (${d.fillers_per_100_words ?? 0} per 100 words)` }),
+        el('dt', { text: 'Talk time' }), el('dd', { text: `${duration(d.talk_seconds_total || 0)} · ${(d.talk_time_per_answer || []).map((a) => `Q${a.index} ${duration(a.seconds)}`).join(', ') || '—'}` })),
       ...list('Strengths', r.strengths),
       ...list('To improve', r.weaknesses),
       ...list('Recommendations', r.recommendations),
-    );
+      Array.isArray(r.questions) && r.questions.length
+        ? el('ol', { class: 'report-questions' }, ...r.questions.filter((q) => q.status !== 'pending').map(reportQuestion)) : null,
+    ].filter(Boolean));
   } catch (err) {
-    body.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: err.status === 409 ? 'The report is ready once the session has ended.' : `Could not load the report: ${errorMessage(err)}` }));
+    body.replaceChildren(el('p', { class: 'form-error', role: 'alert', text: err.status === 409
+      ? (err.code === 'report_not_ready' ? 'The report is being prepared; try again in a few seconds.' : 'The report is ready once the session has ended.')
+      : `Could not load the report: ${errorMessage(err)}` }),
+    el('button', { type: 'button', id: 'report-btn', class: 'primary', text: 'Try again', onclick: showReport }));
   }
 }
 $('#report-btn').addEventListener('click', showReport);

@@ -14,7 +14,11 @@ let next = null;
 
 function sessionItem(s) {
   const ended = s.status === 'ended' || Boolean(s.ended_at);
-  const score = s.average_score === null || s.average_score === undefined ? null : Math.round(Number(s.average_score));
+  // a mock interview shows its report's overall score; other sessions the average answer score
+  const hasReport = typeof s.report_score === 'number';
+  const raw = hasReport ? s.report_score : s.average_score;
+  const score = raw === null || raw === undefined ? null : Math.round(Number(raw));
+  const scoreName = hasReport ? 'Report score' : 'Average score';
   const langs = `${languageName(s.listen_language)} → ${languageName(s.answer_language)}`;
   return el('li', { class: 'card session-item', dataset: { id: s.id } },
     el('div', {},
@@ -31,11 +35,12 @@ function sessionItem(s) {
     el('div', {},
       score === null
         ? el('span', { class: 'score-badge', 'aria-label': 'No average score', text: '—' })
-        : el('span', { class: `score-badge ${scoreClass(score)}`, 'aria-label': `Average score ${score} of 100`, text: String(score) }),
+        : el('span', { class: `score-badge ${scoreClass(score)}`, 'aria-label': `${scoreName} ${score} of 100`, text: String(score) }),
     ),
     el('div', { class: 'actions' },
       el('a', { href: `session.html?id=${encodeURIComponent(s.id)}`, text: ended ? 'Playback and answers' : 'Details' }),
       !ended && el('a', { href: `room.html?id=${encodeURIComponent(s.id)}`, text: 'Open room' }),
+      hasReport && el('a', { class: 'report-link', href: `session.html?id=${encodeURIComponent(s.id)}#report`, text: 'Report' }),
     ),
   );
 }

@@ -1,0 +1,248 @@
+"""The llm worker: reads ``llm:jobs`` and gives each session questions, answers, translations and scores.
+
+Jobs of one session go through that session's queue in stream order (one engine per session,
+one job at a time); sessions run concurrently. The consumer acks a job only when the engine
+says its output is written. Model calls are bounded per worker (``LLM_CONCURRENCY``) so one
+busy session cannot take every slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from interview_room import bus, db, metrics, service
+from interview_room.config import Config
+from interview_room.logs import session_id_var
+from interview_room.messages import LlmJob
+from interview_room.store import insights
+
+from .llm.offline import OfflineProvider
+from .llm.openai_provider import OpenAIProvider
+from .llm.provider import Provider
+from .llm.session import SessionEngine
+from .mock.engine import MockEngine, mock_engine
+
+log = logging.getLogger("llm.worker")
+
+IDLE_EVICT_S = 1800.0
+
+
+def make_provider(cfg: Config) -> Provider:
+    """``LLM_PROVIDER``: openai, offline, or auto (openai when a key or base URL is configured)."""
+    choice = cfg.llm_provider.lower()
+    if choice == "openai" or (choice == "auto" and (cfg.openai_api_key or cfg.openai_base_url)):
+        return OpenAIProvider(
+            api_key=cfg.openai_api_key,
+            base_url=cfg.openai_base_url,
+            model=cfg.llm_model,
+            fast_model=cfg.llm_model_fast,
+            timeout=cfg.llm_timeout_s,
+            max_retries=cfg.llm_max_retries,
+        )
+    return OfflineProvider()
+
+
+@dataclass
+class _Item:
+    job: LlmJob
+    entry_id: str
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class SessionRunner:
+    """One session's queue and engine. Exits after ``session_end`` or a long idle spell."""
+
+    def __init__(self, worker: LlmWorker, session_id: str) -> None:
+        self.worker = worker
+        self.sid = session_id
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.accepting = True
+        self.engine: SessionEngine | MockEngine | None = None
+
+    def submit(self, item: _Item) -> None:
+        self.queue.put_nowait(item)
+
+    async def run(self) -> None:
+        session_id_var.set(self.sid)
+        w = self.worker
+        try:
+            while True:
+                deadline = self.engine.next_deadline() if self.engine else None
+                timeout = IDLE_EVICT_S if deadline is None else max(0.0, deadline - w.clock())
+                try:
+                    item = await asyncio.wait_for(self.queue.get(), timeout)
+                except TimeoutError:
+                    if deadline is None:
+                        break  # idle: the state can be rebuilt from Postgres if the session comes back
+                    if self.engine:
+                        try:
+                            await self.engine.on_tick()
+                        except Exception as e:
+                            log.exception("timer work failed")
+                            self.engine.fail_held(e)
+                    continue
+                if self.engine is None:
+                    try:
+                        ctx = await insights.get_session_context(w.pool, self.sid)
+                        if ctx is None:
+                            log.warning("job for unknown session dropped kind=%s", item.job.kind)
+                            item.done.set_result(None)
+                            break
+                        engine = w.new_engine(ctx)
+                        await engine.restore(item.job)
+                        await engine.start()
+                    except Exception as e:
+                        log.exception("cannot load session state")
+                        item.done.set_exception(e)
+                        break
+                    self.engine = engine
+                try:
+                    await self.engine.on_job(item.job, item.entry_id, item.done)
+                except Exception as e:
+                    log.exception("job failed kind=%s", item.job.kind)
+                    if not item.done.done():
+                        item.done.set_exception(e)
+                if self.engine.closed:
+                    break
+        finally:
+            self._retire()
+
+    def _retire(self) -> None:
+        """Stop taking jobs; hand any that arrived meanwhile to a fresh runner."""
+        self.accepting = False
+        if self.worker.runners.get(self.sid) is self:
+            del self.worker.runners[self.sid]
+        if self.engine is not None and self.engine.held:
+            self.engine.fail_held(RuntimeError("session runner stopped"))
+        while not self.queue.empty():
+            self.worker.dispatch(self.queue.get_nowait())
+
+
+class LlmWorker:
+    def __init__(
+        self,
+        *,
+        r: aioredis.Redis,
+        pool: asyncpg.Pool,
+        provider: Provider,
+        llm_concurrency: int = 64,
+        question_pause_s: float = 1.2,
+        score_pause_s: float = 6.0,
+        clock: Callable[[], float] = time.monotonic,
+        mock_pause_s: float = 4.5,
+    ) -> None:
+        self.r = r
+        self.pool = pool
+        self.provider = provider
+        self.llm_sem = asyncio.Semaphore(llm_concurrency)
+        self.question_pause_s = question_pause_s
+        self.score_pause_s = score_pause_s
+        self.mock_pause_s = mock_pause_s
+        self.clock = clock
+        self.tasks = service.TaskGroup("llm")
+        self.runners: dict[str, SessionRunner] = {}
+
+    def new_engine(self, ctx: insights.SessionContext) -> SessionEngine | MockEngine:
+        if ctx.mode == "mock":  # the AI is the interviewer (ai_sidecar/mock)
+            return mock_engine(self, ctx, self.mock_pause_s)
+        return SessionEngine(
+            ctx,
+            r=self.r,
+            pool=self.pool,
+            provider=self.provider,
+            tasks=self.tasks,
+            llm_sem=self.llm_sem,
+            clock=self.clock,
+            question_pause_s=self.question_pause_s,
+            score_pause_s=self.score_pause_s,
+        )
+
+    def dispatch(self, item: _Item) -> None:
+        sid = item.job.session_id
+        runner = self.runners.get(sid)
+        if runner is None or not runner.accepting:
+            runner = SessionRunner(self, sid)
+            self.runners[sid] = runner
+            self.tasks.spawn(runner.run(), f"session:{sid}")
+        runner.submit(item)
+
+    async def handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        """StreamConsumer handler: returns (and so acks) when the job's output is written."""
+        try:
+            job = LlmJob.from_fields(fields)
+            uuid.UUID(job.session_id)
+            if not isinstance(job.payload, dict):
+                raise TypeError("payload must be an object")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.error("dropping malformed llm job id=%s", entry_id.decode())
+            return
+        item = _Item(job, entry_id.decode())
+        self.dispatch(item)  # before any await: entries of one session keep their stream order
+        await item.done
+
+    async def close(self) -> None:
+        await self.tasks.close()
+        await self.provider.close()
+
+
+async def _lag_loop(r: aioredis.Redis) -> None:
+    while True:
+        metrics.STREAM_LAG.labels(stream=bus.LLM_JOBS).set(await bus.stream_lag(r, bus.LLM_JOBS, bus.LLM_GROUP))
+        await asyncio.sleep(5)
+
+
+async def run(cfg: Config, stop: asyncio.Event) -> None:
+    pool = await db.create_pool(cfg.database_url)
+    r = bus.connect(cfg.redis_url)
+    provider = make_provider(cfg)
+    worker = LlmWorker(
+        r=r,
+        pool=pool,
+        provider=provider,
+        llm_concurrency=cfg.llm_concurrency,
+        question_pause_s=cfg.llm_question_pause_ms / 1000.0,
+        score_pause_s=cfg.llm_score_pause_ms / 1000.0,
+        mock_pause_s=cfg.mock_pause_ms / 1000.0,
+    )
+    consumer = bus.StreamConsumer(
+        r, bus.LLM_JOBS, bus.LLM_GROUP, bus.consumer_name("llm"), worker.handle, concurrency=cfg.llm_job_concurrency
+    )
+    app = web.Application()
+    service.add_health_routes(app)
+    site = await service.start_site(app, cfg.http_host, cfg.llm_metrics_port)
+    bg = service.TaskGroup("llm-main")
+    bg.spawn(consumer.run(), "consumer")
+    bg.spawn(_lag_loop(r), "lag")
+    log.info(
+        "llm worker ready provider=%s model=%s port=%d",
+        provider.name,
+        cfg.llm_model if not provider.offline else "-",
+        cfg.llm_metrics_port,
+    )
+    try:
+        await stop.wait()
+    finally:
+        # stop reading first (the loop ends after its current XREADGROUP: cancelling a blocked read
+        # can be swallowed by redis-py); give jobs in flight a moment, the rest are redelivered
+        try:
+            await asyncio.wait_for(consumer.stop(), 5.0)
+        except TimeoutError:
+            log.info("stopping with jobs in flight; they stay pending for another worker")
+        await bg.close()
+        await worker.close()
+        await site.cleanup()
+        await r.aclose()
+        await pool.close()
+
+
+def main(cfg: Config) -> None:
+    service.run_forever(lambda stop: run(cfg, stop))

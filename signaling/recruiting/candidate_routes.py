@@ -1,0 +1,273 @@
+"""/api/c/{token}/*: the candidate's side, reached by the link alone (no account).
+
+The token names exactly one candidate row; every query below takes that row's id, so a link
+never reaches another candidate's answers or another organisation. Each answer attempt is a
+session (mode ``recorded_answer``) owned by the organisation's owner, recorded and captioned by
+the ordinary pipeline; it is saved as it streams, so a closed tab loses only the attempt in
+progress, which does not count against the retakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from interview_room.store import credits
+from interview_room.store import sessions as sessions_store
+
+from .. import media_nodes
+from ..context import Services, services
+from ..errors import ApiError, not_found
+from ..serialize import iso
+from ..session_routes import OFFER_SPEC
+from ..validation import parse, read_json
+from . import links, mail, store, webhooks
+
+log = logging.getLogger("signaling.recruiting.candidate")
+
+routes = web.RouteTableDef()
+MODE = "recorded_answer"
+
+
+async def _candidate(request: web.Request) -> dict[str, Any]:
+    svc = services(request)
+    token = request.match_info["token"]
+    c = (
+        await store.candidate_by_token(svc.pool, links.token_hash(svc, "candidate", token))
+        if len(token) < 200
+        else None
+    )
+    if c is None:
+        raise not_found("This interview link is not valid")
+    if c["revoked_at"] is not None:
+        raise ApiError(410, "link_revoked", "This interview link has been withdrawn by the hiring team")
+    if c["status"] != "completed" and c["expires_at"] <= datetime.now(UTC):
+        raise ApiError(410, "link_expired", "This interview link has expired")
+    return c
+
+
+def _progress(questions: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for i, q in enumerate(questions):
+        mine = [a for a in attempts if a["question_idx"] == i]
+        used = sum(1 for a in mine if a["status"] == "done")
+        out.append(
+            {
+                "index": i,
+                "text": q["text"],
+                "think_seconds": q["think_seconds"],
+                "answer_seconds": q["answer_seconds"],
+                "retakes": q["retakes"],
+                "answered": used > 0,
+                "retakes_left": max(0, q["retakes"] + 1 - used) if used else q["retakes"],
+            }
+        )
+    return out
+
+
+async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
+    iv = await store.interview_of_candidate(svc.pool, c)
+    qs = _progress(iv["questions"], await store.attempts(svc.pool, c["id"]))
+    return {
+        "candidate": {"name": c["name"], "status": c["status"], "consented": c["consent_at"] is not None},
+        "interview": {
+            "title": iv["title"],
+            "company_name": iv["company_name"] or c["org_name"],
+            "intro_text": iv["intro_text"],
+            "deadline": iso(iv["deadline"]),
+        },
+        "expires_at": iso(c["expires_at"]),
+        "questions": qs,
+        "answered": sum(1 for q in qs if q["answered"]),
+        "total": len(qs),
+    }
+
+
+@routes.get("/api/c/{token}")
+async def intro(request: web.Request) -> web.Response:
+    c = await _candidate(request)
+    return web.json_response(await _state(services(request), c))
+
+
+@routes.post("/api/c/{token}/consent")
+async def consent(request: web.Request) -> web.Response:
+    svc = services(request)
+    c = await _candidate(request)
+    await store.consent(svc.pool, c["id"])
+    return web.json_response(await _state(svc, await _candidate(request)))
+
+
+def _index(request: web.Request, n_questions: int) -> int:
+    try:
+        idx = int(request.match_info["n"])
+    except ValueError:
+        raise not_found("No such question") from None
+    if not 0 <= idx < n_questions:
+        raise not_found("No such question")
+    return idx
+
+
+def _open(c: dict[str, Any]) -> None:
+    if c["consent_at"] is None:
+        raise ApiError(409, "consent_required", "Agree to the recording first")
+    if c["status"] == "completed":
+        raise ApiError(409, "already_completed", "You have already completed this interview")
+
+
+async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[str, Any]:
+    mine = [a for a in await store.attempts(svc.pool, c["id"]) if a["question_idx"] == idx]
+    if not mine or mine[-1]["status"] != "recording":
+        raise ApiError(409, "no_answer_started", "Start the answer first")
+    return mine[-1]
+
+
+async def _end_session(svc: Services, owner_id: Any, session_id: Any) -> None:
+    s = await sessions_store.get_session(svc.pool, owner_id, session_id)
+    if s is None or s.status == "ended":
+        return
+    res = (await media_nodes.end_on_node(svc.http, s.media_node, str(s.id)) if s.media_node else None) or {}
+    secs, path = res.get("media_seconds"), res.get("recording_path")
+    await sessions_store.mark_ended(
+        svc.pool,
+        owner_id,
+        s.id,
+        float(secs) if isinstance(secs, int | float) else None,
+        path if isinstance(path, str) and path else None,
+    )
+
+
+@routes.post("/api/c/{token}/answers/{n}/start")
+async def start_answer(request: web.Request) -> web.Response:
+    """A new attempt at question n: the questions are answered in order, retakes while any are left."""
+    svc = services(request)
+    c = await _candidate(request)
+    _open(c)
+    iv = await store.interview_of_candidate(svc.pool, c)
+    idx = _index(request, len(iv["questions"]))
+    all_attempts = await store.attempts(svc.pool, c["id"])
+    done = {a["question_idx"] for a in all_attempts if a["status"] == "done"}
+    if any(i not in done for i in range(idx)):
+        raise ApiError(409, "previous_unanswered", "Answer the earlier questions first")
+    mine = [a for a in all_attempts if a["question_idx"] == idx]
+    for a in mine:  # an attempt left open by a closed tab: end it; it does not count
+        if a["status"] == "recording":
+            await _end_session(svc, c["owner_id"], a["session_id"])
+            await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
+    q = iv["questions"][idx]
+    used = sum(1 for a in mine if a["status"] == "done")
+    if used >= q["retakes"] + 1:
+        raise ApiError(409, "no_retakes_left", "No retakes are left for this question")
+    if not await credits.has_credits(svc.pool, c["owner_id"]):
+        raise ApiError(
+            503, "recording_unavailable", "Recording is not available right now; please contact the hiring team"
+        )
+    s = await sessions_store.create_session(
+        svc.pool,
+        c["owner_id"],
+        {
+            "title": f"{c['name'] or c['email'] or 'Candidate'}: {iv['title']} Q{idx + 1}",
+            "mode": MODE,
+            "listen_language": "en",
+            "answer_language": "en",
+            "hints": q["text"],
+            "instructions": "",
+            "resume_text": "",
+            "hangover": "balanced",
+            "mock": None,
+        },
+    )
+    attempt = (mine[-1]["attempt"] + 1) if mine else 1
+    await store.add_attempt(svc.pool, c["id"], idx, attempt, s.id)
+    log.info("answer started candidate=%s question=%d attempt=%d session=%s", c["id"], idx, attempt, s.id)
+    return web.json_response(
+        {"index": idx, "attempt": attempt, "session_id": str(s.id), "retakes_left": q["retakes"] - used}, status=201
+    )
+
+
+_MID = re.compile(r"^a=mid:(\S+)", re.M)
+
+
+def audio_mids(sdp: str) -> list[str]:
+    """Every audio m-section's mid: each is the candidate's voice whatever the client claims."""
+    out = []
+    for section in re.split(r"\r?\n(?=m=)", sdp):
+        if section.startswith("m=audio") and (m := _MID.search(section)):
+            out.append(m.group(1))
+    return out
+
+
+@routes.post("/api/c/{token}/answers/{n}/offer")
+async def offer(request: web.Request) -> web.Response:
+    svc = services(request)
+    c = await _candidate(request)
+    _open(c)
+    iv = await store.interview_of_candidate(svc.pool, c)
+    idx = _index(request, len(iv["questions"]))
+    body = parse(await read_json(request), OFFER_SPEC, required=("sdp", "type"))
+    a = await _current_attempt(svc, c, idx)
+    s = await sessions_store.get_session(svc.pool, c["owner_id"], a["session_id"])
+    if s is None or s.status == "ended":
+        raise ApiError(409, "no_answer_started", "Start the answer first")
+    nodes = media_nodes.placement_order(
+        await media_nodes.live_nodes(svc.redis), s.media_node if s.status == "live" else None
+    )
+    payload = {
+        "session_id": str(s.id),
+        "user_id": str(s.user_id),
+        "sdp": body["sdp"],
+        "type": "offer",
+        "roles": {mid: "candidate" for mid in audio_mids(body["sdp"])},
+        "mode": s.mode,
+        "listen_language": s.listen_language,
+        "answer_language": s.answer_language,
+        "hangover": s.hangover,
+    }
+    node, status, answer = await media_nodes.post_to_placed_node(svc.http, nodes, "/internal/offer", payload)
+    if status != 200:
+        return web.json_response(answer, status=status)
+    if not isinstance(answer.get("sdp"), str):
+        raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
+    await sessions_store.set_media_node(svc.pool, s.user_id, s.id, node.url)
+    return web.json_response({"sdp": answer["sdp"], "type": "answer"})
+
+
+@routes.post("/api/c/{token}/answers/{n}/finish")
+async def finish_answer(request: web.Request) -> web.Response:
+    svc = services(request)
+    c = await _candidate(request)
+    _open(c)
+    iv = await store.interview_of_candidate(svc.pool, c)
+    idx = _index(request, len(iv["questions"]))
+    a = await _current_attempt(svc, c, idx)
+    await _end_session(svc, c["owner_id"], a["session_id"])
+    await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "done")
+    return web.json_response(await _state(svc, c))
+
+
+@routes.post("/api/c/{token}/complete")
+async def complete(request: web.Request) -> web.Response:
+    """Every question answered: completed, confirmation e-mail, ATS webhook (each once)."""
+    svc = services(request)
+    c = await _candidate(request)
+    state = await _state(svc, c)
+    if c["status"] != "completed":
+        _open(c)
+        if state["answered"] < state["total"]:
+            raise ApiError(409, "unanswered_questions", "Answer every question first")
+        if await store.complete(svc.pool, c["id"]):
+            iv = await store.interview_of_candidate(svc.pool, c)
+            if c["email"]:
+                await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
+            org = await store.org_by_id(svc.pool, c["org_id"])
+            payload = {
+                "candidate": {"id": str(c["id"]), "email": c["email"], "name": c["name"]},
+                "interview": {"id": str(iv["id"]), "title": iv["title"]},
+                "completed_at": iso(datetime.now(UTC)),
+            }
+            webhooks.schedule(svc, org, c["id"], "candidate.completed", payload)
+        state = await _state(svc, await _candidate(request))
+    return web.json_response(state)

@@ -1,0 +1,40 @@
+"""The recruiter side's e-mails: candidate invitations, team invitations, completion confirmations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interview_room.config import Config
+
+from ..mailer import send_email
+
+
+def _company(interview: dict[str, Any]) -> str:
+    return interview.get("company_name") or "the hiring team"
+
+
+async def candidate_invite(cfg: Config, to: str, name: str, interview: dict[str, Any], link: str) -> bool:
+    deadline = interview.get("deadline")
+    when = f"\nPlease answer before {deadline:%Y-%m-%d %H:%M} UTC.\n" if deadline else ""
+    body = (
+        f"Hello {name or 'there'},\n\n{_company(interview)} invites you to a recorded video interview: "
+        f"{interview['title']}.\nNo account is needed; open this personal link (do not share it):\n\n{link}\n{when}\n"
+        "You can stop and come back to the same link later.\n"
+    )
+    return await send_email(cfg, to, f"Video interview: {interview['title']}", body)
+
+
+async def team_invite(cfg: Config, to: str, org_name: str, link: str) -> bool:
+    body = (
+        f"You are invited to join {org_name} on Interview Room.\n\nSign in (or register) with this e-mail "
+        f"address, then open:\n\n{link}\n\nThe invitation expires in 7 days.\n"
+    )
+    return await send_email(cfg, to, f"Join {org_name} on Interview Room", body)
+
+
+async def completion_confirmation(cfg: Config, to: str, name: str, interview: dict[str, Any]) -> bool:
+    body = (
+        f'Hello {name or "there"},\n\nThank you: your answers to "{interview["title"]}" are recorded and sent to '
+        f"{_company(interview)}. They will get back to you.\n"
+    )
+    return await send_email(cfg, to, f"Your interview is complete: {interview['title']}", body)

@@ -1,0 +1,455 @@
+"""/api/org/*: the recruiter's organisation, team, interviews, candidates, review and exports.
+
+Every handler starts from the caller's organisation (``member_org``) and passes its id to every
+query: an id from another organisation answers the same 404 as an unknown one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from interview_room.store import captions as captions_store
+from interview_room.store import sessions as sessions_store
+
+from .. import recordings, webvtt
+from ..auth import current_user
+from ..context import services
+from ..errors import ApiError, not_found
+from ..serialize import iso
+from ..validation import Invalid, email, nullable, parse, read_json, string
+from . import links, mail, store
+from .fields import (
+    INTERVIEW_SPEC,
+    boolean,
+    candidate_json,
+    candidate_status,
+    jsonable,
+    parse_uuid,
+    timestamp,
+    webhook_url,
+)
+from .scoring import score_answer
+
+log = logging.getLogger("signaling.recruiting")
+
+routes = web.RouteTableDef()
+DEFAULT_LINK_DAYS = 14
+INVITE_DAYS = 7
+MAX_CSV_ROWS = 1000
+CANDIDATE_SPEC = {
+    "email": nullable(email),
+    "name": string(max_len=200),
+    "expires_at": timestamp,
+    "send_email": boolean,
+}
+
+
+async def member_org(request: web.Request, *, owner: bool = False) -> dict[str, Any]:
+    org = await store.org_of_user(services(request).pool, current_user(request).id)
+    if org is None:
+        raise ApiError(404, "no_organisation", "Create an organisation first (POST /api/org) or accept an invitation")
+    if owner and org["role"] != "owner":
+        raise ApiError(403, "owner_only", "Only the organisation's owner can do this")
+    return org
+
+
+def _org_json(org: dict[str, Any]) -> dict[str, Any]:
+    out = jsonable(org)
+    if org["role"] == "owner":
+        out["webhook_secret"] = org["webhook_secret"]
+    return out
+
+
+async def _interview(request: web.Request, org: dict[str, Any]) -> dict[str, Any]:
+    iid = parse_uuid(request.match_info["interview_id"], "interview")
+    iv = await store.get_interview(services(request).pool, org["id"], iid)
+    if iv is None:
+        raise not_found("No such interview")
+    return iv
+
+
+async def _candidate(request: web.Request, org: dict[str, Any]) -> dict[str, Any]:
+    cid = parse_uuid(request.match_info["candidate_id"], "candidate")
+    c = await store.get_candidate(services(request).pool, org["id"], cid)
+    if c is None:
+        raise not_found("No such candidate")
+    return c
+
+
+# ---- organisation and team ----
+
+
+@routes.post("/api/org")
+async def create_org(request: web.Request) -> web.Response:
+    body = parse(await read_json(request), {"name": string(max_len=200, min_len=1)}, required=("name",))
+    org = await store.create_org(services(request).pool, current_user(request).id, body["name"])
+    if org is None:
+        raise ApiError(409, "already_member", "You already belong to an organisation")
+    return web.json_response(_org_json(org), status=201)
+
+
+@routes.get("/api/org")
+async def get_org(request: web.Request) -> web.Response:
+    return web.json_response(_org_json(await member_org(request)))
+
+
+@routes.patch("/api/org")
+async def update_org(request: web.Request) -> web.Response:
+    org = await member_org(request, owner=True)
+    body = parse(await read_json(request), {"name": string(max_len=200, min_len=1), "webhook_url": webhook_url})
+    await store.update_org(services(request).pool, org["id"], body)
+    return web.json_response(_org_json(await member_org(request)))
+
+
+@routes.get("/api/org/members")
+async def members(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    pool = services(request).pool
+    return web.json_response(
+        {
+            "members": [jsonable(m) for m in await store.list_members(pool, org["id"])],
+            "invites": [jsonable(i) for i in await store.list_invites(pool, org["id"])],
+        }
+    )
+
+
+@routes.post("/api/org/invites")
+async def invite_member(request: web.Request) -> web.Response:
+    svc = services(request)
+    org = await member_org(request, owner=True)
+    body = parse(await read_json(request), {"email": email}, required=("email",))
+    token = links.new_link_token()
+    expires = datetime.now(UTC) + timedelta(days=INVITE_DAYS)
+    await store.create_invite(
+        svc.pool,
+        org["id"],
+        body["email"],
+        links.token_hash(svc, "org-invite", token),
+        current_user(request).id,
+        expires,
+    )
+    link = links.join_link(request, token)
+    sent = await mail.team_invite(svc.cfg, body["email"], org["name"], link)
+    return web.json_response(
+        {"email": body["email"], "link": link, "emailed": sent, "expires_at": iso(expires)}, status=201
+    )
+
+
+@routes.post("/api/org/join")
+async def join(request: web.Request) -> web.Response:
+    svc = services(request)
+    body = parse(await read_json(request), {"token": string(max_len=200, min_len=1)}, required=("token",))
+    user = current_user(request)
+    outcome = await store.accept_invite(
+        svc.pool, links.token_hash(svc, "org-invite", body["token"]), user.id, user.email
+    )
+    if outcome == "has_org":
+        raise ApiError(409, "already_member", "You already belong to an organisation")
+    if outcome != "ok":
+        raise ApiError(
+            404, "invalid_invite", "This invitation is unknown, used, expired, or for another e-mail address"
+        )
+    return web.json_response(_org_json(await member_org(request)))
+
+
+# ---- interviews ----
+
+
+@routes.post("/api/org/interviews")
+async def create_interview(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    body = parse(await read_json(request), INTERVIEW_SPEC, required=("title",))
+    iv = await store.create_interview(services(request).pool, org["id"], current_user(request).id, body)
+    return web.json_response(jsonable(iv), status=201)
+
+
+@routes.get("/api/org/interviews")
+async def list_interviews(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    t = request.query.get("templates")
+    templates = None if t is None else t in ("1", "true")
+    rows = await store.list_interviews(services(request).pool, org["id"], templates)
+    return web.json_response({"interviews": [jsonable(r) for r in rows]})
+
+
+@routes.get("/api/org/interviews/{interview_id}")
+async def get_interview(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    return web.json_response(jsonable(await _interview(request, org)))
+
+
+@routes.patch("/api/org/interviews/{interview_id}")
+async def update_interview(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    body = parse(await read_json(request), INTERVIEW_SPEC)
+    await store.update_interview(services(request).pool, org["id"], iv["id"], body)
+    return web.json_response(jsonable(await _interview(request, org)))
+
+
+@routes.delete("/api/org/interviews/{interview_id}")
+async def delete_interview(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    await store.delete_interview(services(request).pool, org["id"], iv["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/api/org/interviews/{interview_id}/clone")
+async def clone_interview(request: web.Request) -> web.Response:
+    """A template (or any interview) copied into a new, editable interview with no candidates."""
+    org = await member_org(request)
+    src = await _interview(request, org)
+    body = parse(await read_json(request), {"title": string(max_len=200, min_len=1), "deadline": timestamp})
+    values = {k: src[k] for k in ("job_description", "questions", "company_name", "intro_text")}
+    values.update(title=body.get("title") or f"{src['title']} (copy)", deadline=body.get("deadline"), is_template=False)
+    iv = await store.create_interview(services(request).pool, org["id"], current_user(request).id, values)
+    return web.json_response(jsonable(iv), status=201)
+
+
+# ---- candidates ----
+
+
+def _expiry(iv: dict[str, Any], asked: datetime | None) -> datetime:
+    limit = iv.get("deadline") or datetime.now(UTC) + timedelta(days=DEFAULT_LINK_DAYS)
+    return min(asked, limit) if asked else limit
+
+
+async def _invite(
+    request: web.Request, org: dict[str, Any], iv: dict[str, Any], addr: str, name: str, expires: datetime, send: bool
+) -> dict[str, Any] | None:
+    svc = services(request)
+    token = links.new_link_token()
+    c = await store.add_candidate(
+        svc.pool, org["id"], iv["id"], addr, name, links.token_hash(svc, "candidate", token), expires
+    )
+    if c is None:
+        return None
+    link = links.candidate_link(request, token)
+    emailed = bool(addr and send) and await mail.candidate_invite(svc.cfg, addr, name, iv, link)
+    return {"candidate": candidate_json(c), "link": link, "emailed": emailed}
+
+
+@routes.post("/api/org/interviews/{interview_id}/candidates")
+async def invite_candidate(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    body = parse(await read_json(request), CANDIDATE_SPEC)
+    out = await _invite(
+        request,
+        org,
+        iv,
+        body.get("email") or "",
+        body.get("name", ""),
+        _expiry(iv, body.get("expires_at")),
+        body.get("send_email", True),
+    )
+    if out is None:
+        raise ApiError(
+            409, "already_invited", "This e-mail address is already invited to this interview", field="email"
+        )
+    return web.json_response(out, status=201)
+
+
+@routes.post("/api/org/interviews/{interview_id}/candidates/csv")
+async def invite_csv(request: web.Request) -> web.Response:
+    """Body: CSV text with a header row naming ``email`` and optionally ``name``; one invitation per row."""
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    try:
+        text = (await request.read()).decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ApiError(400, "invalid_csv", "The CSV must be UTF-8 text") from e
+    reader = csv.DictReader(io.StringIO(text))
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    if "email" not in fields:
+        raise ApiError(400, "invalid_csv", "The CSV needs a header row with an 'email' column")
+    reader.fieldnames = fields
+    rows = list(reader)
+    if len(rows) > MAX_CSV_ROWS:
+        raise ApiError(400, "invalid_csv", f"At most {MAX_CSV_ROWS} rows per upload")
+    created, skipped = [], []
+    expires = _expiry(iv, None)
+    for n, row in enumerate(rows, start=2):
+        raw = (row.get("email") or "").strip()
+        try:
+            addr = email(raw)
+        except Invalid:
+            skipped.append({"line": n, "email": raw, "reason": "not an e-mail address"})
+            continue
+        out = await _invite(request, org, iv, addr, (row.get("name") or "").strip()[:200], expires, True)
+        if out is None:
+            skipped.append({"line": n, "email": addr, "reason": "already invited"})
+        else:
+            created.append(out)
+    return web.json_response({"created": created, "skipped": skipped}, status=201 if created else 200)
+
+
+@routes.get("/api/org/interviews/{interview_id}/candidates")
+async def list_candidates(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    rows = await store.list_candidates(services(request).pool, org["id"], iv["id"])
+    return web.json_response({"candidates": [candidate_json(c) for c in rows], "questions": len(iv["questions"])})
+
+
+@routes.post("/api/org/candidates/{candidate_id}/revoke")
+async def revoke(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    await store.revoke_candidate(services(request).pool, org["id"], c["id"])
+    return web.json_response(candidate_json(await _candidate(request, org)))
+
+
+@routes.post("/api/org/candidates/{candidate_id}/decision")
+async def decide(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    spec = {"decision": nullable(string(choices=("pass", "fail"))), "note": string(max_len=5000)}
+    body = parse(await read_json(request), spec, required=("decision",))
+    await store.set_decision(
+        services(request).pool, org["id"], c["id"], body["decision"], body.get("note", ""), current_user(request).id
+    )
+    return web.json_response(candidate_json(await _candidate(request, org)))
+
+
+# ---- review ----
+
+
+async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
+    """The candidate with each question's reviewed answer: transcript, score, media URLs."""
+    pool = services(request).pool
+    iv = await store.get_interview(pool, org["id"], c["interview_id"])
+    assert iv is not None
+    finals = await store.final_answers(pool, c["id"])
+    answers = []
+    for i, q in enumerate(iv["questions"]):
+        a = finals.get(i)
+        item: dict[str, Any] = {"index": i, "question": q["text"], "answered": a is not None}
+        if a is not None:
+            caps = await captions_store.list_captions(pool, str(a["session_id"]))
+            base = f"/api/org/candidates/{c['id']}/answers/{i}"
+            item.update(
+                attempt=a["attempt"],
+                session_id=str(a["session_id"]),
+                seconds=a["media_seconds"],
+                recording_url=f"{base}/recording",
+                captions_url=f"{base}/captions.vtt",
+                transcript=[{"t0": x.t0, "t1": x.t1, "text": x.text, "lang": x.lang} for x in caps],
+                score=score_answer(q, iv["job_description"], caps),
+            )
+        answers.append(item)
+    scored = [a["score"]["score"] for a in answers if a.get("score")]
+    return {
+        "candidate": candidate_json(c),
+        "interview": {"id": str(iv["id"]), "title": iv["title"], "job_description": iv["job_description"]},
+        "answers": answers,
+        "overall_score": round(sum(scored) / len(scored)) if scored else None,
+    }
+
+
+@routes.get("/api/org/candidates/{candidate_id}")
+async def review(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    return web.json_response(await review_of(request, org, await _candidate(request, org)))
+
+
+async def _answer_session(request: web.Request) -> sessions_store.Session:
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    try:
+        idx = int(request.match_info["n"])
+    except ValueError:
+        raise not_found("No such answer") from None
+    pool = services(request).pool
+    a = await store.org_answer_session(pool, org["id"], c["id"], idx)
+    s = await sessions_store.get_session(pool, a["user_id"], a["session_id"]) if a else None
+    if s is None:
+        raise not_found("No such answer")
+    return s
+
+
+@routes.get("/api/org/candidates/{candidate_id}/answers/{n}/recording")
+async def answer_recording(request: web.Request) -> web.FileResponse:
+    s = await _answer_session(request)
+    path = recordings.recording_file(services(request).cfg, s)
+    if path is None:
+        raise ApiError(404, "no_recording", "This answer has no recording")
+    ctype = "video/webm" if await recordings.has_video(path) else "audio/webm"
+    return web.FileResponse(path, headers={"Content-Type": ctype, "Cache-Control": "private, no-cache"})
+
+
+@routes.get("/api/org/candidates/{candidate_id}/answers/{n}/captions.vtt")
+async def answer_captions(request: web.Request) -> web.Response:
+    s = await _answer_session(request)
+    text = webvtt.render(await sessions_store.captions(services(request).pool, s.user_id, s.id))
+    return web.Response(
+        text=text, content_type="text/vtt", charset="utf-8", headers={"Cache-Control": "private, no-cache"}
+    )
+
+
+@routes.get("/api/org/interviews/{interview_id}/compare")
+async def compare(request: web.Request) -> web.Response:
+    """Every candidate of the interview side by side: per-question scores, overall, decision."""
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    rows = await store.list_candidates(services(request).pool, org["id"], iv["id"])
+    out = []
+    for c in rows:
+        r = await review_of(request, org, c)
+        out.append(
+            {
+                "candidate": r["candidate"],
+                "overall_score": r["overall_score"],
+                "scores": [a["score"]["score"] if a.get("score") else None for a in r["answers"]],
+            }
+        )
+    return web.json_response({"questions": [q["text"] for q in iv["questions"]], "candidates": out})
+
+
+@routes.get("/api/org/interviews/{interview_id}/export.csv")
+async def export_csv(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    iv = await _interview(request, org)
+    rows = await store.list_candidates(services(request).pool, org["id"], iv["id"])
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    n = len(iv["questions"])
+    w.writerow(
+        ["name", "email", "status", "invited_at", "completed_at", "overall_score", "decision", "note"]
+        + [f"q{i + 1}_score" for i in range(n)]
+    )
+    for c in rows:
+        r = await review_of(request, org, c)
+        w.writerow(
+            [
+                c["name"],
+                c["email"],
+                candidate_status(c),
+                iso(c["created_at"]),
+                iso(c["completed_at"]),
+                r["overall_score"] if r["overall_score"] is not None else "",
+                c["decision"] or "",
+                c["decision_note"],
+            ]
+            + [a["score"]["score"] if a.get("score") else "" for a in r["answers"]]
+        )
+    return web.Response(
+        text=buf.getvalue(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="candidates-{iv["id"]}.csv"'},
+    )
+
+
+@routes.get("/api/org/webhook-deliveries")
+async def deliveries(request: web.Request) -> web.Response:
+    org = await member_org(request)
+    rows = await store.list_deliveries(services(request).pool, org["id"])
+    return web.json_response({"deliveries": [jsonable(r) for r in rows]})

@@ -1,0 +1,385 @@
+"""SQL for the recruiter side (migrations/005_recruiting.sql).
+
+Every recruiter read and write takes the organisation id and filters on it; every candidate read
+takes the candidate id found from the link's token. Nothing here looks a row up by id alone.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+Db = asyncpg.Pool | asyncpg.Connection
+
+INTERVIEW_COLS = (
+    "id, org_id, title, job_description, questions, deadline, company_name, intro_text, is_template, "
+    "created_at, updated_at"
+)
+CANDIDATE_COLS = (
+    "id, org_id, interview_id, email, name, expires_at, revoked_at, status, consent_at, started_at, "
+    "completed_at, decision, decision_note, created_at"
+)
+
+
+def _row(r: asyncpg.Record | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    d = dict(r)
+    if isinstance(d.get("questions"), str):
+        d["questions"] = json.loads(d["questions"])
+    return d
+
+
+# ---- organisations ----
+
+
+async def org_of_user(db: Db, user_id: uuid.UUID) -> dict[str, Any] | None:
+    return _row(
+        await db.fetchrow(
+            "SELECT o.id, o.name, o.owner_id, o.webhook_url, o.webhook_secret, o.created_at, m.role "
+            "FROM org_members m JOIN organisations o ON o.id = m.org_id WHERE m.user_id = $1",
+            user_id,
+        )
+    )
+
+
+async def create_org(pool: asyncpg.Pool, user_id: uuid.UUID, name: str) -> dict[str, Any] | None:
+    """None when the user already belongs to an organisation."""
+    org_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        if await conn.fetchval("SELECT 1 FROM org_members WHERE user_id = $1", user_id):
+            return None
+        await conn.execute(
+            "INSERT INTO organisations (id, name, owner_id, webhook_secret) VALUES ($1, $2, $3, $4)",
+            org_id,
+            name,
+            user_id,
+            secrets.token_urlsafe(32),
+        )
+        await conn.execute("INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, 'owner')", org_id, user_id)
+    return await org_of_user(pool, user_id)
+
+
+async def update_org(db: Db, org_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    for col in ("name", "webhook_url"):
+        if col in changes:
+            await db.execute(f"UPDATE organisations SET {col} = $2 WHERE id = $1", org_id, changes[col])
+
+
+async def list_members(db: Db, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT u.id, u.email, u.name, m.role, m.created_at FROM org_members m JOIN users u ON u.id = m.user_id "
+        "WHERE m.org_id = $1 ORDER BY m.created_at",
+        org_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def create_invite(
+    db: Db, org_id: uuid.UUID, email: str, token_hash: str, invited_by: uuid.UUID, expires_at: datetime
+) -> uuid.UUID:
+    invite_id = uuid.uuid4()
+    await db.execute(
+        "INSERT INTO org_invites (id, org_id, email, token_hash, invited_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        invite_id,
+        org_id,
+        email,
+        token_hash,
+        invited_by,
+        expires_at,
+    )
+    return invite_id
+
+
+async def list_invites(db: Db, org_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, email, created_at, expires_at, accepted_at FROM org_invites WHERE org_id = $1 ORDER BY created_at DESC",
+        org_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def accept_invite(pool: asyncpg.Pool, token_hash: str, user_id: uuid.UUID, email: str) -> str:
+    """'ok', 'invalid' (unknown, expired, used, or for another e-mail) or 'has_org'."""
+    async with pool.acquire() as conn, conn.transaction():
+        inv = await conn.fetchrow(
+            "SELECT id, org_id, email FROM org_invites WHERE token_hash = $1 AND accepted_at IS NULL "
+            "AND expires_at > now() FOR UPDATE",
+            token_hash,
+        )
+        if inv is None or inv["email"] != email:
+            return "invalid"
+        if await conn.fetchval("SELECT 1 FROM org_members WHERE user_id = $1", user_id):
+            return "has_org"
+        await conn.execute(
+            "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, 'member')", inv["org_id"], user_id
+        )
+        await conn.execute("UPDATE org_invites SET accepted_at = now() WHERE id = $1", inv["id"])
+    return "ok"
+
+
+# ---- interviews ----
+
+
+async def create_interview(db: Db, org_id: uuid.UUID, user_id: uuid.UUID, v: dict[str, Any]) -> dict[str, Any]:
+    r = await db.fetchrow(
+        f"INSERT INTO interviews (id, org_id, created_by, title, job_description, questions, deadline, company_name, "
+        f"intro_text, is_template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {INTERVIEW_COLS}",
+        uuid.uuid4(),
+        org_id,
+        user_id,
+        v["title"],
+        v.get("job_description", ""),
+        json.dumps(v.get("questions", [])),
+        v.get("deadline"),
+        v.get("company_name", ""),
+        v.get("intro_text", ""),
+        v.get("is_template", False),
+    )
+    out = _row(r)
+    assert out is not None
+    return out
+
+
+async def get_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> dict[str, Any] | None:
+    return _row(
+        await db.fetchrow(
+            f"SELECT {INTERVIEW_COLS} FROM interviews WHERE id = $1 AND org_id = $2", interview_id, org_id
+        )
+    )
+
+
+async def list_interviews(db: Db, org_id: uuid.UUID, templates: bool | None = None) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        f"SELECT {INTERVIEW_COLS}, "
+        "(SELECT count(*) FROM candidates c WHERE c.interview_id = i.id) AS candidates, "
+        "(SELECT count(*) FROM candidates c WHERE c.interview_id = i.id AND c.status = 'completed') AS completed "
+        "FROM interviews i WHERE org_id = $1 AND ($2::boolean IS NULL OR is_template = $2) ORDER BY created_at DESC",
+        org_id,
+        templates,
+    )
+    return [d for r in rows if (d := _row(r)) is not None]
+
+
+async def update_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    cols = ("title", "job_description", "questions", "deadline", "company_name", "intro_text", "is_template")
+    for col in cols:
+        if col in changes:
+            value = json.dumps(changes[col]) if col == "questions" else changes[col]
+            await db.execute(
+                f"UPDATE interviews SET {col} = $3, updated_at = now() WHERE id = $1 AND org_id = $2",
+                interview_id,
+                org_id,
+                value,
+            )
+
+
+async def delete_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bool:
+    res = await db.execute("DELETE FROM interviews WHERE id = $1 AND org_id = $2", interview_id, org_id)
+    return res.endswith(" 1")
+
+
+# ---- candidates (recruiter side) ----
+
+
+async def add_candidate(
+    db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, email: str, name: str, token_hash: str, expires_at: datetime
+) -> dict[str, Any] | None:
+    """None when this interview already has a candidate with that e-mail."""
+    r = await db.fetchrow(
+        f"INSERT INTO candidates (id, org_id, interview_id, email, name, token_hash, expires_at) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (interview_id, email) WHERE email <> '' DO NOTHING "
+        f"RETURNING {CANDIDATE_COLS}",
+        uuid.uuid4(),
+        org_id,
+        interview_id,
+        email,
+        name,
+        token_hash,
+        expires_at,
+    )
+    return dict(r) if r else None
+
+
+async def list_candidates(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        f"SELECT {CANDIDATE_COLS}, "
+        "(SELECT count(DISTINCT a.question_idx) FROM candidate_answers a WHERE a.candidate_id = c.id AND a.status = 'done') "
+        "AS answered FROM candidates c WHERE org_id = $1 AND interview_id = $2 ORDER BY created_at",
+        org_id,
+        interview_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def get_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> dict[str, Any] | None:
+    r = await db.fetchrow(
+        f"SELECT {CANDIDATE_COLS} FROM candidates WHERE id = $1 AND org_id = $2", candidate_id, org_id
+    )
+    return dict(r) if r else None
+
+
+async def revoke_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
+    await db.execute(
+        "UPDATE candidates SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND org_id = $2",
+        candidate_id,
+        org_id,
+    )
+
+
+async def set_decision(
+    db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID, decision: str | None, note: str, user_id: uuid.UUID
+) -> None:
+    await db.execute(
+        "UPDATE candidates SET decision = $3, decision_note = $4, decided_by = $5 WHERE id = $1 AND org_id = $2",
+        candidate_id,
+        org_id,
+        decision,
+        note,
+        user_id,
+    )
+
+
+async def final_answers(db: Db, candidate_id: uuid.UUID) -> dict[int, dict[str, Any]]:
+    """The latest finished attempt of each question, with its session's owner, clock and file."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (a.question_idx) a.question_idx, a.attempt, a.session_id, a.finished_at, "
+        "s.user_id, s.recording_path, s.media_seconds, s.status AS session_status "
+        "FROM candidate_answers a JOIN sessions s ON s.id = a.session_id "
+        "WHERE a.candidate_id = $1 AND a.status = 'done' ORDER BY a.question_idx, a.attempt DESC",
+        candidate_id,
+    )
+    return {r["question_idx"]: dict(r) for r in rows}
+
+
+async def org_answer_session(
+    db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID, question_idx: int
+) -> dict[str, Any] | None:
+    """The reviewed answer of one question, only if the candidate belongs to the organisation."""
+    if await db.fetchval("SELECT 1 FROM candidates WHERE id = $1 AND org_id = $2", candidate_id, org_id) is None:
+        return None
+    return (await final_answers(db, candidate_id)).get(question_idx)
+
+
+# ---- candidates (link side) ----
+
+
+async def candidate_by_token(db: Db, token_hash: str) -> dict[str, Any] | None:
+    r = await db.fetchrow(
+        f"SELECT {', '.join('c.' + c.strip() for c in CANDIDATE_COLS.split(','))}, o.owner_id, o.name AS org_name "
+        "FROM candidates c JOIN organisations o ON o.id = c.org_id WHERE c.token_hash = $1",
+        token_hash,
+    )
+    return dict(r) if r else None
+
+
+async def interview_of_candidate(db: Db, cand: dict[str, Any]) -> dict[str, Any]:
+    out = _row(
+        await db.fetchrow(
+            f"SELECT {INTERVIEW_COLS} FROM interviews WHERE id = $1 AND org_id = $2",
+            cand["interview_id"],
+            cand["org_id"],
+        )
+    )
+    assert out is not None  # candidates cascade with their interview
+    return out
+
+
+async def consent(db: Db, candidate_id: uuid.UUID) -> None:
+    await db.execute(
+        "UPDATE candidates SET consent_at = COALESCE(consent_at, now()), started_at = COALESCE(started_at, now()), "
+        "status = CASE WHEN status = 'invited' THEN 'started' ELSE status END WHERE id = $1",
+        candidate_id,
+    )
+
+
+async def attempts(db: Db, candidate_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT question_idx, attempt, session_id, status FROM candidate_answers WHERE candidate_id = $1 "
+        "ORDER BY question_idx, attempt",
+        candidate_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def add_attempt(db: Db, candidate_id: uuid.UUID, question_idx: int, attempt: int, session_id: uuid.UUID) -> None:
+    await db.execute(
+        "INSERT INTO candidate_answers (candidate_id, question_idx, attempt, session_id) VALUES ($1, $2, $3, $4)",
+        candidate_id,
+        question_idx,
+        attempt,
+        session_id,
+    )
+
+
+async def set_attempt_status(db: Db, candidate_id: uuid.UUID, question_idx: int, attempt: int, status: str) -> None:
+    await db.execute(
+        "UPDATE candidate_answers SET status = $4, finished_at = now() WHERE candidate_id = $1 AND question_idx = $2 "
+        "AND attempt = $3",
+        candidate_id,
+        question_idx,
+        attempt,
+        status,
+    )
+
+
+async def complete(db: Db, candidate_id: uuid.UUID) -> bool:
+    """True the first time only (the e-mail and the webhook go out once)."""
+    res = await db.execute(
+        "UPDATE candidates SET status = 'completed', completed_at = now() WHERE id = $1 AND status <> 'completed'",
+        candidate_id,
+    )
+    return res.endswith(" 1")
+
+
+# ---- webhooks ----
+
+
+async def log_delivery(
+    db: Db,
+    org_id: uuid.UUID,
+    candidate_id: uuid.UUID | None,
+    event: str,
+    delivery_id: uuid.UUID,
+    url: str,
+    attempt: int,
+    status_code: int | None,
+    error: str,
+    ok: bool,
+) -> None:
+    await db.execute(
+        "INSERT INTO webhook_deliveries (org_id, candidate_id, event, delivery_id, url, attempt, status_code, error, ok) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        org_id,
+        candidate_id,
+        event,
+        delivery_id,
+        url,
+        attempt,
+        status_code,
+        error,
+        ok,
+    )
+
+
+async def list_deliveries(db: Db, org_id: uuid.UUID, limit: int = 100) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, candidate_id, event, delivery_id, url, attempt, status_code, error, ok, created_at "
+        "FROM webhook_deliveries WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        org_id,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def org_by_id(db: Db, org_id: uuid.UUID) -> dict[str, Any]:
+    r = await db.fetchrow(
+        "SELECT id, name, owner_id, webhook_url, webhook_secret FROM organisations WHERE id = $1", org_id
+    )
+    assert r is not None
+    return dict(r)

@@ -1,0 +1,350 @@
+"""Scale-out on one machine: 2 media nodes, 2 stt workers, 1 llm worker, 1 signaling, all separate processes.
+
+What a user of a cluster cares about: sessions spread over the media nodes; when an stt worker and a
+media node die mid-interview, the sessions on the surviving node get every caption exactly once;
+the clients of the dead node see their connection fail and can start again on the surviving node;
+a dead node leaves placement by itself; a drained node takes no new sessions, keeps serving the
+ones it holds and exits when the last one ends.
+
+The cluster has its own Redis database (``/2`` of the embedded server) so the media nodes and
+workers of the other tests' stack never mix with these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from conftest import Infra, Stack, _wait_http
+
+from interview_room import bus
+from interview_room.embedded import free_port
+from loadtests.client import FIXTURES, RoomClient, Utterance, WavTrack
+
+SCRIPT = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav", "q_url_shortener.wav", "q_weakness.wav"]
+PASSWORD = "cluster password 123"
+
+
+@dataclass
+class Cluster:
+    stack: Stack
+    redis_url: str
+    media: dict[str, str]  # process name -> the url it registers
+    notes: dict[str, Any] = field(default_factory=dict)  # what one test leaves for the next to check
+
+    def pid(self, name: str) -> int:
+        return self.stack.procs[name].pid
+
+
+def _start_media(s: Stack, name: str) -> str:
+    port = free_port()
+    s.start_part("media", name, MEDIA_PORT=str(port), MEDIA_URL="")
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def cluster(infra: Infra) -> Iterator[Cluster]:
+    redis_url = infra.redis_url.rsplit("/", 1)[0] + "/2"
+    env = {
+        "DATA_DIR": str(infra.data_dir),
+        "DATABASE_URL": infra.database_url,
+        "REDIS_URL": redis_url,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(free_port()),
+        "LLM_METRICS_PORT": str(free_port()),
+        "ICE_HOSTS": "127.0.0.1",
+        "ICE_SERVERS": "",
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "STRIPE_API_KEY": "",
+        "STT_THREADS": "1",
+        "STT_CLAIM_IDLE_MS": "3000",  # a dead worker's segment is taken over after 3 s
+        "LOG_LEVEL": "INFO",
+    }
+    s = Stack(infra, env)
+    c = Cluster(s, redis_url, {})
+    try:
+        s.start_part("signaling", "c-signaling")
+        c.media["c-media-a"] = _start_media(s, "c-media-a")
+        c.media["c-media-b"] = _start_media(s, "c-media-b")
+        stt_ports = [free_port(), free_port()]
+        for i, port in enumerate(stt_ports, 1):
+            s.start_part("stt", f"c-stt-{i}", STT_METRICS_PORT=str(port))
+        s.start_part("llm", "c-llm")
+        _wait_http(f"{s.base_url}/health", s.procs)
+        for url in c.media.values():
+            _wait_http(f"{url}/health", s.procs)
+        for port in stt_ports:
+            _wait_http(f"http://127.0.0.1:{port}/health", s.procs)
+        yield c
+    finally:
+        for name in list(s.procs):
+            s.stop_part(name)
+
+
+@pytest_asyncio.fixture
+async def redis(cluster: Cluster) -> AsyncIterator[aioredis.Redis]:
+    r = bus.connect(cluster.redis_url)
+    yield r
+    await r.aclose()
+
+
+async def registry(r: aioredis.Redis) -> dict[str, dict[str, Any]]:
+    """url -> registry entry of every live media node."""
+    out: dict[str, dict[str, Any]] = {}
+    async for key in r.scan_iter(match="media:node:*"):
+        raw = await r.get(key)
+        if raw:
+            entry = json.loads(raw)
+            out[entry["url"]] = entry
+    return out
+
+
+async def until(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll an async predicate until it returns something truthy (the bound is generous, not a measurement)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = await pred()
+                if value:
+                    return value
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"{what} (after {timeout} s)") from None
+
+
+async def new_client(base_url: str, token: str | None = None) -> RoomClient:
+    c = RoomClient(base_url, token)
+    if token is None:
+        await c.register(f"cluster-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Cluster")
+    return c
+
+
+async def node_of(pool: asyncpg.Pool, session_id: str) -> str:
+    return str(await pool.fetchval("SELECT media_node FROM sessions WHERE id = $1", uuid.UUID(session_id)))
+
+
+def finals(c: RoomClient) -> list[dict[str, Any]]:
+    return [e for e in c.received if e.get("type") == "caption" and e.get("final")]
+
+
+def overlap_match(utts: list[Utterance], cap: dict[str, Any]) -> Utterance | None:
+    """The utterance a caption overlaps most on the session clock."""
+    best, best_ov = None, 0.0
+    for u in utts:
+        if u.t0 is None or u.t1 is None:
+            continue
+        ov = min(u.t1, cap["t1"]) - max(u.t0, cap["t0"])
+        if ov > best_ov:
+            best, best_ov = u, ov
+    return best
+
+
+def captions_per_utterance(c: RoomClient, track: WavTrack) -> dict[int, list[str]]:
+    """utterance index -> ids of the final captions matched to it (-1: matched to none)."""
+    out: dict[int, list[str]] = {u.index: [] for u in track.utterances}
+    for cap in finals(c):
+        u = overlap_match(track.utterances, cap)
+        out.setdefault(u.index if u else -1, []).append(cap["id"])
+    return out
+
+
+async def pending_segment_of(r: aioredis.Redis, consumer: str, session_ids: set[str]) -> str | None:
+    """The id of a segment of one of ``session_ids`` that ``consumer`` holds unacked, if any."""
+    rows = await r.xpending_range(bus.STT_SEGMENTS, bus.STT_GROUP, min="-", max="+", count=20, consumername=consumer)
+    for row in rows:
+        entries = await r.xrange(bus.STT_SEGMENTS, min=row["message_id"], max=row["message_id"])
+        if entries and entries[0][1].get(b"session_id", b"").decode() in session_ids:
+            return str(row["message_id"].decode())
+    return None
+
+
+async def wait_pc_down(c: RoomClient, timeout: float) -> str:
+    assert c.pc is not None
+    pc = c.pc
+    async with asyncio.timeout(timeout):
+        while pc.connectionState not in ("failed", "closed"):
+            await asyncio.sleep(0.2)
+    return str(pc.connectionState)
+
+
+async def wait_all_captions(c: RoomClient, track: WavTrack, timeout: float) -> None:
+    await c.wait_played(timeout=timeout)
+
+    async def enough() -> bool:
+        return len(finals(c)) >= len(track.utterances)
+
+    await until(enough, timeout, f"fewer final captions than the {len(track.utterances)} utterances sent", 0.2)
+
+
+async def test_sessions_spread_and_survive_a_dead_stt_worker_and_media_node(
+    cluster: Cluster, redis: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    base = cluster.stack.base_url
+    url_a, url_b = cluster.media["c-media-a"], cluster.media["c-media-b"]
+
+    async def both_registered() -> bool:
+        return {url_a, url_b} <= set(await registry(redis))
+
+    await until(both_registered, 60, "media nodes did not register")
+    reg = await registry(redis)
+    for url in (url_a, url_b):  # the heartbeat carries the load signaling places by
+        assert {"sessions", "cpu", "draining"} <= set(reg[url]) and reg[url]["draining"] is False
+
+    # four interviews, offered one after another: least-loaded placement alternates the nodes
+    clients: list[RoomClient] = []
+    tracks: list[WavTrack] = []
+    placed: list[str] = []
+    try:
+        for _ in range(4):
+            c = await new_client(base)
+            s = await c.create_session(title="cluster", mode="assistant", listen_language="en")
+            track = WavTrack([FIXTURES / f for f in SCRIPT], gap=2.0, loop_seconds=45)
+            await c.connect(s["id"], [("interviewer", track)])
+            clients.append(c)
+            tracks.append(track)
+            placed.append(await node_of(pool, s["id"]))
+        assert sorted(placed) == sorted([url_a, url_a, url_b, url_b]), placed
+        survivors = [i for i, u in enumerate(placed) if u == url_a]
+        doomed = [i for i, u in enumerate(placed) if u == url_b]
+        survivor_sessions = {str(clients[i].session_id) for i in survivors}
+
+        # mid-run (every session has had a caption): SIGKILL the stt worker while it holds a segment
+        # of a surviving session, then node B
+        async def all_captioned() -> bool:
+            return all(finals(c) for c in clients)
+
+        await until(all_captioned, 90, "not every session got its first caption")
+        consumer = f"stt-{socket.gethostname()}-{cluster.pid('c-stt-1')}"
+
+        async def stt1_busy() -> str | None:
+            return await pending_segment_of(redis, consumer, survivor_sessions)
+
+        in_hand = await until(stt1_busy, 60, "stt-1 never took a segment of a surviving session", 0.02)
+        os.kill(cluster.pid("c-stt-1"), signal.SIGKILL)
+        os.kill(cluster.pid("c-media-b"), signal.SIGKILL)
+        cluster.stack.procs.pop("c-stt-1").wait(10)
+        cluster.stack.procs.pop("c-media-b").wait(10)
+
+        # the dead node leaves placement by itself (its heartbeat key expires)
+        async def b_gone() -> bool:
+            return url_b not in await registry(redis)
+
+        await until(b_gone, 20, "the dead media node is still registered")
+
+        # clients of the dead node: their peer connection fails (ICE consent expires) ...
+        down = await asyncio.gather(*(wait_pc_down(clients[i], 90) for i in doomed))
+        assert all(state in ("failed", "closed") for state in down), down
+        # ... and they start again: one in a new session, one by a new offer for the same session
+        # (what the web client does on a failed connection); both land on the surviving node
+        restart_new = await new_client(base, clients[doomed[0]].token)
+        s_new = await restart_new.create_session(title="again", mode="assistant", listen_language="en")
+        track_new = WavTrack([FIXTURES / f for f in SCRIPT[:3]], gap=2.0)
+        await restart_new.connect(s_new["id"], [("interviewer", track_new)])
+        clients.append(restart_new)
+        assert await node_of(pool, s_new["id"]) == url_a
+        reoffer = await new_client(base, clients[doomed[1]].token)
+        track_re = WavTrack([FIXTURES / f for f in SCRIPT[:3]], gap=2.0)
+        await reoffer.connect(str(clients[doomed[1]].session_id), [("interviewer", track_re)])
+        clients.append(reoffer)
+        assert await node_of(pool, str(clients[doomed[1]].session_id)) == url_a
+
+        # the surviving node's sessions: every utterance captioned exactly once, the claimed one too
+        for i in survivors:
+            await wait_all_captions(clients[i], tracks[i], 120)
+        await wait_all_captions(restart_new, track_new, 120)
+        await reoffer.wait_played(timeout=60)
+        await asyncio.sleep(5)  # past the claim delay: a doubled caption would have arrived by now
+        for c, track in [*((clients[i], tracks[i]) for i in survivors), (restart_new, track_new)]:
+            per_utt = captions_per_utterance(c, track)
+            assert per_utt.get(-1, []) == [], f"captions matching no utterance: {per_utt}"
+            assert all(len(ids) == 1 for ids in per_utt.values()), per_utt
+            ids = [e["id"] for e in finals(c)]
+            assert len(ids) == len(set(ids)) == len(track.utterances)
+            stored = await c.get_session()
+            assert [t["id"] for t in stored["transcript"]] == ids
+        claimed_caption = (await redis.xrange(bus.STT_SEGMENTS, min=in_hand, max=in_hand))[0][1]
+        claimed_id = "{}:{}:{}".format(*(claimed_caption[k].decode() for k in (b"session_id", b"role", b"seq")))
+        assert any(claimed_id in [e["id"] for e in finals(clients[i])] for i in survivors)
+        # nothing is left pending in the stt group (the dead worker's entry was claimed and acked)
+        assert (await redis.xpending(bus.STT_SEGMENTS, bus.STT_GROUP))["pending"] == 0
+        # the reconnected session gets captions on its new node (whether all of them: the test below)
+        assert finals(reoffer)
+        cluster.notes["reoffer"] = (reoffer, track_re)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+
+
+async def test_a_session_moved_to_another_node_gets_every_caption(cluster: Cluster) -> None:
+    assert "reoffer" in cluster.notes, "needs the node-death test above (the file runs in order)"
+    reoffer, track = cluster.notes["reoffer"]  # played in full and given the same time as the others
+    per_utt = captions_per_utterance(reoffer, track)
+    assert all(len(ids) == 1 for ids in per_utt.values()), per_utt
+
+
+async def test_a_drained_node_takes_no_new_sessions_and_exits_after_its_last(
+    cluster: Cluster, redis: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    base = cluster.stack.base_url
+    url_c = _start_media(cluster.stack, "c-media-c")
+    proc = cluster.stack.procs["c-media-c"]
+
+    async def c_registered() -> bool:
+        return url_c in await registry(redis)
+
+    await until(c_registered, 60, "media node C did not register")
+    clients: list[RoomClient] = []
+    try:
+        # least-loaded placement puts one of at most (number of nodes) new sessions on the idle node C
+        on_c: RoomClient | None = None
+        for _ in range(len(await registry(redis))):
+            c = await new_client(base)
+            s = await c.create_session(title="drain", mode="assistant")
+            await c.connect(s["id"], [("interviewer", WavTrack(None))])
+            clients.append(c)
+            if await node_of(pool, s["id"]) == url_c:
+                on_c = c
+                break
+        assert on_c is not None, "no session was placed on the idle node"
+
+        proc.send_signal(signal.SIGUSR1)
+
+        async def c_draining() -> bool:
+            return bool((await registry(redis)).get(url_c, {}).get("draining"))
+
+        await until(c_draining, 10, "node C does not announce draining")
+        async with aiohttp.ClientSession() as http, http.post(f"{url_c}/internal/drain") as r:
+            assert r.status == 202 and await r.json() == {"draining": True, "sessions": 1}
+
+        # a new session goes elsewhere; a reconnect of the session C holds is still served by C
+        other = await new_client(base)
+        s = await other.create_session(title="after drain", mode="assistant")
+        await other.connect(s["id"], [("interviewer", WavTrack(None))])
+        clients.append(other)
+        assert await node_of(pool, s["id"]) != url_c
+        again = await new_client(base, on_c.token)
+        await again.connect(str(on_c.session_id), [("interviewer", WavTrack(None))])
+        clients.append(again)
+        assert await node_of(pool, str(on_c.session_id)) == url_c
+        assert proc.poll() is None, "a draining node must keep serving its live session"
+
+        final = await on_c.end()
+        assert final["status"] == "ended"
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        cluster.stack.procs.pop("c-media-c")
+        assert url_c not in await registry(redis)
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)

@@ -1,0 +1,329 @@
+"""Recruiter side (issue 8) through the real HTTP API: organisations, candidate links, e-mails, webhooks.
+
+The signaling app runs in this process on a real port (real embedded Postgres and Redis); e-mails go
+to a local aiosmtpd server and the ATS webhook to a local aiohttp receiver, all on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import hmac
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from conftest import Infra
+
+from interview_room import bus, config, db
+from interview_room.embedded import free_port
+from signaling.app import create_app
+
+
+@dataclass
+class Inbox:
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, addr: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == addr]
+
+
+@dataclass
+class Api:
+    base: str
+    http: aiohttp.ClientSession
+    inbox: Inbox
+    pool: Any
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, headers=headers, **kw) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body) if body else None
+            except ValueError:
+                return r.status, body.decode()
+
+    async def recruiter(self, org_name: str | None = "Acme") -> str:
+        addr = f"rec-{uuid.uuid4().hex[:8]}@example.com"
+        st, body = await self.call(
+            "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "R"}
+        )
+        assert st == 201, body
+        if org_name:
+            st, _ = await self.call("POST", "/api/org", body["token"], json={"name": org_name})
+            assert st == 201
+        return str(body["token"])
+
+
+@pytest_asyncio.fixture(scope="module")
+async def api(infra: Infra) -> AsyncIterator[Api]:
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    cfg = dataclasses.replace(
+        config.load(),
+        data_dir=infra.data_dir,
+        database_url=infra.database_url,
+        redis_url=infra.redis_url,
+        secret_key="recruiting-test-secret",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_user="",
+        public_url="",
+    )
+    pool = await db.create_pool(infra.database_url)
+    redis = bus.connect(infra.redis_url)
+    runner = web.AppRunner(create_app(cfg, pool, redis, web_root=None, docs_root=None))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with aiohttp.ClientSession() as http:
+        yield Api(f"http://127.0.0.1:{port}", http, inbox, pool)
+    await runner.cleanup()
+    await pool.close()
+    await redis.aclose()
+    smtp.stop()
+
+
+INTERVIEW = {
+    "title": "Backend engineer",
+    "job_description": "- Experience with Python and asyncio\n- Designing PostgreSQL schemas",
+    "questions": [
+        {"text": "Tell us about a migration you led.", "think_seconds": 5, "answer_seconds": 60, "retakes": 1},
+        "How do you debug latency?",
+    ],
+    "company_name": "Acme Corp",
+    "intro_text": "Two short questions.",
+}
+
+
+def token_of(link: str) -> str:
+    return link.split("#", 1)[1]
+
+
+async def test_organisation_scoping(api: Api) -> None:
+    a, b = await api.recruiter("Org A"), await api.recruiter("Org B")
+    nobody = await api.recruiter(None)
+    st, body = await api.call("GET", "/api/org/interviews", nobody)
+    assert st == 404 and body["error"]["code"] == "no_organisation"
+    st, iv = await api.call("POST", "/api/org/interviews", a, json=INTERVIEW)
+    assert st == 201 and iv["questions"][1] == {
+        "text": "How do you debug latency?",
+        "think_seconds": 30,
+        "answer_seconds": 120,
+        "retakes": 1,
+        "key_points": [],
+    }
+    st, inv = await api.call("POST", f"/api/org/interviews/{iv['id']}/candidates", a, json={"name": "Link only"})
+    assert st == 201
+    cid = inv["candidate"]["id"]
+    # org B sees none of it, and cannot touch it
+    st, lst = await api.call("GET", "/api/org/interviews", b)
+    assert st == 200 and lst["interviews"] == []
+    for method, path in [
+        ("GET", f"/api/org/interviews/{iv['id']}"),
+        ("PATCH", f"/api/org/interviews/{iv['id']}"),
+        ("DELETE", f"/api/org/interviews/{iv['id']}"),
+        ("POST", f"/api/org/interviews/{iv['id']}/candidates"),
+        ("GET", f"/api/org/interviews/{iv['id']}/export.csv"),
+        ("GET", f"/api/org/candidates/{cid}"),
+        ("POST", f"/api/org/candidates/{cid}/revoke"),
+        ("POST", f"/api/org/candidates/{cid}/decision"),
+        ("GET", f"/api/org/candidates/{cid}/answers/0/recording"),
+    ]:
+        st, body = await api.call(method, path, b, json={"decision": "pass"} if method == "POST" else None)
+        assert st == 404, (method, path, st, body)
+    st, c = await api.call("GET", f"/api/org/candidates/{cid}", a)
+    assert st == 200 and c["candidate"]["revoked"] is False
+    # a template cloned into a new interview
+    st, tpl = await api.call("POST", "/api/org/interviews", a, json={**INTERVIEW, "is_template": True, "title": "Tpl"})
+    st, clone = await api.call("POST", f"/api/org/interviews/{tpl['id']}/clone", a, json={"title": "From template"})
+    assert st == 201 and clone["questions"] == tpl["questions"] and clone["is_template"] is False
+    st, lib = await api.call("GET", "/api/org/interviews?templates=1", a)
+    assert [i["title"] for i in lib["interviews"]] == ["Tpl"]
+
+
+async def test_team_invite_by_email(api: Api) -> None:
+    owner = await api.recruiter("Team org")
+    addr = f"mate-{uuid.uuid4().hex[:8]}@example.com"
+    st, inv = await api.call("POST", "/api/org/invites", owner, json={"email": addr})
+    assert st == 201 and inv["emailed"] is True
+    mail = api.inbox.to(addr)[-1]
+    token = re.search(r"join\.html#(\S+)", mail.get_payload(decode=True).decode()).group(1)
+    st, body = await api.call(
+        "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "M"}
+    )
+    mate = body["token"]
+    other = await api.recruiter(None)
+    st, body = await api.call("POST", "/api/org/join", other, json={"token": token})
+    assert st == 404 and body["error"]["code"] == "invalid_invite"  # another e-mail address
+    st, org = await api.call("POST", "/api/org/join", mate, json={"token": token})
+    assert st == 200 and org["name"] == "Team org" and org["role"] == "member" and "webhook_secret" not in org
+    st, body = await api.call("POST", "/api/org/invites", mate, json={"email": "x@example.com"})
+    assert st == 403
+    st, iv = await api.call("POST", "/api/org/interviews", mate, json=INTERVIEW)
+    st, lst = await api.call("GET", "/api/org/interviews", owner)
+    assert [i["id"] for i in lst["interviews"]] == [iv["id"]]
+
+
+async def test_candidate_links_csv_expiry_and_revocation(api: Api) -> None:
+    rec = await api.recruiter("Links org")
+    st, iv = await api.call("POST", "/api/org/interviews", rec, json=INTERVIEW)
+    csv_body = "Email,Name\nann@example.com,Ann\nnot-an-email,Bad\nbob@example.com,Bob\nann@example.com,Ann again\n"
+    st, res = await api.call("POST", f"/api/org/interviews/{iv['id']}/candidates/csv", rec, data=csv_body)
+    assert st == 201
+    assert [c["candidate"]["email"] for c in res["created"]] == ["ann@example.com", "bob@example.com"]
+    assert [(s["line"], s["reason"]) for s in res["skipped"]] == [(3, "not an e-mail address"), (5, "already invited")]
+    ann_link = res["created"][0]["link"]
+    mail = api.inbox.to("ann@example.com")[-1]
+    assert ann_link in mail.get_payload(decode=True).decode() and "Backend engineer" in mail["Subject"]
+    ann, bob = token_of(ann_link), token_of(res["created"][1]["link"])
+    assert ann != bob and len(ann) >= 40
+
+    st, intro = await api.call("GET", f"/api/c/{ann}")
+    assert st == 200 and intro["interview"]["company_name"] == "Acme Corp" and intro["total"] == 2
+    assert intro["candidate"] == {"name": "Ann", "status": "invited", "consented": False}
+    st, body = await api.call("POST", f"/api/c/{ann}/answers/0/start")
+    assert st == 409 and body["error"]["code"] == "consent_required"
+    st, _ = await api.call("POST", f"/api/c/{ann}/consent")
+    st, body = await api.call("POST", f"/api/c/{ann}/answers/1/start")
+    assert st == 409 and body["error"]["code"] == "previous_unanswered"
+    st, started = await api.call("POST", f"/api/c/{ann}/answers/0/start")
+    assert st == 201 and started["attempt"] == 1
+    # Bob's link sees Bob only: nothing of Ann's progress
+    st, bob_state = await api.call("GET", f"/api/c/{bob}")
+    assert bob_state["candidate"]["status"] == "invited" and bob_state["candidate"]["name"] == "Bob"
+    st, body = await api.call("POST", f"/api/c/{bob}/answers/0/finish")
+    assert st == 409  # Bob consented to nothing and started nothing
+    st, body = await api.call("GET", f"/api/c/{ann[:-2]}xx")
+    assert st == 404 and body["error"]["code"] == "not_found"
+    # the answer session is the organisation owner's, mode recorded_answer; it cannot be forged onto a candidate's link
+    st, lst = await api.call("GET", f"/api/org/interviews/{iv['id']}/candidates", rec)
+    status = {c["email"]: c["status"] for c in lst["candidates"]}
+    assert status == {"ann@example.com": "started", "bob@example.com": "invited"}
+
+    # revoked: a clear 410; expired: 410 link_expired and listed as expired
+    bob_id = res["created"][1]["candidate"]["id"]
+    st, _ = await api.call("POST", f"/api/org/candidates/{bob_id}/revoke", rec)
+    st, body = await api.call("GET", f"/api/c/{bob}")
+    assert st == 410 and body["error"]["code"] == "link_revoked"
+    ann_id = res["created"][0]["candidate"]["id"]
+    await api.pool.execute(
+        "UPDATE candidates SET expires_at = now() - interval '1 minute' WHERE id = $1", uuid.UUID(ann_id)
+    )
+    st, body = await api.call("GET", f"/api/c/{ann}")
+    assert st == 410 and body["error"]["code"] == "link_expired"
+    st, body = await api.call("POST", f"/api/c/{ann}/answers/0/finish")
+    assert st == 410
+    st, lst = await api.call("GET", f"/api/org/interviews/{iv['id']}/candidates", rec)
+    assert {c["email"]: c["status"] for c in lst["candidates"]}["ann@example.com"] == "expired"
+
+
+async def _answer_without_media(api: Api, token: str, n: int) -> None:
+    """An attempt started and finished with no audio (the media path is covered by the e2e test)."""
+    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/start")
+    assert st == 201, body
+    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/finish")
+    assert st == 200, body
+
+
+async def test_complete_sends_confirmation_and_signed_webhook_with_retries(api: Api) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def ats(request: web.Request) -> web.Response:
+        received.append((dict(request.headers), await request.read()))
+        return web.Response(status=500 if len(received) < 3 else 200)  # fails twice, then takes it
+
+    ats_app = web.Application()
+    ats_app.router.add_post("/hook", ats)
+    runner = web.AppRunner(ats_app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        rec = await api.recruiter("Hook org")
+        st, org = await api.call("PATCH", "/api/org", rec, json={"webhook_url": f"http://127.0.0.1:{port}/hook"})
+        assert st == 200
+        secret = org["webhook_secret"]
+        st, iv = await api.call("POST", "/api/org/interviews", rec, json=INTERVIEW)
+        st, inv = await api.call(
+            "POST",
+            f"/api/org/interviews/{iv['id']}/candidates",
+            rec,
+            json={"email": "cara@example.com", "name": "Cara"},
+        )
+        tok = token_of(inv["link"])
+        await api.call("POST", f"/api/c/{tok}/consent")
+        st, body = await api.call("POST", f"/api/c/{tok}/complete")
+        assert st == 409 and body["error"]["code"] == "unanswered_questions"
+        await _answer_without_media(api, tok, 0)
+        await _answer_without_media(api, tok, 0)  # the one retake
+        st, body = await api.call("POST", f"/api/c/{tok}/answers/0/start")
+        assert st == 409 and body["error"]["code"] == "no_retakes_left"
+        await _answer_without_media(api, tok, 1)
+        st, done = await api.call("POST", f"/api/c/{tok}/complete")
+        assert st == 200 and done["candidate"]["status"] == "completed" and done["answered"] == 2
+        st, again = await api.call("POST", f"/api/c/{tok}/complete")
+        assert st == 200  # idempotent: no second e-mail or webhook
+        assert "complete" in api.inbox.to("cara@example.com")[-1]["Subject"]
+        async with asyncio.timeout(30):
+            while len(received) < 3:
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        assert len(received) == 3
+        assert len(api.inbox.to("cara@example.com")) == 2  # the invitation and one confirmation
+        ids = {h["X-Delivery-Id"] for h, _ in received}
+        assert len(ids) == 1
+        for headers, body in received:
+            expected = hmac.new(
+                secret.encode(), headers["X-Timestamp"].encode() + b"." + body, hashlib.sha256
+            ).hexdigest()
+            assert headers["X-Signature"] == f"sha256={expected}"
+        payload = json.loads(received[-1][1])
+        assert payload["event"] == "candidate.completed" and payload["candidate"]["email"] == "cara@example.com"
+        async with asyncio.timeout(10):
+            while True:
+                st, log = await api.call("GET", "/api/org/webhook-deliveries", rec)
+                if len(log["deliveries"]) == 3:
+                    break
+                await asyncio.sleep(0.1)
+        assert [(d["attempt"], d["ok"], d["status_code"]) for d in reversed(log["deliveries"])] == [
+            (1, False, 500),
+            (2, False, 500),
+            (3, True, 200),
+        ]
+        # decision and export
+        cid = inv["candidate"]["id"]
+        st, c = await api.call(
+            "POST", f"/api/org/candidates/{cid}/decision", rec, json={"decision": "pass", "note": "Good"}
+        )
+        assert st == 200 and c["decision"] == "pass"
+        st, csv_text = await api.call("GET", f"/api/org/interviews/{iv['id']}/export.csv", rec)
+        assert st == 200 and "cara@example.com,completed" in csv_text and ",pass,Good" in csv_text
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"title": ""}, {"title": "x", "questions": [{"text": "q", "retakes": 99}]}, {"title": "x", "deadline": "soon"}],
+)
+async def test_bad_interview_is_refused(api: Api, body: dict[str, Any]) -> None:
+    rec = await api.recruiter("Bad org")
+    st, res = await api.call("POST", "/api/org/interviews", rec, json=body)
+    assert st == 400 and res["error"]["code"] == "validation_error"
