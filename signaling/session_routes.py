@@ -191,15 +191,20 @@ async def offer(request: web.Request) -> web.Response:
         raise ApiError(409, "session_ended", "This session has ended; start a new one")
     if not await credits.has_credits(svc.pool, s.user_id):
         raise ApiError(402, "no_credits", "You have no interview time left; buy more to start a session")
+    return await forward_offer(svc, s, body["sdp"], body.get("roles", {}))
+
+
+async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, str]) -> web.Response:
+    """Place the session on a media node (its current one first) and answer with the node's SDP."""
     nodes = media_nodes.placement_order(
         await media_nodes.live_nodes(svc.redis), s.media_node if s.status == "live" else None
     )
     payload = {
         "session_id": str(s.id),
         "user_id": str(s.user_id),
-        "sdp": body["sdp"],
+        "sdp": sdp,
         "type": "offer",
-        "roles": body.get("roles", {}),
+        "roles": roles,
         "mode": s.mode,
         "listen_language": s.listen_language,
         "answer_language": s.answer_language,

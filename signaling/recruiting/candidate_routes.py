@@ -23,7 +23,7 @@ from .. import media_nodes
 from ..context import Services, services
 from ..errors import ApiError, not_found
 from ..serialize import iso
-from ..session_routes import OFFER_SPEC
+from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
 from . import links, mail, store, webhooks
 
@@ -212,27 +212,8 @@ async def offer(request: web.Request) -> web.Response:
     s = await sessions_store.get_session(svc.pool, c["owner_id"], a["session_id"])
     if s is None or s.status == "ended":
         raise ApiError(409, "no_answer_started", "Start the answer first")
-    nodes = media_nodes.placement_order(
-        await media_nodes.live_nodes(svc.redis), s.media_node if s.status == "live" else None
-    )
-    payload = {
-        "session_id": str(s.id),
-        "user_id": str(s.user_id),
-        "sdp": body["sdp"],
-        "type": "offer",
-        "roles": {mid: "candidate" for mid in audio_mids(body["sdp"])},
-        "mode": s.mode,
-        "listen_language": s.listen_language,
-        "answer_language": s.answer_language,
-        "hangover": s.hangover,
-    }
-    node, status, answer = await media_nodes.post_to_placed_node(svc.http, nodes, "/internal/offer", payload)
-    if status != 200:
-        return web.json_response(answer, status=status)
-    if not isinstance(answer.get("sdp"), str):
-        raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
-    await sessions_store.set_media_node(svc.pool, s.user_id, s.id, node.url)
-    return web.json_response({"sdp": answer["sdp"], "type": "answer"})
+    roles = {mid: "candidate" for mid in audio_mids(body["sdp"])}
+    return await forward_offer(svc, s, body["sdp"], roles)
 
 
 @routes.post("/api/c/{token}/answers/{n}/finish")
