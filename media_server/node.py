@@ -33,6 +33,7 @@ from interview_room.logs import session_id_var
 from interview_room.loopback_ice import restrict_ice_hosts
 from interview_room.service import TaskGroup, add_health_routes, run_forever, start_site
 from interview_room.store import media as media_store
+from recorder.session_recorder import new_recording_path
 
 from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles
 from .session import EndResult, MediaSession, handle_client_message, interviewer_voice
@@ -268,9 +269,8 @@ class MediaNode:
             return None if session.ending else session
         if self.draining:  # drained while this offer was being answered
             raise OfferError(503, "node_draining", "This media node is shutting down")
-        row = await media_store.mark_live(
-            self.pool, uuid.UUID(sid), recording_path=str(self.cfg.recordings_dir / f"{sid}.webm"), media_node=self.url
-        )
+        recording = new_recording_path(self.cfg.recordings_dir, sid)
+        row = await media_store.mark_live(self.pool, uuid.UUID(sid), recording_path=str(recording), media_node=self.url)
         if row is None:
             return None
         session = MediaSession(
@@ -285,6 +285,7 @@ class MediaNode:
             owner=self.tasks,
             request_end=lambda reason: self.end_session(sid, by_node=True, reason=reason),
             end_grace=self.end_grace,
+            recording_path=recording,
         )
         self.sessions[sid] = session
         await session.start()

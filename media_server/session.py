@@ -16,6 +16,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -90,6 +91,7 @@ class MediaSession:
         owner: TaskGroup,
         request_end: Callable[[str], Awaitable[object]],
         end_grace: float = 30.0,
+        recording_path: Path | None = None,
     ) -> None:
         self.id = session_id
         self.user_id = user_id
@@ -98,7 +100,7 @@ class MediaSession:
         self.cfg = cfg
         self.redis = redis
         self.pool = pool
-        self.recording_path = cfg.recordings_dir / f"{session_id}.webm"
+        self.recording_path = recording_path or cfg.recordings_dir / f"{session_id}.webm"
         self.seg_settings = SegmenterSettings.from_config(cfg, hangover)
         self.tasks = TaskGroup(f"session-{session_id[:8]}")
         self._owner = owner

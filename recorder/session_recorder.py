@@ -179,3 +179,14 @@ class SessionRecorder:
             except Exception:
                 log.warning("could not close the broken recording path=%s", self.path)
             self._container = None
+
+
+def new_recording_path(folder: Path, session_id: str) -> Path:
+    """``{id}.webm``, or ``{id}.2.webm``… when a part exists already (the session moved to this node
+    after its first node died, or the node restarted): an earlier part is never overwritten."""
+    path = folder / f"{session_id}.webm"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{session_id}.{n}.webm"
+    return path

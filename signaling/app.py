@@ -22,6 +22,7 @@ from . import account_routes, auth_routes, billing, recruiting, report_routes, s
 from .auth import auth_middleware
 from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
+from .reaper import OrphanReaper
 
 log = logging.getLogger("signaling")
 
@@ -73,7 +74,9 @@ def main(cfg: Config) -> None:
         await db.migrate(cfg.database_url)
         pool = await db.create_pool(cfg.database_url)
         redis = bus.connect(cfg.redis_url)
-        runner = await start_site(create_app(cfg, pool, redis), cfg.http_host, cfg.http_port)
+        app = create_app(cfg, pool, redis)
+        runner = await start_site(app, cfg.http_host, cfg.http_port)
+        app[SERVICES].tasks.spawn(OrphanReaper(pool, redis).run(), "orphan-reaper")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

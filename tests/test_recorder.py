@@ -139,3 +139,17 @@ def test_crash_mid_session_leaves_a_playable_file(tmp_path: Path) -> None:
     assert len(x) / RATE >= 3.3
     e = band_energy(x, 440)
     assert e[1:].min() > 0.3 * e.max()
+
+
+def test_a_second_part_never_overwrites_the_first(tmp_path: Path) -> None:
+    """A session that moves to another node (or a restarted one) records into a new file."""
+    from recorder.session_recorder import new_recording_path
+
+    first = new_recording_path(tmp_path, "abc")
+    assert first.name == "abc.webm"
+    first.write_bytes(b"part one")
+    second = new_recording_path(tmp_path, "abc")
+    assert second.name == "abc.2.webm"
+    second.write_bytes(b"part two")
+    assert new_recording_path(tmp_path, "abc").name == "abc.3.webm"
+    assert first.read_bytes() == b"part one"

@@ -1,0 +1,69 @@
+"""Ends sessions left ``live`` by a media node that died and that no client brought back.
+
+A node that dies cannot end its sessions; its registry key expires within seconds. Such a
+session stays resumable for ``grace_s`` (the client re-offers and is placed on another node,
+which marks it live there); after that it is ended, so history, billing and the mock report
+(the llm worker's ``session_end``) see it finished. Idempotent, so every signaling replica may run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from interview_room import bus
+from interview_room.messages import LlmJob
+
+from . import media_nodes
+
+log = logging.getLogger("signaling.reaper")
+
+GRACE_S = 600.0
+INTERVAL_S = 30.0
+
+
+class OrphanReaper:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, *, grace_s: float = GRACE_S) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.grace_s = grace_s
+        self._orphaned_since: dict[str, float] = {}
+
+    async def sweep(self, now: float | None = None) -> list[str]:
+        """One pass; returns the ids of the sessions it ended."""
+        now = time.monotonic() if now is None else now
+        up = {n.url for n in await media_nodes.live_nodes(self.redis)}
+        rows = await self.pool.fetch("SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL")
+        orphans = {str(r["id"]): r["media_node"] for r in rows if r["media_node"].rstrip("/") not in up}
+        for sid in list(self._orphaned_since):
+            if sid not in orphans:
+                del self._orphaned_since[sid]  # back on a node, or ended
+        ended: list[str] = []
+        for sid, node in orphans.items():
+            since = self._orphaned_since.setdefault(sid, now)
+            if now - since < self.grace_s:
+                continue
+            done = await self.pool.execute(
+                "UPDATE sessions SET status = 'ended', ended_at = now() WHERE id = $1 AND status = 'live' AND media_node = $2",
+                sid,
+                node,
+            )
+            self._orphaned_since.pop(sid, None)
+            if done.endswith(" 1"):
+                job = LlmJob(kind="session_end", session_id=sid, payload={"reason": "media_node_lost"})
+                await bus.add_once(self.redis, f"llm:session_end:{sid}", bus.LLM_JOBS, job.to_fields()["data"])
+                log.warning("ended a session its dead media node left live session=%s node=%s", sid, node)
+                ended.append(sid)
+        return ended
+
+    async def run(self, interval_s: float = INTERVAL_S) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("orphan sweep failed")
+            await asyncio.sleep(interval_s)
