@@ -230,10 +230,13 @@ async def test_sessions_spread_and_survive_a_dead_stt_worker_and_media_node(
         await until(all_captioned, 90, "not every session got its first caption")
         consumer = f"stt-{socket.gethostname()}-{cluster.pid('c-stt-1')}"
 
-        async def stt1_busy() -> str | None:
-            return await pending_segment_of(redis, consumer, survivor_sessions)
+        async def stt1_busy() -> tuple[str, dict[bytes, bytes]] | None:
+            entry = await pending_segment_of(redis, consumer, survivor_sessions)
+            # read it now: once a worker has acked it, the entry is deleted (its PCM is big)
+            got = await redis.xrange(bus.STT_SEGMENTS, min=entry, max=entry) if entry else []
+            return (entry, got[0][1]) if got else None
 
-        in_hand = await until(stt1_busy, 60, "stt-1 never took a segment of a surviving session", 0.02)
+        in_hand, held = await until(stt1_busy, 60, "stt-1 never took a segment of a surviving session", 0.02)
         os.kill(cluster.pid("c-stt-1"), signal.SIGKILL)
         os.kill(cluster.pid("c-media-b"), signal.SIGKILL)
         cluster.stack.procs.pop("c-stt-1").wait(10)
@@ -276,8 +279,8 @@ async def test_sessions_spread_and_survive_a_dead_stt_worker_and_media_node(
             assert len(ids) == len(set(ids)) == len(track.utterances)
             stored = await c.get_session()
             assert [t["id"] for t in stored["transcript"]] == ids
-        claimed_caption = (await redis.xrange(bus.STT_SEGMENTS, min=in_hand, max=in_hand))[0][1]
-        claimed_id = "{}:{}:{}".format(*(claimed_caption[k].decode() for k in (b"session_id", b"role", b"seq")))
+        claimed_id = "{}:{}:{}".format(*(held[k].decode() for k in (b"session_id", b"role", b"seq")))
+        assert not await redis.xrange(bus.STT_SEGMENTS, min=in_hand, max=in_hand)  # acked and deleted
         assert any(claimed_id in [e["id"] for e in finals(clients[i])] for i in survivors)
         # nothing is left pending in the stt group (the dead worker's entry was claimed and acked)
         assert (await redis.xpending(bus.STT_SEGMENTS, bus.STT_GROUP))["pending"] == 0

@@ -56,14 +56,14 @@ async def media(
     cfg = Config(
         data_dir=tmp_path_factory.mktemp("media-node"),
         database_url=infra.database_url,
-        redis_url=infra.redis_url,
+        redis_url=infra.redis_url.rsplit("/", 1)[0] + "/3",
         media_host="127.0.0.1",
         media_port=port,
         media_url="",
         ice_servers=[],
         ice_hosts=LOOPBACK,
     )
-    redis = bus.connect(infra.redis_url)
+    redis = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/3")
     node = MediaNode(cfg, redis, pool, node_id=f"test-{port}", end_grace=1.0)
     await node.start()
     from interview_room.service import start_site
@@ -388,7 +388,7 @@ async def test_sigterm_ends_sessions_and_finalizes_recordings(infra: Any, pool: 
         **os.environ,
         "DATA_DIR": str(tmp_path),
         "DATABASE_URL": infra.database_url,
-        "REDIS_URL": infra.redis_url,
+        "REDIS_URL": infra.redis_url.rsplit("/", 1)[0] + "/3",
         "MEDIA_HOST": "127.0.0.1",
         "MEDIA_PORT": str(port),
         "ICE_HOSTS": "127.0.0.1",
@@ -399,7 +399,7 @@ async def test_sigterm_ends_sessions_and_finalizes_recordings(infra: Any, pool: 
             [sys.executable, "-m", "interview_room.cli", "media"], env=env, stdout=logf, stderr=logf
         )
     url = f"http://127.0.0.1:{port}"
-    redis = bus.connect(infra.redis_url)
+    redis = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/3")
     c: Client | None = None
     try:
 

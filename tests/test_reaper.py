@@ -28,7 +28,7 @@ async def _live_session(pool: asyncpg.Pool, node: str) -> str:
 
 
 async def test_orphaned_live_session_is_ended_after_grace(infra, pool: asyncpg.Pool) -> None:
-    r = bus.connect(infra.redis_url)
+    r = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/5")
     try:
         alive_url = f"http://127.0.0.1:{uuid.uuid4().int % 20000 + 30000}"
         await r.set(f"media:node:test-{uuid.uuid4().hex[:6]}", json.dumps({"url": alive_url, "sessions": 1}), ex=60)

@@ -68,7 +68,7 @@ def start_worker(infra: Infra, name: str, **extra_env: str) -> Worker:
         **os.environ,
         "DATA_DIR": str(infra.data_dir),
         "DATABASE_URL": infra.database_url,
-        "REDIS_URL": infra.redis_url,
+        "REDIS_URL": infra.redis_url.rsplit("/", 1)[0] + "/4",
         "HTTP_HOST": "127.0.0.1",
         "STT_METRICS_PORT": str(port),
         "STT_CLAIM_IDLE_MS": str(CLAIM_IDLE_MS),
@@ -174,7 +174,7 @@ async def add(r: aioredis.Redis, seg: Segment) -> bytes:
 
 @pytest_asyncio.fixture
 async def r(infra: Infra) -> AsyncIterator[aioredis.Redis]:
-    client = bus.connect(infra.redis_url)
+    client = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/4")
     await bus.ensure_group(client, bus.STT_SEGMENTS, bus.STT_GROUP)
     yield client
     await client.aclose()

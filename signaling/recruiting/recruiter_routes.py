@@ -6,9 +6,11 @@ query: an id from another organisation answers the same 404 as an unknown one.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,7 +25,7 @@ from ..context import services
 from ..errors import ApiError, not_found
 from ..serialize import iso
 from ..validation import Invalid, email, nullable, parse, read_json, string
-from . import links, mail, store
+from . import links, mail, report_pdf, store
 from .fields import (
     INTERVIEW_SPEC,
     boolean,
@@ -358,6 +360,24 @@ async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]
 async def review(request: web.Request) -> web.Response:
     org = await member_org(request)
     return web.json_response(await review_of(request, org, await _candidate(request, org)))
+
+
+@routes.get("/api/org/candidates/{candidate_id}/report.pdf")
+async def review_pdf(request: web.Request) -> web.Response:
+    """The review as a PDF to file or forward (same content as the review page, no media)."""
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    r = await review_of(request, org, c)
+    pdf = await asyncio.to_thread(report_pdf.render, r)  # CPU work off the loop
+    who = re.sub(r"[^A-Za-z0-9._-]+", "-", c["name"] or c["email"] or "candidate").strip("-") or "candidate"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{who}-report.pdf"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
 
 
 async def _answer_session(request: web.Request) -> sessions_store.Session:

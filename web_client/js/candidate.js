@@ -1,33 +1,49 @@
-// The candidate's recorded interview, reached by the link alone (token in the URL fragment).
-// Intro and consent, device check, then per question: think time, recording over WebRTC, retakes.
+// The candidate's recorded interview, reached by the link alone (token in the URL fragment, so it
+// never reaches a log or a Referer). Intro and consent, device check, then per question: think time,
+// recording over WebRTC (one peer connection per attempt), retakes while any are left; the same link
+// resumes at the first unanswered question.
 import { api, errorMessage } from './api.js';
 import { iceServers, negotiate } from './rtc.js';
 
 const token = location.hash.slice(1);
 const base = `/api/c/${encodeURIComponent(token)}`;
 const $ = (id) => document.getElementById(id);
+const SECTIONS = ['loading', 'gone', 'intro', 'check', 'question', 'thanks'];
 let state = null;
-let stream = null;
-let pc = null;
+let withVideo = true;
+let checkStream = null;
+let rec = null;        // {q, pc, stream, meter} while an attempt is open
 let tick = null;
+let busy = false;
+
+/** Test and debugging hook: what the server said on the data channel during this page's attempts. */
+window.candidatePage = { captions: [], events: 0 };
 
 function show(id) {
-  for (const s of ['gone', 'intro', 'check', 'question', 'thanks']) $(s).hidden = s !== id;
+  for (const s of SECTIONS) $(s).hidden = s !== id;
 }
-
 function say(text) { $('status').textContent = text; }
+function fail(text) { $('error').textContent = text; $('error').hidden = !text; }
+function phase(p) { $('question').dataset.phase = p; }
+
+function mmss(s) { return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; }
+
+const GONE = {
+  link_expired: 'The deadline for this interview has passed.',
+  link_revoked: 'The hiring team has withdrawn this invitation.',
+};
 
 async function call(path, method = 'GET') {
   try {
     return await api(base + path, { method, redirectOn401: false });
   } catch (err) {
     if (err.status === 410 || err.status === 404) {
-      $('gone-text').textContent = err.code === 'link_expired' ? 'The deadline for this interview has passed.'
-        : err.code === 'link_revoked' ? 'The hiring team has withdrawn this invitation.'
-          : 'This interview link is not valid. Check that you copied all of it.';
+      $('gone-text').textContent = GONE[err.code] || 'This interview link is not valid. Check that you copied all of it.';
+      $('gone').dataset.code = err.code;
+      fail('');
+      say('');
+      teardown();
       show('gone');
-    } else {
-      say(errorMessage(err));
     }
     throw err;
   }
@@ -37,8 +53,9 @@ function current() { return state.questions.find((q) => !q.answered) || null; }
 
 function countdown(seconds, label, done) {
   clearInterval(tick);
-  let left = seconds;
-  const draw = () => { $('timer').textContent = `${label}: ${left} s`; };
+  let left = Math.max(0, Math.round(seconds));
+  const draw = () => { $('timer').textContent = `${label}: ${mmss(left)}`; };
+  if (left <= 0) { $('timer').textContent = ''; done(); return; }
   draw();
   tick = setInterval(() => {
     left -= 1;
@@ -46,85 +63,269 @@ function countdown(seconds, label, done) {
   }, 1000);
 }
 
-function renderQuestion(q, recorded = false) {
-  show('question');
-  $('progress').max = state.total;
-  $('progress').value = state.answered;
-  $('q-title').textContent = `Question ${q.index + 1} of ${state.total}`;
-  $('q-text').textContent = q.text;
-  $('record-btn').hidden = recorded;
-  $('stop-btn').hidden = true;
-  $('retake-btn').hidden = !recorded || q.retakes_left <= 0;
-  $('next-btn').hidden = !recorded;
-  if (!recorded) countdown(q.think_seconds, 'Think time', () => record(q));
-}
-
-async function record(q) {
-  clearInterval(tick);
-  $('record-btn').hidden = true;
-  const started = await call(`/answers/${q.index}/start`, 'POST');
-  pc = new RTCPeerConnection({ iceServers: await iceServers() });
-  for (const t of stream.getTracks()) pc.addTrack(t, stream);
-  pc.createDataChannel('events');
-  await negotiate(pc, `${base}/answers/${q.index}/offer`);
-  say(`Recording (attempt ${started.attempt}).`);
-  $('stop-btn').hidden = false;
-  countdown(q.answer_seconds, 'Time left', () => stop(q));
-}
-
-async function stop(q) {
-  clearInterval(tick);
-  $('stop-btn').hidden = true;
-  $('timer').textContent = '';
-  pc?.close();
-  pc = null;
-  state = await call(`/answers/${q.index}/finish`, 'POST');
-  say('Answer saved.');
-  renderQuestion(state.questions[q.index], true);
-}
-
-async function next() {
-  const q = current();
-  if (q) { renderQuestion(q); return; }
-  state = await call('/complete', 'POST');
-  stream?.getTracks().forEach((t) => t.stop());
-  show('thanks');
-}
-
-async function deviceCheck() {
-  show('check');
-  stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true })
-    .catch(() => navigator.mediaDevices.getUserMedia({ audio: true }));
-  $('preview').srcObject = stream;
+function levelMeter(stream, meter) {
   const ctx = new AudioContext();
   const analyser = ctx.createAnalyser();
   ctx.createMediaStreamSource(stream).connect(analyser);
   const buf = new Float32Array(analyser.fftSize);
-  const meter = () => {
+  let on = true;
+  const draw = () => {
+    if (!on) return;
     analyser.getFloatTimeDomainData(buf);
-    $('level').value = Math.min(1, Math.sqrt(buf.reduce((s, x) => s + x * x, 0) / buf.length) * 5);
-    if (!$('check').hidden) requestAnimationFrame(meter);
+    meter.value = Math.min(1, Math.sqrt(buf.reduce((s, x) => s + x * x, 0) / buf.length) * 5);
+    requestAnimationFrame(draw);
   };
-  meter();
+  draw();
+  return () => { on = false; meter.value = 0; ctx.close().catch(() => {}); };
+}
+
+async function openMedia() {
+  const audio = { echoCancellation: true, noiseSuppression: true };
+  if (withVideo) {
+    try {
+      return await navigator.mediaDevices.getUserMedia({ audio, video: { width: 640, height: 360, frameRate: 15 } });
+    } catch (err) {
+      if (err?.name === 'NotAllowedError') throw err;
+      withVideo = false; // no camera: audio only
+    }
+  }
+  return navigator.mediaDevices.getUserMedia({ audio });
+}
+
+function stopStream(s) { s?.getTracks().forEach((t) => t.stop()); }
+
+function teardown() {
+  clearInterval(tick);
+  if (rec) {
+    rec.meter?.();
+    rec.pc?.close();
+    stopStream(rec.stream);
+    rec = null;
+  }
+  stopStream(checkStream);
+  checkStream = null;
+}
+
+// ---------- question screen
+function renderQuestion(q, recorded = false) {
+  show('question');
+  fail('');
+  $('question').dataset.index = q.index;
+  $('progress').max = state.total;
+  $('progress').value = state.answered;
+  $('progress-label').textContent = `${state.answered} of ${state.total} answered`;
+  $('q-title').textContent = `Question ${q.index + 1} of ${state.total}`;
+  $('q-text').textContent = q.text;
+  $('q-rules').textContent = `Think time ${mmss(q.think_seconds)}, answer time up to ${mmss(q.answer_seconds)}. `
+    + (q.retakes ? `Retakes allowed: ${q.retakes}.` : 'One take, no retakes.');
+  $('record-btn').hidden = recorded;
+  $('record-btn').disabled = false;
+  $('stop-btn').hidden = true;
+  $('self-view').hidden = true;
+  $('rec-meter-box').hidden = true;
+  $('retake-btn').hidden = !recorded || q.retakes_left <= 0;
+  $('retake-btn').textContent = `Retake (${q.retakes_left} left)`;
+  const last = q.index === state.total - 1;
+  $('next-btn').hidden = !recorded;
+  $('next-btn').textContent = last ? 'Finish interview' : 'Next question';
+  if (recorded) {
+    phase('saved');
+    $('timer').textContent = '';
+    say(`Answer ${q.index + 1} saved.`);
+    $('next-btn').focus();
+  } else {
+    phase('think');
+    say('');
+    countdown(q.think_seconds, 'Think time', () => record(q));
+  }
+}
+
+async function record(q) {
+  if (busy || rec) return;
+  busy = true;
+  clearInterval(tick);
+  $('record-btn').disabled = true;
+  $('retake-btn').hidden = true;
+  $('next-btn').hidden = true;
+  phase('connecting');
+  $('timer').textContent = 'Connecting…';
+  fail('');
+  try {
+    const stream = await openMedia();
+    rec = { q, stream, pc: null, meter: null };
+    const started = await call(`/answers/${q.index}/start`, 'POST');
+    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    rec.pc = pc;
+    for (const t of stream.getTracks()) pc.addTrack(t, stream);
+    const events = pc.createDataChannel('events'); // before the offer (PROTOCOL.md)
+    events.onmessage = (e) => {
+      let m;
+      try { m = JSON.parse(e.data); } catch { return; }
+      window.candidatePage.events += 1;
+      if (m.type === 'caption' && m.final) window.candidatePage.captions.push({ question: q.index, attempt: started.attempt, text: m.text });
+    };
+    pc.addEventListener('connectionstatechange', () => {
+      if (rec?.pc === pc && pc.connectionState === 'failed') {
+        fail('The connection was lost. Your answer so far is saved; stop and retake it if you can.');
+      }
+    });
+    await negotiate(pc, `${base}/answers/${q.index}/offer`);
+    $('record-btn').hidden = true;
+    $('stop-btn').hidden = false;
+    $('stop-btn').disabled = false;
+    if (withVideo) { $('self-view').srcObject = stream; $('self-view').hidden = false; }
+    $('rec-meter-box').hidden = false;
+    rec.meter = levelMeter(stream, $('rec-level'));
+    phase('recording');
+    say(`Recording answer ${q.index + 1} (take ${started.attempt}).`);
+    $('stop-btn').focus();
+    countdown(q.answer_seconds, 'Recording, time left', () => stop());
+  } catch (err) {
+    const gone = !$('gone').hidden;
+    teardown();
+    if (!gone) {
+      phase('error');
+      $('timer').textContent = '';
+      $('record-btn').hidden = false;
+      $('record-btn').disabled = false;
+      $('record-btn').textContent = 'Try again';
+      fail(err?.name === 'NotAllowedError'
+        ? 'The browser did not allow the camera or microphone. Allow them in the address bar, then try again.'
+        : `Recording could not start: ${errorMessage(err)}`);
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+async function stop() {
+  if (busy || !rec) return;
+  busy = true;
+  const { q } = rec;
+  clearInterval(tick);
+  $('stop-btn').disabled = true;
+  phase('saving');
+  $('timer').textContent = 'Saving…';
+  teardown();
+  try {
+    state = await call(`/answers/${q.index}/finish`, 'POST');
+    renderQuestion(state.questions[q.index], true);
+  } catch (err) {
+    if ($('gone').hidden) {
+      fail(`Your answer could not be saved: ${errorMessage(err)}`);
+      $('record-btn').hidden = false;
+      $('record-btn').textContent = 'Record again';
+      $('record-btn').disabled = false;
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+async function next() {
+  const q = current();
+  if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); return; }
+  $('next-btn').disabled = true;
+  try {
+    state = await call('/complete', 'POST');
+    teardown();
+    show('thanks');
+    say('');
+  } catch (err) {
+    if ($('gone').hidden) fail(errorMessage(err));
+  } finally {
+    $('next-btn').disabled = false;
+  }
+}
+
+// ---------- device check
+async function deviceCheck() {
+  show('check');
+  $('check-ok').disabled = true;
+  $('check-retry').hidden = true;
+  $('check-msg').textContent = 'Opening your camera and microphone…';
+  stopStream(checkStream);
+  try {
+    checkStream = await openMedia();
+  } catch (err) {
+    $('check-msg').textContent = err?.name === 'NotAllowedError'
+      ? 'The browser did not allow the microphone. Allow it in the address bar, then try again.'
+      : `No microphone was found: ${errorMessage(err)}`;
+    $('check-retry').hidden = false;
+    return;
+  }
+  $('preview').hidden = !withVideo;
+  $('preview').srcObject = withVideo ? checkStream : null;
+  $('check-msg').textContent = withVideo ? 'Camera and microphone are on.' : 'No camera found: your answers are recorded as audio.';
+  const stopMeter = levelMeter(checkStream, $('level'));
+  $('check-ok').disabled = false;
+  $('check-ok').focus();
+  $('check-ok').onclick = () => {
+    stopMeter();
+    stopStream(checkStream);
+    checkStream = null;
+    next();
+  };
 }
 
 async function main() {
-  state = await call('');
-  $('title').textContent = state.interview.title;
-  $('company').textContent = state.interview.company_name;
+  if (!token) {
+    $('gone-text').textContent = 'This interview link is incomplete. Open the whole link from your invitation.';
+    show('gone');
+    return;
+  }
+  try {
+    state = await call('');
+  } catch (err) {
+    if ($('gone').hidden) { show('intro'); fail(`The interview could not be loaded: ${errorMessage(err)}`); }
+    return;
+  }
+  const iv = state.interview;
+  $('title').textContent = iv.title;
+  $('brand').textContent = iv.company_name || 'Video interview';
+  $('company').textContent = iv.company_name ? `${iv.company_name} · recorded video interview` : '';
+  document.title = `${iv.title} · Video interview`;
   if (state.candidate.status === 'completed') { show('thanks'); return; }
-  $('intro-text').textContent = state.interview.intro_text;
-  $('deadline').textContent = state.interview.deadline ? `Please finish before ${new Date(state.interview.deadline).toLocaleString()}.` : '';
-  show('intro');
+  $('intro-text').textContent = iv.intro_text || 'Answer each question on camera. No account is needed.';
+  const secs = state.questions.reduce((s, q) => s + q.answer_seconds, 0);
+  $('intro-facts').replaceChildren(...[
+    `${state.total} question${state.total === 1 ? '' : 's'}, up to ${Math.ceil(secs / 60)} minutes of answers in total.`,
+    'Each question is shown with some time to think; recording then starts by itself.',
+    'You can stop and come back to this link later: saved answers are kept.',
+  ].map((t) => Object.assign(document.createElement('li'), { textContent: t })));
+  $('deadline').textContent = iv.deadline ? `Please finish before ${new Date(iv.deadline).toLocaleString()}.` : '';
+  if (state.answered > 0) {
+    $('resume-note').textContent = `Welcome back: ${state.answered} of ${state.total} answers are saved. You continue with the next question.`;
+    $('resume-note').hidden = false;
+  }
   $('consent-box').checked = state.candidate.consented;
   $('consent-btn').disabled = !state.candidate.consented;
+  show('intro');
 }
 
 $('consent-box').addEventListener('change', () => { $('consent-btn').disabled = !$('consent-box').checked; });
-$('consent-btn').addEventListener('click', async () => { state = await call('/consent', 'POST'); await deviceCheck(); });
-$('check-ok').addEventListener('click', () => next());
-$('record-btn').addEventListener('click', () => record(current()));
-$('stop-btn').addEventListener('click', () => stop(state.questions.find((q) => q.index === Number($('q-title').textContent.split(' ')[1]) - 1)));
-$('retake-btn').addEventListener('click', () => { const i = Number($('q-title').textContent.split(' ')[1]) - 1; record(state.questions[i]); });
+$('consent-btn').addEventListener('click', async () => {
+  $('consent-btn').disabled = true;
+  try {
+    if (!state.candidate.consented) state = await call('/consent', 'POST');
+    await deviceCheck();
+  } catch (err) {
+    if ($('gone').hidden) fail(errorMessage(err));
+  } finally {
+    $('consent-btn').disabled = !$('consent-box').checked;
+  }
+});
+$('check-retry').addEventListener('click', () => deviceCheck());
+$('record-btn').addEventListener('click', () => {
+  const q = state.questions[Number($('question').dataset.index)];
+  if (q) record(q);
+});
+$('stop-btn').addEventListener('click', () => stop());
+$('retake-btn').addEventListener('click', () => {
+  const q = state.questions[Number($('question').dataset.index)];
+  if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); }
+});
 $('next-btn').addEventListener('click', () => next());
-main().catch(() => {});
+window.addEventListener('pagehide', teardown);
+window.addEventListener('hashchange', () => location.reload()); // another link pasted into this tab
+main();

@@ -11,7 +11,17 @@ function markCurrent() {
   }
 }
 
+/** The recruiter pages' entry, added to every page's nav (pages under recruit/ carry it themselves). */
+function addRecruitingLink() {
+  const list = document.querySelector('#site-nav ul');
+  if (!list || list.querySelector('[data-nav=recruiting]')) return;
+  const item = document.createElement('li');
+  item.innerHTML = '<a href="recruit/index.html" data-nav="recruiting">Recruiting</a>';
+  list.insertBefore(item, list.querySelector('a[href="links.html"]')?.parentElement || null);
+}
+
 export function initNav() {
+  addRecruitingLink();
   markCurrent();
   window.addEventListener('hashchange', markCurrent);
 

@@ -1,0 +1,76 @@
+// Shared by the recruiter pages under recruit/: the API without api.js's redirect (its relative
+// "index.html" would land on recruit/index.html), the header, status and small table helpers.
+import { api, clearToken, getToken, ApiError } from '../../js/api.js';
+import { initNav } from '../../js/nav.js';
+import { el } from '../../js/util.js';
+
+/** Log in, then come back here: index.html only returns to top-level pages, join.html forwards. */
+export function toLogin() {
+  clearToken();
+  const here = `recruit/${location.pathname.split('/').pop() || 'index.html'}${location.search}${location.hash}`;
+  location.assign(`../index.html?next=${encodeURIComponent(`join.html?next=${encodeURIComponent(here)}`)}`);
+}
+
+/** api() for recruiter pages: 401 goes to the log-in page and back. */
+export async function rapi(path, opts = {}) {
+  try {
+    return await api(path, { ...opts, redirectOn401: false });
+  } catch (err) {
+    if (err.status === 401) toLogin();
+    throw err;
+  }
+}
+
+/** POST a text body (CSV upload): api.js sends only JSON or FormData. */
+export async function postText(path, text, type = 'text/csv') {
+  const headers = { Accept: 'application/json', 'Content-Type': type };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: 'POST', headers, body: text, credentials: 'same-origin' });
+  if (res.status === 401) { toLogin(); throw new ApiError(401, 'unauthorized', 'Please log in again.'); }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data?.error?.code || `http_${res.status}`, data?.error?.message || `The server answered ${res.status}.`, data?.error?.field);
+  return data;
+}
+
+export function initPage() {
+  initNav();
+}
+
+export const STATUS_CLASS = { invited: 'info', started: 'warn', completed: 'ok', expired: 'bad', revoked: 'bad' };
+
+export function statusBadge(c) {
+  const status = c.revoked ? 'revoked' : c.status;
+  return el('span', { class: `badge ${STATUS_CLASS[status] || ''} status-badge`, dataset: { status }, text: status });
+}
+
+export function scoreBadge(score) {
+  if (score === null || score === undefined) return el('span', { class: 'score-badge', text: '—', title: 'No score' });
+  const n = Math.round(Number(score));
+  return el('span', { class: `score-badge ${n >= 75 ? 'good' : n >= 50 ? 'fair' : 'low'}`, dataset: { score: n }, text: String(n) });
+}
+
+/** ISO time → value for <input type=datetime-local> (local time), and back. */
+export function toLocalInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function fromLocalInput(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+export async function copyText(text, input) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    input?.select();
+    try { return document.execCommand('copy'); } catch { return false; }
+  }
+}

@@ -1,0 +1,115 @@
+// Review of one candidate: each answer's recording with captions, transcript, score, rubric, summary
+// and delivery facts; pass/fail with a note; the PDF report. Media and <track> requests cannot send
+// the Authorization header: they ride on the HttpOnly cookie.
+import { errorMessage } from '../../js/api.js';
+import { clearErrors, setBusy, showError } from '../../js/forms.js';
+import { $, el, clock, dateTime, duration, param } from '../../js/util.js';
+import { initPage, rapi, scoreBadge, statusBadge } from './common.js';
+
+initPage();
+const id = param('id') || '';
+const base = `/api/org/candidates/${encodeURIComponent(id)}`;
+const RUBRIC = { relevance: 'Relevance', completeness: 'Completeness', structure: 'Structure', clarity: 'Clarity', delivery: 'Delivery' };
+
+async function load() {
+  let r;
+  try {
+    r = await rapi(base);
+  } catch (err) {
+    $('#load-status').textContent = err.status === 404 ? 'This candidate was not found.' : errorMessage(err);
+    return;
+  }
+  $('#load-status').hidden = true;
+  $('#view').hidden = false;
+  render(r);
+}
+
+function render(r) {
+  const c = r.candidate;
+  const who = c.name || c.email || 'Candidate';
+  $('#c-name').textContent = who;
+  document.title = `${who} · Review · Interview Room`;
+  $('#back-link').href = `candidates.html?id=${encodeURIComponent(r.interview.id)}`;
+  $('#back-link').textContent = `← ${r.interview.title}`;
+  $('#overall').replaceChildren('Overall ', scoreBadge(r.overall_score));
+  $('#report-pdf').href = `${base}/report.pdf`;
+  const facts = [
+    ['Interview', r.interview.title],
+    ['E-mail', c.email || '—'],
+    ['Status', statusBadge(c)],
+    ['Invited', dateTime(c.created_at)],
+    ['Completed', dateTime(c.completed_at)],
+    ['Answered', `${r.answers.filter((a) => a.answered).length} of ${r.answers.length}`],
+  ];
+  $('#facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
+  $('#answers').replaceChildren(...r.answers.map(answerCard));
+  const d = c.decision || '';
+  for (const radio of document.querySelectorAll('input[name=decision]')) radio.checked = radio.value === d;
+  $('#d-note').value = c.decision_note || '';
+}
+
+function answerCard(a) {
+  const card = el('article', { class: 'answer-card', dataset: { index: a.index, answered: a.answered } },
+    el('h3', {}, el('span', { text: `Q${a.index + 1}. ${a.question}` }), a.score ? scoreBadge(a.score.score) : null));
+  if (!a.answered) {
+    card.append(el('p', { class: 'muted', text: 'Not answered yet.' }));
+    return card;
+  }
+  const audio = el('audio', { class: 'player', controls: true, preload: 'metadata', src: a.recording_url, 'aria-label': `Recording of answer ${a.index + 1}` });
+  const track = el('track', { kind: 'captions', srclang: 'en', label: 'Captions', default: true, src: a.captions_url });
+  audio.append(track);
+  const now = el('p', { class: 'cue-now', 'aria-live': 'off' });
+  const cues = el('ol', { class: 'vtt-cues', 'aria-label': 'Captions' });
+  // An <audio> shows no captions itself: the active cue is printed under the player and every cue listed.
+  track.track.mode = 'hidden';
+  track.addEventListener('load', () => {
+    const list = [...(track.track.cues || [])];
+    cues.replaceChildren(...list.map((cue) => el('li', { class: 'vtt-cue', dataset: { t0: cue.startTime } },
+      el('button', { type: 'button', class: 'link-button', text: clock(cue.startTime), 'aria-label': `Play from ${clock(cue.startTime)}`, onclick: () => { audio.currentTime = cue.startTime; audio.play().catch(() => {}); } }),
+      ` ${cue.getCueAsHTML().textContent}`)));
+    card.dataset.cues = String(list.length);
+  });
+  track.track.addEventListener('cuechange', () => {
+    now.textContent = [...(track.track.activeCues || [])].map((cue) => cue.getCueAsHTML().textContent).join(' ');
+  });
+  card.append(audio, now, el('h4', { text: 'Captions' }), cues);
+  const text = (a.transcript || []).map((t) => t.text).join(' ');
+  card.append(el('h4', { text: 'Transcript' }), el('p', { class: 'transcript-text', text: text || '(nothing was said)' }));
+  const s = a.score;
+  if (s) {
+    card.append(el('h4', { text: 'Score' }),
+      el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
+        el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
+      el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }));
+    const dv = s.delivery || {};
+    card.append(el('dl', { class: 'kv small delivery' },
+      el('dt', { text: 'Words' }), el('dd', { text: String(dv.word_count ?? '—') }),
+      el('dt', { text: 'Talk time' }), el('dd', { text: duration(dv.talk_seconds) }),
+      el('dt', { text: 'Pace' }), el('dd', { text: dv.words_per_minute ? `${Math.round(dv.words_per_minute)} words/min` : 'too short to measure' }),
+      el('dt', { text: 'Filler words' }), el('dd', { text: String(dv.filler_words ?? 0) }),
+      el('dt', { text: 'Long pauses' }), el('dd', { text: String(dv.long_pauses ?? 0) }),
+      el('dt', { text: 'Attempt' }), el('dd', { text: String(a.attempt ?? 1) })));
+  } else {
+    card.append(el('p', { class: 'muted', text: 'No score: nothing was said in this answer.' }));
+  }
+  return card;
+}
+
+$('#decision-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  clearErrors(form);
+  $('#decision-msg').textContent = '';
+  const picked = form.querySelector('input[name=decision]:checked')?.value || '';
+  setBusy($('#decision-save'), true, 'Saving…');
+  try {
+    await rapi(`${base}/decision`, { method: 'POST', body: { decision: picked || null, note: $('#d-note').value } });
+    $('#decision-msg').textContent = 'Saved.';
+  } catch (err) {
+    showError(form, err);
+  } finally {
+    setBusy($('#decision-save'), false);
+  }
+});
+
+load().catch((err) => { $('#load-status').hidden = false; $('#load-status').textContent = errorMessage(err); });
