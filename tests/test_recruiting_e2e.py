@@ -81,6 +81,9 @@ async def test_candidate_answers_two_questions_and_recruiter_reviews(stack: Stac
             async with http.get(stack.base_url + a["captions_url"], headers=headers) as r:
                 vtt = await r.text()
                 assert r.status == 200 and vtt.startswith("WEBVTT") and "-->" in vtt
+        # the answers are billed to the owner but are not sessions of the owner's own history
+        history = await rec.request("GET", "/api/sessions")
+        assert all(x["mode"] != "recorded_answer" for x in history["sessions"])
         # the candidate's link never reads the review
         async with cand._session().get(f"{stack.base_url}/api/org/candidates/{inv['candidate']['id']}") as r:
             assert r.status == 401

@@ -131,10 +131,15 @@ async def get_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> Sess
 async def list_sessions(
     db: Db, user_id: uuid.UUID, limit: int, before: tuple[datetime, uuid.UUID] | None = None
 ) -> tuple[list[Session], tuple[datetime, uuid.UUID] | None]:
-    """Newest first, keyset-paginated; returns the page and the key to continue from (or None)."""
+    """Newest first, keyset-paginated; returns the page and the key to continue from (or None).
+
+    Candidates' recorded answers (mode ``recorded_answer``) are sessions of the organisation owner
+    for billing and the pipeline, but they belong to the recruiting pages, not to this history.
+    """
     b_at, b_id = before if before else (None, None)
     rows = await db.fetch(
         f"SELECT {_COLS}, {_CREDITS}, {_AVG_SCORE}, {_REPORT_SCORE} FROM sessions s WHERE s.user_id = $1 "
+        "AND s.mode <> 'recorded_answer' "
         "AND ($2::timestamptz IS NULL OR (s.created_at, s.id) < ($2::timestamptz, $3::uuid)) "
         "ORDER BY s.created_at DESC, s.id DESC LIMIT $4",
         user_id,
