@@ -106,6 +106,7 @@ class StreamConsumer:
         self._sem = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._running = asyncio.Event()  # set while run() is inside its read loop
 
     async def _handle(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
         try:
@@ -155,6 +156,13 @@ class StreamConsumer:
         return len(claimed)
 
     async def run(self) -> None:
+        self._running.set()
+        try:
+            await self._run()
+        finally:
+            self._running.clear()
+
+    async def _run(self) -> None:
         await ensure_group(self.r, self.stream, self.group)
         # first our own pending entries (we restarted under the same name), then new ones
         own = await self.r.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=100)
@@ -173,9 +181,16 @@ class StreamConsumer:
                 await self._dispatch(entries)
 
     async def stop(self) -> None:
+        """Finish what was read, then return: the loop ends after its current read (a cancel can be
+        swallowed by redis-py inside a blocking read, and an entry read but not yet handed to a
+        handler would stay pending until another consumer claims it)."""
         self._stopping = True
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.block_ms / 1000 + 5
+        while self._running.is_set() and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 async def stream_lag(r: aioredis.Redis, stream: str, group: str) -> int:
