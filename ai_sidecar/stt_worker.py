@@ -61,8 +61,10 @@ def caption_key(caption_id: str) -> str:
 
 
 def early_key(seg: Segment) -> str:
-    """Redis key of a partial's transcript, valid for a final with the same audio (id, span, length)."""
-    return f"stt:early:{seg.id}:{seg.t0:.3f}:{seg.t1:.3f}:{len(seg.pcm)}"
+    """Redis key of a partial's transcript, valid for the final with the same start and the same last
+    voiced frame: its audio is the partial's plus more trailing silence."""
+    end = seg.speech_end or seg.t1
+    return f"stt:early:{seg.id}:{seg.t0:.3f}:{end:.3f}"
 
 
 def llm_job_key(caption_id: str) -> str:

@@ -179,6 +179,7 @@ class Segment:
     pcm: bytes  # 16 kHz mono s16le
     lang: str = "en"  # the session's listen_language (may be "auto")
     end_wall: float = 0.0  # wall clock at end of speech, for the latency histogram
+    speech_end: float = 0.0  # session time where the last voiced frame ends (t1 adds trailing silence)
     final: bool = True
     sample_rate: int = 16000
 
@@ -195,6 +196,7 @@ class Segment:
             "t1": repr(self.t1),
             "lang": self.lang,
             "end_wall": repr(self.end_wall),
+            "speech_end": repr(self.speech_end),
             "final": "1" if self.final else "0",
             "sample_rate": str(self.sample_rate),
             "pcm": self.pcm,
@@ -216,6 +218,7 @@ class Segment:
             t1=float(s("t1")),
             lang=s("lang"),
             end_wall=float(s("end_wall")),
+            speech_end=float(s("speech_end")) if "speech_end" in g else 0.0,
             final=s("final") == "1",
             sample_rate=int(s("sample_rate")),
             pcm=g["pcm"] if isinstance(g["pcm"], bytes) else g["pcm"].encode("latin-1"),

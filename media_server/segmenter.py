@@ -50,10 +50,11 @@ class SegmenterSettings:
     min_ms: int = 300
     max_ms: int = 15000
     partial_interval_ms: int = 0
-    # speculative transcription: once the silence after the last voiced frame covers the tail, the
-    # utterance is exactly what the final will be unless speech resumes, so a partial of it lets
-    # the stt worker transcribe during the rest of the hangover (the final then reuses the text)
+    # speculative transcription: once early_ms of silence follow the last voiced frame, the utterance
+    # is what the final will be (plus more trailing silence) unless speech resumes, so a partial of
+    # it lets the stt worker transcribe during the rest of the hangover (the final reuses the text)
     early_partial: bool = True
+    early_ms: int = 100
     # onset: at least onset_ratio of the frames in the last onset_window_ms are voiced (webrtcvad
     # itself stretches a 10 ms click to up to ~7 voiced 20 ms frames)
     onset_window_ms: int = 300
@@ -107,6 +108,7 @@ class Segmenter:
         self._onset_w = max(3, math.ceil(s.onset_window_ms / s.frame_ms))
         self._onset_need = max(2, math.ceil(s.onset_ratio * self._onset_w))
         self._tail = s.tail_ms // s.frame_ms
+        self._early = max(1, min(s.early_ms, s.tail_ms) // s.frame_ms)
         self._min = max(1, math.ceil(s.min_ms / s.frame_ms))
         self._max = max(4, s.max_ms // s.frame_ms)
         self._partial_every = s.partial_interval_ms // s.frame_ms if s.partial_interval_ms > 0 else 0
@@ -228,10 +230,10 @@ class Segmenter:
         if (
             self.s.early_partial
             and not voiced
-            and idx - self._last_voiced == self._tail
+            and idx - self._last_voiced == self._early
             and self._last_voiced + 1 - self._onset >= self._min
         ):
-            t1 = self._t(self._idx)  # == the final's end: last voiced frame + tail
+            t1 = self._t(self._idx)
             return [Utterance(self._t(self._start), t1, b"".join(self._frames), self._t(self._last_voiced + 1), final=False)]
         if self._partial_every:
             self._since_partial += 1

@@ -343,6 +343,7 @@ class MediaSession:
             pcm=u.pcm,
             lang=self.lang,
             end_wall=time.time() - max(0.0, now_t - u.speech_end),
+            speech_end=round(u.speech_end, 3),
             final=u.final,
         )
         try:

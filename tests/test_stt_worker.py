@@ -261,6 +261,7 @@ class TestOneWorker:
 
         sid = await new_session(pool)
         early = segment(sid, "q_why_company.wav", 1, final=False)
+        early.speech_end = early.t1 - 0.05
         before = whisper_calls()
         await add(r, early)
 
@@ -268,8 +269,11 @@ class TestOneWorker:
             return bool(await captions_on_stream(r, sid))
 
         await wait_until(partial_shown, what="early partial caption")
+        # the final: same start and last voiced frame, 100 ms more trailing silence
         final = segment(sid, "q_why_company.wav", 1)
-        final.t0, final.t1 = early.t0, early.t1
+        final.pcm += bytes(3200)
+        final.t1 = early.t1 + 0.1
+        final.speech_end = early.speech_end
         await add(r, final)
 
         async def final_shown() -> bool:
