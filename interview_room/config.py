@@ -57,6 +57,8 @@ class Config:
     stt_compute_type: str = field(default_factory=lambda: _env("STT_COMPUTE_TYPE", "int8"))  # int8 | float16 | ...
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
     ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
+    turn_secret: str = field(default_factory=lambda: _env("TURN_SECRET", ""))  # coturn static-auth-secret
+    turn_ttl_seconds: int = field(default_factory=lambda: _int("TURN_TTL_SECONDS", 6 * 3600))
     # internal port of the media node's HTTP API (offers forwarded by signaling)
     media_host: str = field(default_factory=lambda: _env("MEDIA_HOST", "127.0.0.1"))
     media_port: int = field(default_factory=lambda: _int("MEDIA_PORT", 8081))

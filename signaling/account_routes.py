@@ -14,6 +14,7 @@ from . import passwords, ratelimit, resume
 from .auth import current_token_id, current_user
 from .context import services
 from .errors import ApiError
+from .ice import ice_servers_for
 from .serialize import user_json
 from .validation import language, parse, password, read_json, string
 
@@ -69,12 +70,13 @@ def ai_provider(cfg: Config) -> str:
 
 async def get_config(request: web.Request) -> web.Response:
     cfg = services(request).cfg
+    user = current_user(request)
     ai = ai_provider(cfg) == "openai"
     return web.json_response(
         {
             "ai_provider": "openai" if ai else "offline",  # the llm worker's choice (offline: no key)
             "translation_available": ai,
-            "ice_servers": list(cfg.ice_servers),
+            "ice_servers": ice_servers_for(cfg, str(user.id)),
             "payments_configured": bool(cfg.stripe_api_key),
         }
     )

@@ -418,6 +418,31 @@ async def test_client_config(api: TestClient, infra: Any, pool: asyncpg.Pool, re
         await client.close()
 
 
+async def test_turn_credentials_are_short_lived_and_signed(infra: Any, pool: asyncpg.Pool, redis: Any) -> None:
+    """coturn's use-auth-secret scheme: the browser gets <expiry>:<user> and HMAC-SHA1 of it, never the secret."""
+    import base64
+    import hashlib
+    import hmac
+    import time
+
+    secret = "turn-secret-for-tests"
+    client = await _client(
+        infra, pool, redis, ice_servers=["stun:127.0.0.1:3478", "turn:127.0.0.1:3478?transport=udp"], turn_secret=secret
+    )
+    try:
+        user, token = await register(client)
+        conf = await (await client.get("/api/config", headers=bearer(token))).json()
+        stun, turn = conf["ice_servers"]
+        assert stun == "stun:127.0.0.1:3478"
+        assert turn["urls"] == "turn:127.0.0.1:3478?transport=udp"
+        expiry, who = turn["username"].split(":", 1)
+        assert who == user["id"] and time.time() < int(expiry) <= time.time() + 6 * 3600 + 5
+        expected = base64.b64encode(hmac.new(secret.encode(), turn["username"].encode(), hashlib.sha1).digest()).decode()
+        assert turn["credential"] == expected and secret not in str(conf)
+    finally:
+        await client.close()
+
+
 def _pdf_with_text(text: str) -> bytes:
     """A minimal one-page PDF whose page draws ``text`` in Helvetica."""
     stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
