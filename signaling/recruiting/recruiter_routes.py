@@ -344,7 +344,7 @@ async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]
                 recording_url=f"{base}/recording",
                 captions_url=f"{base}/captions.vtt",
                 transcript=[{"t0": x.t0, "t1": x.t1, "text": x.text, "lang": x.lang} for x in caps],
-                score=score_answer(q, iv["job_description"], caps),
+                score=await asyncio.to_thread(score_answer, q, iv["job_description"], caps),  # CPU off the loop
             )
         answers.append(item)
     scored = [a["score"]["score"] for a in answers if a.get("score")]
