@@ -92,6 +92,15 @@ class Config:
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     # e-mails of users who may confirm offline (manual) payments
     admin_emails: list[str] = field(default_factory=lambda: [e.lower() for e in _list("ADMIN_EMAILS")])
+    # camera video in recordings: answers = recruiter candidates' recorded answers only, all = every
+    # session whose browser sends a camera, off = audio only
+    record_video: str = field(default_factory=lambda: _env("RECORD_VIDEO", "answers"))
+    # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
+    reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
+    # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)
+    webhook_allow_private: bool = field(
+        default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
+    )
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 
     @property

@@ -127,6 +127,7 @@ def stack(infra: Infra) -> Iterator[Stack]:
         "OPENAI_API_KEY": "",
         "OPENAI_BASE_URL": "",
         "STRIPE_API_KEY": "",
+        "WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' ATS receivers listen on 127.0.0.1
         "LOG_LEVEL": "INFO",
     }
     s = Stack(infra, env)

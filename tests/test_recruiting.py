@@ -7,97 +7,27 @@ to a local aiosmtpd server and the ATS webhook to a local aiohttp receiver, all 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import hmac
 import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from email import message_from_bytes
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from conftest import Infra
+from recruit_fixtures import Api, recruit_api
 
-from interview_room import bus, config, db
 from interview_room.embedded import free_port
-from signaling.app import create_app
-
-
-@dataclass
-class Inbox:
-    messages: list[Any] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, addr: str) -> list[Any]:
-        return [m for m in self.messages if m["To"] == addr]
-
-
-@dataclass
-class Api:
-    base: str
-    http: aiohttp.ClientSession
-    inbox: Inbox
-    pool: Any
-
-    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.http.request(method, self.base + path, headers=headers, **kw) as r:
-            body = await r.read()
-            try:
-                return r.status, json.loads(body) if body else None
-            except ValueError:
-                return r.status, body.decode()
-
-    async def recruiter(self, org_name: str | None = "Acme") -> str:
-        addr = f"rec-{uuid.uuid4().hex[:8]}@example.com"
-        st, body = await self.call(
-            "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "R"}
-        )
-        assert st == 201, body
-        if org_name:
-            st, _ = await self.call("POST", "/api/org", body["token"], json={"name": org_name})
-            assert st == 201
-        return str(body["token"])
 
 
 @pytest_asyncio.fixture(scope="module")
 async def api(infra: Infra) -> AsyncIterator[Api]:
-    inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    smtp.start()
-    cfg = dataclasses.replace(
-        config.load(),
-        data_dir=infra.data_dir,
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
-        secret_key="recruiting-test-secret",
-        smtp_host="127.0.0.1",
-        smtp_port=smtp.port,
-        smtp_user="",
-        public_url="",
-    )
-    pool = await db.create_pool(infra.database_url)
-    redis = bus.connect(infra.redis_url)
-    runner = web.AppRunner(create_app(cfg, pool, redis, web_root=None, docs_root=None))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    async with aiohttp.ClientSession() as http:
-        yield Api(f"http://127.0.0.1:{port}", http, inbox, pool)
-    await runner.cleanup()
-    await pool.close()
-    await redis.aclose()
-    smtp.stop()
+    async with recruit_api(infra) as a:
+        yield a
 
 
 INTERVIEW = {

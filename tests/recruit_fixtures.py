@@ -1,0 +1,102 @@
+"""The recruiter API on a real port (real embedded Postgres and Redis) with a local SMTP inbox.
+
+Shared by the recruiter test modules; each wraps ``recruit_api`` in its own module-scoped fixture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from conftest import Infra
+
+from interview_room import bus, config, db
+from interview_room.embedded import free_port
+from signaling.app import create_app
+
+
+@dataclass
+class Inbox:
+    messages: list[Any] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, addr: str) -> list[Any]:
+        return [m for m in self.messages if m["To"] == addr]
+
+
+@dataclass
+class Api:
+    base: str
+    http: aiohttp.ClientSession
+    inbox: Inbox
+    pool: Any
+    cfg: config.Config
+
+    async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, self.base + path, headers=headers, **kw) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body) if body else None
+            except ValueError:
+                return r.status, body.decode()
+
+    async def recruiter(self, org_name: str | None = "Acme") -> str:
+        addr = f"rec-{uuid.uuid4().hex[:8]}@example.com"
+        st, body = await self.call(
+            "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "R"}
+        )
+        assert st == 201, body
+        if org_name:
+            st, _ = await self.call("POST", "/api/org", body["token"], json={"name": org_name})
+            assert st == 201
+        return str(body["token"])
+
+
+@asynccontextmanager
+async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
+    """The signaling app in this process with SMTP pointed at a local inbox; ``overrides`` change Config."""
+    inbox = Inbox()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    cfg = dataclasses.replace(
+        config.load(),
+        **{
+            "data_dir": infra.data_dir,
+            "database_url": infra.database_url,
+            "redis_url": infra.redis_url,
+            "secret_key": "recruiting-test-secret",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_user": "",
+            "public_url": "",
+            "webhook_allow_private": True,  # the tests' ATS receivers listen on 127.0.0.1
+            **overrides,
+        },
+    )
+    pool = await db.create_pool(infra.database_url)
+    redis = bus.connect(infra.redis_url)
+    runner = web.AppRunner(create_app(cfg, pool, redis, web_root=None, docs_root=None))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg)
+    finally:
+        await runner.cleanup()
+        await pool.close()
+        await redis.aclose()
+        smtp.stop()
