@@ -70,6 +70,8 @@ class Config:
     max_body_bytes: int = field(default_factory=lambda: _int("MAX_BODY_BYTES", 2 * 1024 * 1024))
     # peers whose X-Forwarded-For is believed (a reverse proxy / ingress); used for per-IP rate limits
     trusted_proxies: list[str] = field(default_factory=lambda: _list("TRUSTED_PROXIES"))
+    # accounts one address may create per hour (each gets the free credits); 0 = no limit
+    register_per_ip_hour: int = field(default_factory=lambda: _int("REGISTER_PER_IP_HOUR", 20))
     # VAD / segmenter
     vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2))
     vad_frame_ms: int = field(default_factory=lambda: _int("VAD_FRAME_MS", 20))

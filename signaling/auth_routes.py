@@ -36,11 +36,17 @@ async def _signed_in(request: web.Request, svc: Services, user: User, status: in
 async def register(request: web.Request) -> web.Response:
     svc = services(request)
     body = parse(await read_json(request), REGISTER_SPEC, required=("email", "password"))
+    per_ip = ratelimit.Limit("register:ip", svc.cfg.register_per_ip_hour, 3600)
+    ip = ratelimit.client_ip(request, svc.cfg)
+    if per_ip.max_attempts > 0:  # each account gets free credits: one address cannot farm them
+        await ratelimit.check(svc.redis, (per_ip, ip))
     pw_hash = await passwords.hash_password(body["password"])
     try:
         user = await users.create_user(svc.pool, body["email"], body.get("name", ""), pw_hash)
     except users.EmailTaken:
         raise ApiError(409, "email_taken", "An account with this e-mail already exists; sign in instead") from None
+    if per_ip.max_attempts > 0:
+        await ratelimit.hit(svc.redis, (per_ip, ip))
     log.info("user registered user=%s", user.id)
     return await _signed_in(request, svc, user, 201)
 

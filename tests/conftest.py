@@ -27,6 +27,8 @@ from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+# every test registers its users from 127.0.0.1; test_auth checks the limit with its own setting
+os.environ.setdefault("REGISTER_PER_IP_HOUR", "0")
 
 
 @dataclass

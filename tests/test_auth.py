@@ -250,6 +250,21 @@ async def test_password_login_is_limited_per_ip(api: TestClient) -> None:
     assert err["code"] == "too_many_attempts"
 
 
+async def test_one_address_can_create_only_so_many_accounts(infra: Any, pool: asyncpg.Pool, redis: Any) -> None:
+    client = await _client(infra, pool, redis, register_per_ip_hour=3)
+    try:
+        for _ in range(3):
+            await register(client, new_email())
+        resp = await client.post("/api/auth/register", json={"email": new_email(), "password": PASSWORD})
+        err = await error_of(resp, 429)
+        assert err["code"] == "too_many_attempts" and err["retry_after_seconds"] > 0
+        before = await pool.fetchval("SELECT count(*) FROM users")
+        resp = await client.post("/api/auth/register", json={"email": new_email(), "password": PASSWORD})
+        assert resp.status == 429 and await pool.fetchval("SELECT count(*) FROM users") == before
+    finally:
+        await client.close()
+
+
 # ---------------------------------------------------------------- one-time codes
 
 
