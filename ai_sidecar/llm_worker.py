@@ -25,8 +25,7 @@ from interview_room.logs import session_id_var
 from interview_room.messages import LlmJob
 from interview_room.store import insights
 
-from .llm.offline import OfflineProvider
-from .llm.openai_provider import OpenAIProvider
+from .llm.factory import make_provider
 from .llm.provider import Provider
 from .llm.session import SessionEngine
 from .mock.engine import MockEngine, mock_engine
@@ -34,21 +33,6 @@ from .mock.engine import MockEngine, mock_engine
 log = logging.getLogger("llm.worker")
 
 IDLE_EVICT_S = 1800.0
-
-
-def make_provider(cfg: Config) -> Provider:
-    """``LLM_PROVIDER``: openai, offline, or auto (openai when a key or base URL is configured)."""
-    choice = cfg.llm_provider.lower()
-    if choice == "openai" or (choice == "auto" and (cfg.openai_api_key or cfg.openai_base_url)):
-        return OpenAIProvider(
-            api_key=cfg.openai_api_key,
-            base_url=cfg.openai_base_url,
-            model=cfg.llm_model,
-            fast_model=cfg.llm_model_fast,
-            timeout=cfg.llm_timeout_s,
-            max_retries=cfg.llm_max_retries,
-        )
-    return OfflineProvider()
 
 
 @dataclass

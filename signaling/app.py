@@ -23,6 +23,8 @@ from .auth import auth_middleware
 from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
 from .reaper import OrphanReaper
+from .recruiting import webhooks
+from .recruiting.reminders import ReminderSweeper
 
 log = logging.getLogger("signaling")
 
@@ -55,6 +57,12 @@ def create_app(
         await svc.close()
 
     app.on_cleanup.append(_close)
+
+    async def _start(_: web.Application) -> None:
+        # in every runner of this app (the in-process test apps too), unlike the reaper spawned in main()
+        svc.tasks.spawn(app[webhooks.DISPATCHER].run(), "webhook-dispatcher")
+
+    app.on_startup.append(_start)
     add_health_routes(app)
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
@@ -77,6 +85,7 @@ def main(cfg: Config) -> None:
         app = create_app(cfg, pool, redis)
         runner = await start_site(app, cfg.http_host, cfg.http_port)
         app[SERVICES].tasks.spawn(OrphanReaper(pool, redis).run(), "orphan-reaper")
+        app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

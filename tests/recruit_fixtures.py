@@ -43,6 +43,7 @@ class Api:
     inbox: Inbox
     pool: Any
     cfg: config.Config
+    app: web.Application
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -88,13 +89,14 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     )
     pool = await db.create_pool(infra.database_url)
     redis = bus.connect(infra.redis_url)
-    runner = web.AppRunner(create_app(cfg, pool, redis, web_root=None, docs_root=None))
+    app = create_app(cfg, pool, redis, web_root=None, docs_root=None)
+    runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with aiohttp.ClientSession() as http:
-            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg)
+            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg, app)
     finally:
         await runner.cleanup()
         await pool.close()

@@ -1,15 +1,11 @@
-"""Recruiter side (issue 8) through the real HTTP API: organisations, candidate links, e-mails, webhooks.
+"""Recruiter side (issue 8) through the real HTTP API: organisations, candidate links, e-mails.
 
 The signaling app runs in this process on a real port (real embedded Postgres and Redis); e-mails go
-to a local aiosmtpd server and the ATS webhook to a local aiohttp receiver, all on 127.0.0.1.
+to a local aiosmtpd server on 127.0.0.1. The ATS webhooks are in test_recruiting_webhooks.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import hmac
-import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -17,11 +13,8 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
 from conftest import Infra
 from recruit_fixtures import Api, recruit_api
-
-from interview_room.embedded import free_port
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -162,91 +155,6 @@ async def test_candidate_links_csv_expiry_and_revocation(api: Api) -> None:
     assert st == 410
     st, lst = await api.call("GET", f"/api/org/interviews/{iv['id']}/candidates", rec)
     assert {c["email"]: c["status"] for c in lst["candidates"]}["ann@example.com"] == "expired"
-
-
-async def _answer_without_media(api: Api, token: str, n: int) -> None:
-    """An attempt started and finished with no audio (the media path is covered by the e2e test)."""
-    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/start")
-    assert st == 201, body
-    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/finish")
-    assert st == 200, body
-
-
-async def test_complete_sends_confirmation_and_signed_webhook_with_retries(api: Api) -> None:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    async def ats(request: web.Request) -> web.Response:
-        received.append((dict(request.headers), await request.read()))
-        return web.Response(status=500 if len(received) < 3 else 200)  # fails twice, then takes it
-
-    ats_app = web.Application()
-    ats_app.router.add_post("/hook", ats)
-    runner = web.AppRunner(ats_app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        rec = await api.recruiter("Hook org")
-        st, org = await api.call("PATCH", "/api/org", rec, json={"webhook_url": f"http://127.0.0.1:{port}/hook"})
-        assert st == 200
-        secret = org["webhook_secret"]
-        st, iv = await api.call("POST", "/api/org/interviews", rec, json=INTERVIEW)
-        st, inv = await api.call(
-            "POST",
-            f"/api/org/interviews/{iv['id']}/candidates",
-            rec,
-            json={"email": "cara@example.com", "name": "Cara"},
-        )
-        tok = token_of(inv["link"])
-        await api.call("POST", f"/api/c/{tok}/consent")
-        st, body = await api.call("POST", f"/api/c/{tok}/complete")
-        assert st == 409 and body["error"]["code"] == "unanswered_questions"
-        await _answer_without_media(api, tok, 0)
-        await _answer_without_media(api, tok, 0)  # the one retake
-        st, body = await api.call("POST", f"/api/c/{tok}/answers/0/start")
-        assert st == 409 and body["error"]["code"] == "no_retakes_left"
-        await _answer_without_media(api, tok, 1)
-        st, done = await api.call("POST", f"/api/c/{tok}/complete")
-        assert st == 200 and done["candidate"]["status"] == "completed" and done["answered"] == 2
-        st, again = await api.call("POST", f"/api/c/{tok}/complete")
-        assert st == 200  # idempotent: no second e-mail or webhook
-        assert "complete" in api.inbox.to("cara@example.com")[-1]["Subject"]
-        async with asyncio.timeout(30):
-            while len(received) < 3:
-                await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)
-        assert len(received) == 3
-        assert len(api.inbox.to("cara@example.com")) == 2  # the invitation and one confirmation
-        ids = {h["X-Delivery-Id"] for h, _ in received}
-        assert len(ids) == 1
-        for headers, body in received:
-            expected = hmac.new(
-                secret.encode(), headers["X-Timestamp"].encode() + b"." + body, hashlib.sha256
-            ).hexdigest()
-            assert headers["X-Signature"] == f"sha256={expected}"
-        payload = json.loads(received[-1][1])
-        assert payload["event"] == "candidate.completed" and payload["candidate"]["email"] == "cara@example.com"
-        async with asyncio.timeout(10):
-            while True:
-                st, log = await api.call("GET", "/api/org/webhook-deliveries", rec)
-                if len(log["deliveries"]) == 3:
-                    break
-                await asyncio.sleep(0.1)
-        assert [(d["attempt"], d["ok"], d["status_code"]) for d in reversed(log["deliveries"])] == [
-            (1, False, 500),
-            (2, False, 500),
-            (3, True, 200),
-        ]
-        # decision and export
-        cid = inv["candidate"]["id"]
-        st, c = await api.call(
-            "POST", f"/api/org/candidates/{cid}/decision", rec, json={"decision": "pass", "note": "Good"}
-        )
-        assert st == 200 and c["decision"] == "pass"
-        st, csv_text = await api.call("GET", f"/api/org/interviews/{iv['id']}/export.csv", rec)
-        assert st == 200 and "cara@example.com,completed" in csv_text and ",pass,Good" in csv_text
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,7 @@ class OpenAIProvider(Provider):
                 language=ctx.language,
                 delivery=ctx.facts.to_dict(),
                 key_points=ctx.match.entry.key_points if ctx.match else (),
+                job_description=ctx.job_description,
             ),
             self.model,
             ScoreReply.parse,

@@ -56,7 +56,7 @@ Reply with a JSON object only: {"is_question": true|false, "question": "the ques
 SCORE_SYSTEM = Template(
     """You are an interview coach scoring a candidate's spoken answer.
 $data_rule
-Score each criterion from 0 to 100: relevance (answers the question asked), completeness (covers what a strong answer covers), structure (clear shape; STAR for behavioural questions), clarity (easy to follow). Delivery is measured separately and given to you as facts; do not score it.
+Score each criterion from 0 to 100: relevance (answers the question asked), completeness (covers what a strong answer covers), structure (clear shape; STAR for behavioural questions), clarity (easy to follow). When a job description is given, relevance and completeness also weigh what that job asks for. Delivery is measured separately and given to you as facts; do not score it.
 Write the feedback in $language: one or two sentences, specific and actionable, addressed to the candidate as "you".
 Reply with a JSON object only: {"relevance": int, "completeness": int, "structure": int, "clarity": int, "feedback": "..."}."""
 )
@@ -131,7 +131,13 @@ def detect_messages(*, latest: Sequence[str], transcript: Sequence[tuple[str, st
 
 
 def score_messages(
-    *, question: str, answer: str, language: str, delivery: dict[str, Any], key_points: Sequence[str] = ()
+    *,
+    question: str,
+    answer: str,
+    language: str,
+    delivery: dict[str, Any],
+    key_points: Sequence[str] = (),
+    job_description: str = "",
 ) -> list[dict[str, str]]:
     data: dict[str, Any] = {
         "question": _cut(question, 2000),
@@ -140,6 +146,8 @@ def score_messages(
     }
     if key_points:
         data["points_a_strong_answer_often_covers"] = list(key_points)
+    if job_description:
+        data["job_description"] = _cut(job_description, 6000)
     return [
         {"role": "system", "content": SCORE_SYSTEM.substitute(data_rule=DATA_RULE, language=language_name(language))},
         {"role": "user", "content": "Score this answer. Reply in JSON.\n" + data_block(data)},

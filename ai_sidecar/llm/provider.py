@@ -46,6 +46,7 @@ class ScoreContext:
     language: str
     facts: DeliveryFacts = field(default_factory=DeliveryFacts)
     match: BankMatch | None = None
+    job_description: str = ""  # recruiter review: relevance also means fit to this job
 
 
 class Provider(ABC):

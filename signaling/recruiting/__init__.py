@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import candidate_routes, recruiter_routes
+from ..context import SERVICES
+from . import candidate_routes, recruiter_routes, webhooks
+from .scoring import SCORER, AnswerScorer
 
 
 def setup(app: web.Application) -> None:
+    svc = app[SERVICES]
+    app[SCORER] = AnswerScorer(svc.cfg, svc.pool, svc.tasks)
+    app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
+
+    async def _close(app: web.Application) -> None:
+        await app[SCORER].close()
+
+    app.on_cleanup.append(_close)
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)
+    app.router.add_routes(webhooks.routes)

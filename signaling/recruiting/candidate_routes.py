@@ -22,6 +22,7 @@ from interview_room.store import sessions as sessions_store
 from .. import media_nodes
 from ..context import Services, services
 from ..errors import ApiError, not_found
+from ..ice import ice_servers_for
 from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
@@ -91,6 +92,14 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
 async def intro(request: web.Request) -> web.Response:
     c = await _candidate(request)
     return web.json_response(await _state(services(request), c))
+
+
+@routes.get("/api/c/{token}/config")
+async def rtc_config(request: web.Request) -> web.Response:
+    """ICE servers for the candidate's browser (no account: the link vouches for the TURN credentials)."""
+    c = await _candidate(request)
+    cfg = services(request).cfg
+    return web.json_response({"ice_servers": ice_servers_for(cfg, f"cand-{c['id']}")})
 
 
 @routes.post("/api/c/{token}/consent")
@@ -239,16 +248,20 @@ async def complete(request: web.Request) -> web.Response:
         _open(c)
         if state["answered"] < state["total"]:
             raise ApiError(409, "unanswered_questions", "Answer every question first")
-        if await store.complete(svc.pool, c["id"]):
-            iv = await store.interview_of_candidate(svc.pool, c)
+        iv = await store.interview_of_candidate(svc.pool, c)
+        org = await store.org_by_id(svc.pool, c["org_id"])
+        payload = {
+            "candidate": {"id": str(c["id"]), "email": c["email"], "name": c["name"]},
+            "interview": {"id": str(iv["id"]), "title": iv["title"]},
+            "completed_at": iso(datetime.now(UTC)),
+        }
+        async with svc.pool.acquire() as conn, conn.transaction():  # completed iff the ATS event is queued
+            first = await store.complete(conn, c["id"])
+            if first:
+                await webhooks.enqueue(conn, org, c["id"], "candidate.completed", payload)
+        if first:
+            webhooks.wake(request.app)
             if c["email"]:
                 await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
-            org = await store.org_by_id(svc.pool, c["org_id"])
-            payload = {
-                "candidate": {"id": str(c["id"]), "email": c["email"], "name": c["name"]},
-                "interview": {"id": str(iv["id"]), "title": iv["title"]},
-                "completed_at": iso(datetime.now(UTC)),
-            }
-            webhooks.schedule(svc, org, c["id"], "candidate.completed", payload)
         state = await _state(svc, await _candidate(request))
     return web.json_response(state)

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import ApiError
 from ..serialize import iso
 from ..validation import Invalid, integer, parse, string, string_list
+from . import webhook_guard
 
 QUESTION_SPEC = {
     "text": string(max_len=2000, min_len=1),
@@ -51,10 +52,16 @@ def boolean(value: Any) -> bool:
     return value
 
 
-def webhook_url(value: Any) -> str:
+def webhook_url(value: Any, *, allow_private: bool = True) -> str:
+    """An http(s) URL or ''; unless ``allow_private``, not one naming a local/private address (SSRF)."""
     s = string(max_len=2000)(value)
-    if s and not s.startswith(("https://", "http://")):
+    if not s:
+        return s
+    host = webhook_guard.url_host(s)
+    if not s.startswith(("https://", "http://")) or not host:
         raise Invalid("must be an http(s) URL or empty")
+    if not allow_private and webhook_guard.host_forbidden(host):
+        raise Invalid("must not point to a loopback, private, link-local or otherwise non-public address")
     return s
 
 
@@ -79,7 +86,7 @@ def parse_uuid(raw: str, what: str) -> uuid.UUID:
 def jsonable(d: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
-        if k in ("token_hash", "webhook_secret", "owner_id"):
+        if k in ("token_hash", "webhook_secret", "owner_id", "link_nonce"):
             continue
         if isinstance(v, datetime):
             out[k] = iso(v)

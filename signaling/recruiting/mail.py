@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from interview_room.config import Config
@@ -22,6 +23,18 @@ async def candidate_invite(cfg: Config, to: str, name: str, interview: dict[str,
         "You can stop and come back to the same link later.\n"
     )
     return await send_email(cfg, to, f"Video interview: {interview['title']}", body)
+
+
+async def candidate_reminder(
+    cfg: Config, to: str, name: str, interview: dict[str, Any], link: str, expires_at: datetime
+) -> bool:
+    when = f" at {expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    body = (
+        f"Hello {name or 'there'},\n\nA reminder from {_company(interview)}: your recorded video interview "
+        f"\"{interview['title']}\" closes{when}.\nYour personal link (do not share it):\n\n{link}\n\n"
+        "If you already started, the link takes you back to where you stopped.\n"
+    )
+    return await send_email(cfg, to, f"Reminder: video interview {interview['title']}", body)
 
 
 async def team_invite(cfg: Config, to: str, org_name: str, link: str) -> bool:

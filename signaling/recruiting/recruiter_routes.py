@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +26,7 @@ from ..context import services
 from ..errors import ApiError, not_found
 from ..serialize import iso
 from ..validation import Invalid, email, nullable, parse, read_json, string
-from . import links, mail, report_pdf, store
+from . import links, mail, reminders, report_pdf, store
 from .fields import (
     INTERVIEW_SPEC,
     boolean,
@@ -36,7 +37,7 @@ from .fields import (
     timestamp,
     webhook_url,
 )
-from .scoring import score_answer
+from .scoring import SCORER, AnswerScorer
 
 log = logging.getLogger("signaling.recruiting")
 
@@ -104,7 +105,9 @@ async def get_org(request: web.Request) -> web.Response:
 @routes.patch("/api/org")
 async def update_org(request: web.Request) -> web.Response:
     org = await member_org(request, owner=True)
-    body = parse(await read_json(request), {"name": string(max_len=200, min_len=1), "webhook_url": webhook_url})
+    allow_private = services(request).cfg.webhook_allow_private
+    spec = {"name": string(max_len=200, min_len=1), "webhook_url": lambda v: webhook_url(v, allow_private=allow_private)}
+    body = parse(await read_json(request), spec)
     await store.update_org(services(request).pool, org["id"], body)
     return web.json_response(_org_json(await member_org(request)))
 
@@ -191,7 +194,12 @@ async def update_interview(request: web.Request) -> web.Response:
     org = await member_org(request)
     iv = await _interview(request, org)
     body = parse(await read_json(request), INTERVIEW_SPEC)
-    await store.update_interview(services(request).pool, org["id"], iv["id"], body)
+    pool = services(request).pool
+    async with pool.acquire() as conn, conn.transaction():
+        await store.update_interview(conn, org["id"], iv["id"], body)
+        if "deadline" in body and body["deadline"] != iv["deadline"]:
+            moved = await store.follow_deadline(conn, org["id"], iv["id"], iv["deadline"], body["deadline"])
+            log.info("deadline moved interview=%s links_moved=%d", iv["id"], moved)
     return web.json_response(jsonable(await _interview(request, org)))
 
 
@@ -227,9 +235,18 @@ async def _invite(
     request: web.Request, org: dict[str, Any], iv: dict[str, Any], addr: str, name: str, expires: datetime, send: bool
 ) -> dict[str, Any] | None:
     svc = services(request)
-    token = links.new_link_token()
+    cid, nonce = uuid.uuid4(), links.new_nonce()
+    token = links.candidate_token(svc.secret, cid, nonce)
     c = await store.add_candidate(
-        svc.pool, org["id"], iv["id"], addr, name, links.token_hash(svc, "candidate", token), expires
+        svc.pool,
+        org["id"],
+        iv["id"],
+        addr,
+        name,
+        expires,
+        candidate_id=cid,
+        link_nonce=nonce,
+        token_hash=links.token_hash(svc, "candidate", token),
     )
     if c is None:
         return None
@@ -309,6 +326,63 @@ async def revoke(request: web.Request) -> web.Response:
     return web.json_response(candidate_json(await _candidate(request, org)))
 
 
+def _pending(c: dict[str, Any]) -> bool:
+    return candidate_status(c) in ("invited", "started") and c["revoked_at"] is None
+
+
+@routes.get("/api/org/candidates/{candidate_id}/link")
+async def get_link(request: web.Request) -> web.Response:
+    """The candidate's current link, to copy again (derived from its nonce; nothing secret is stored)."""
+    svc = services(request)
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    if c["revoked_at"] is not None or not c["link_nonce"]:
+        raise ApiError(409, "link_unavailable", "This link was withdrawn or cannot be shown again; issue a new link")
+    link = links.candidate_link(request, links.candidate_token(svc.secret, c["id"], c["link_nonce"]))
+    return web.json_response({"link": link, "expires_at": iso(c["expires_at"]), "candidate": candidate_json(c)})
+
+
+@routes.post("/api/org/candidates/{candidate_id}/link")
+async def new_link(request: web.Request) -> web.Response:
+    """A new link: the old one stops working, a withdrawal is lifted, the expiry starts again."""
+    svc = services(request)
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    if c["status"] == "completed":
+        raise ApiError(409, "already_completed", "This candidate has completed the interview")
+    body = parse(await read_json(request), {"send_email": boolean, "expires_at": timestamp})
+    iv = await store.get_interview(svc.pool, org["id"], c["interview_id"])
+    assert iv is not None
+    expires = _expiry(iv, body.get("expires_at"))
+    if expires <= datetime.now(UTC):
+        raise ApiError(409, "deadline_passed", "The interview's deadline has passed; move the deadline first")
+    nonce = links.new_nonce()
+    token = links.candidate_token(svc.secret, c["id"], nonce)
+    await store.replace_link(svc.pool, org["id"], c["id"], nonce, links.token_hash(svc, "candidate", token), expires)
+    link = links.candidate_link(request, token)
+    emailed = bool(c["email"] and body.get("send_email")) and await mail.candidate_invite(
+        svc.cfg, c["email"], c["name"], iv, link
+    )
+    log.info("new candidate link candidate=%s emailed=%s", c["id"], emailed)
+    return web.json_response({"candidate": candidate_json(await _candidate(request, org)), "link": link, "emailed": emailed})
+
+
+@routes.post("/api/org/candidates/{candidate_id}/remind")
+async def remind(request: web.Request) -> web.Response:
+    """E-mail the candidate their link again now (the automatic reminder goes before the deadline)."""
+    svc = services(request)
+    org = await member_org(request)
+    c = await _candidate(request, org)
+    if not c["email"]:
+        raise ApiError(409, "no_email", "This candidate was invited by link only; copy the link instead")
+    if not _pending(c) or not c["link_nonce"]:
+        raise ApiError(409, "not_pending", "Only a candidate who has not finished, with a live link, can be reminded")
+    emailed = await reminders.send_reminder(svc, c, links.base_url(request))
+    if emailed:
+        await store.set_reminded(svc.pool, c["id"], datetime.now(UTC))
+    return web.json_response({"candidate": candidate_json(await _candidate(request, org)), "emailed": emailed})
+
+
 @routes.post("/api/org/candidates/{candidate_id}/decision")
 async def decide(request: web.Request) -> web.Response:
     org = await member_org(request)
@@ -322,6 +396,16 @@ async def decide(request: web.Request) -> web.Response:
 
 
 # ---- review ----
+
+
+def scorer(request: web.Request) -> AnswerScorer:
+    return request.app[SCORER]
+
+
+async def _has_video(request: web.Request, answer: dict[str, Any]) -> bool:
+    s = await sessions_store.get_session(services(request).pool, answer["user_id"], answer["session_id"])
+    path = recordings.recording_file(services(request).cfg, s) if s else None
+    return path is not None and await recordings.has_video(path)
 
 
 async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
@@ -343,8 +427,9 @@ async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]
                 seconds=a["media_seconds"],
                 recording_url=f"{base}/recording",
                 captions_url=f"{base}/captions.vtt",
+                has_video=await _has_video(request, a),
                 transcript=[{"t0": x.t0, "t1": x.t1, "text": x.text, "lang": x.lang} for x in caps],
-                score=await asyncio.to_thread(score_answer, q, iv["job_description"], caps),  # CPU off the loop
+                score=await scorer(request).score(a["session_id"], q, iv["job_description"], caps),
             )
         answers.append(item)
     scored = [a["score"]["score"] for a in answers if a.get("score")]

@@ -22,7 +22,7 @@ INTERVIEW_COLS = (
 )
 CANDIDATE_COLS = (
     "id, org_id, interview_id, email, name, expires_at, revoked_at, status, consent_at, started_at, "
-    "completed_at, decision, decision_note, created_at"
+    "completed_at, decision, decision_note, created_at, link_nonce, reminded_at"
 )
 
 
@@ -179,6 +179,25 @@ async def update_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, c
             )
 
 
+async def follow_deadline(
+    db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, old: datetime | None, new: datetime | None
+) -> int:
+    """Pending candidates' links follow a moved deadline: those that ended at the old deadline end at
+    the new one (a later deadline reopens them, and their reminder may go again); none outlives it."""
+    if new is None:
+        return 0  # no deadline now: links keep the expiry they were given
+    res = await db.execute(
+        "UPDATE candidates SET expires_at = $4, reminded_at = CASE WHEN $4 > expires_at THEN NULL ELSE reminded_at END "
+        "WHERE org_id = $1 AND interview_id = $2 AND status <> 'completed' "
+        "AND (expires_at = $3 OR expires_at > $4)",
+        org_id,
+        interview_id,
+        old,
+        new,
+    )
+    return int(res.split()[-1])
+
+
 async def delete_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bool:
     res = await db.execute("DELETE FROM interviews WHERE id = $1 AND org_id = $2", interview_id, org_id)
     return res.endswith(" 1")
@@ -188,22 +207,70 @@ async def delete_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -
 
 
 async def add_candidate(
-    db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, email: str, name: str, token_hash: str, expires_at: datetime
+    db: Db,
+    org_id: uuid.UUID,
+    interview_id: uuid.UUID,
+    email: str,
+    name: str,
+    expires_at: datetime,
+    *,
+    candidate_id: uuid.UUID,
+    link_nonce: str,
+    token_hash: str,
 ) -> dict[str, Any] | None:
     """None when this interview already has a candidate with that e-mail."""
     r = await db.fetchrow(
-        f"INSERT INTO candidates (id, org_id, interview_id, email, name, token_hash, expires_at) "
-        f"VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (interview_id, email) WHERE email <> '' DO NOTHING "
+        f"INSERT INTO candidates (id, org_id, interview_id, email, name, token_hash, expires_at, link_nonce) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (interview_id, email) WHERE email <> '' DO NOTHING "
         f"RETURNING {CANDIDATE_COLS}",
-        uuid.uuid4(),
+        candidate_id,
         org_id,
         interview_id,
         email,
         name,
         token_hash,
         expires_at,
+        link_nonce,
     )
     return dict(r) if r else None
+
+
+async def replace_link(
+    db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID, link_nonce: str, token_hash: str, expires_at: datetime
+) -> None:
+    """A new link: the old token stops matching, a revocation is lifted, the reminder may go again."""
+    await db.execute(
+        "UPDATE candidates SET link_nonce = $3, token_hash = $4, expires_at = $5, revoked_at = NULL, "
+        "reminded_at = NULL WHERE id = $1 AND org_id = $2",
+        candidate_id,
+        org_id,
+        link_nonce,
+        token_hash,
+        expires_at,
+    )
+
+
+async def set_reminded(db: Db, candidate_id: uuid.UUID, when: datetime | None) -> None:
+    await db.execute("UPDATE candidates SET reminded_at = $2 WHERE id = $1", candidate_id, when)
+
+
+async def claim_due_reminders(pool: asyncpg.Pool, horizon_s: float, limit: int = 50) -> list[dict[str, Any]]:
+    """Pending candidates whose link expires within the horizon, each claimed once (reminded_at set).
+
+    Only those invited before the reminder window opened: a later invitation states the deadline
+    itself. SKIP LOCKED lets every signaling replica sweep without sending twice.
+    """
+    rows = await pool.fetch(
+        f"UPDATE candidates SET reminded_at = now() WHERE id IN ("
+        "  SELECT id FROM candidates WHERE status <> 'completed' AND revoked_at IS NULL AND reminded_at IS NULL "
+        "  AND email <> '' AND link_nonce IS NOT NULL AND expires_at > now() "
+        "  AND expires_at <= now() + make_interval(secs => $1) AND created_at < expires_at - make_interval(secs => $1) "
+        "  ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        f") RETURNING {CANDIDATE_COLS}",
+        horizon_s,
+        limit,
+    )
+    return [dict(r) for r in rows]
 
 
 async def list_candidates(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -335,6 +402,34 @@ async def complete(db: Db, candidate_id: uuid.UUID) -> bool:
         candidate_id,
     )
     return res.endswith(" 1")
+
+
+# ---- answer scores ----
+
+
+async def cached_score(db: Db, session_id: uuid.UUID, key: str, provider: str) -> tuple[bool, Any]:
+    """(hit, score); a hit may hold None (nothing was said)."""
+    r = await db.fetchrow(
+        "SELECT score FROM answer_scores WHERE session_id = $1 AND captions_key = $2 AND provider = $3",
+        session_id,
+        key,
+        provider,
+    )
+    if r is None:
+        return False, None
+    v = r["score"]
+    return True, json.loads(v) if isinstance(v, str) else v
+
+
+async def save_score(db: Db, session_id: uuid.UUID, key: str, provider: str, score: dict[str, Any] | None) -> None:
+    await db.execute(
+        "INSERT INTO answer_scores (session_id, captions_key, provider, score) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (session_id) DO UPDATE SET captions_key = $2, provider = $3, score = $4, created_at = now()",
+        session_id,
+        key,
+        provider,
+        json.dumps(score) if score is not None else None,
+    )
 
 
 # ---- webhooks ----

@@ -1,0 +1,24 @@
+"""The provider the settings ask for; shared by the llm worker and the recruiter review."""
+
+from __future__ import annotations
+
+from interview_room.config import Config
+
+from .offline import OfflineProvider
+from .openai_provider import OpenAIProvider
+from .provider import Provider
+
+
+def make_provider(cfg: Config) -> Provider:
+    """``LLM_PROVIDER``: openai, offline, or auto (openai when a key or base URL is configured)."""
+    choice = cfg.llm_provider.lower()
+    if choice == "openai" or (choice == "auto" and (cfg.openai_api_key or cfg.openai_base_url)):
+        return OpenAIProvider(
+            api_key=cfg.openai_api_key,
+            base_url=cfg.openai_base_url,
+            model=cfg.llm_model,
+            fast_model=cfg.llm_model_fast,
+            timeout=cfg.llm_timeout_s,
+            max_retries=cfg.llm_max_retries,
+        )
+    return OfflineProvider()

@@ -1,0 +1,309 @@
+"""Recruiter side (issue 8): copying a candidate's link again, new links, reminders, stored AI scores.
+
+The signaling app runs in this process on a real port (real embedded Postgres and Redis); e-mails go
+to a local aiosmtpd inbox. Model scoring talks to a local server speaking the OpenAI wire format
+through the real ``openai`` client. Answers' captions are written with the stt worker's own store
+function (the media path is covered by test_recruiting_e2e.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest_asyncio
+from conftest import Infra
+from recruit_fixtures import Api, recruit_api
+
+from interview_room.embedded import free_port
+from interview_room.messages import Caption
+from interview_room.store import captions as captions_store
+from signaling.context import SERVICES
+from signaling.recruiting.reminders import ReminderSweeper
+from tests.fake_openai import FakeOpenAI, Reply, task_of, user_data
+
+INTERVIEW = {
+    "title": "Data engineer",
+    "job_description": "- Building streaming pipelines with Kafka\n- Tuning PostgreSQL queries and indexes",
+    "questions": [{"text": "Tell us about a pipeline you built.", "retakes": 1}],
+    "company_name": "Streamco",
+}
+
+
+@pytest_asyncio.fixture(scope="module")
+async def api(infra: Infra) -> AsyncIterator[Api]:
+    async with recruit_api(infra) as a:
+        yield a
+
+
+def token_of(link: str) -> str:
+    return link.split("#", 1)[1]
+
+
+async def _interview(api: Api, rec: str, **extra: Any) -> str:
+    st, iv = await api.call("POST", "/api/org/interviews", rec, json={**INTERVIEW, **extra})
+    assert st == 201, iv
+    return str(iv["id"])
+
+
+async def _invite(api: Api, rec: str, iv: str, addr: str | None, **extra: Any) -> dict[str, Any]:
+    body = {"email": addr, "name": "Cand", **extra}
+    st, inv = await api.call("POST", f"/api/org/interviews/{iv}/candidates", rec, json=body)
+    assert st == 201, inv
+    return dict(inv)
+
+
+def _links_in(msg: Any) -> list[str]:
+    text = msg.get_payload(decode=True).decode()
+    return [w for w in text.split() if "/c.html#" in w]
+
+
+async def test_link_can_be_copied_again_and_replaced(api: Api) -> None:
+    rec = await api.recruiter("Copy org")
+    other = await api.recruiter("Other org")
+    iv = await _interview(api, rec)
+    inv = await _invite(api, rec, iv, "lena@example.com", send_email=False)
+    cid = inv["candidate"]["id"]
+    assert "link_nonce" not in inv["candidate"] and "token_hash" not in inv["candidate"]
+
+    st, got = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
+    assert st == 200 and got["link"] == inv["link"]
+    st, _ = await api.call("GET", f"/api/c/{token_of(got['link'])}")
+    assert st == 200
+    st, body = await api.call("GET", f"/api/org/candidates/{cid}/link", other)
+    assert st == 404 and body["error"]["code"] == "not_found"  # another organisation's candidate
+
+    st, fresh = await api.call("POST", f"/api/org/candidates/{cid}/link", rec, json={"send_email": True})
+    assert st == 200 and fresh["link"] != inv["link"] and fresh["emailed"] is True
+    st, body = await api.call("GET", f"/api/c/{token_of(inv['link'])}")
+    assert st == 404  # the old link stopped working
+    st, _ = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    assert st == 200
+    assert _links_in(api.inbox.to("lena@example.com")[-1]) == [fresh["link"]]
+    st, got = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
+    assert got["link"] == fresh["link"]
+
+    # a withdrawn link cannot be copied; a new link lifts the withdrawal
+    await api.call("POST", f"/api/org/candidates/{cid}/revoke", rec)
+    st, body = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
+    assert st == 409 and body["error"]["code"] == "link_unavailable"
+    st, body = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    assert st == 410
+    st, again = await api.call("POST", f"/api/org/candidates/{cid}/link", rec, json={})
+    assert st == 200 and again["candidate"]["revoked"] is False and again["emailed"] is False
+    st, body = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    assert st == 404
+    st, _ = await api.call("GET", f"/api/c/{token_of(again['link'])}")
+    assert st == 200
+
+    st, body = await api.call("POST", f"/api/org/candidates/{uuid.uuid4()}/link", rec, json={})
+    assert st == 404
+
+
+async def test_recruiter_sends_a_reminder(api: Api) -> None:
+    rec = await api.recruiter("Remind org")
+    iv = await _interview(api, rec)
+    inv = await _invite(api, rec, iv, "omar@example.com")
+    cid = inv["candidate"]["id"]
+    st, res = await api.call("POST", f"/api/org/candidates/{cid}/remind", rec)
+    assert st == 200 and res["emailed"] is True and res["candidate"]["reminded_at"]
+    mails = api.inbox.to("omar@example.com")
+    assert [m["Subject"].startswith("Reminder") for m in mails] == [False, True]
+    assert _links_in(mails[-1]) == [inv["link"]]  # the same link as the invitation
+
+    link_only = await _invite(api, rec, iv, None)
+    st, body = await api.call("POST", f"/api/org/candidates/{link_only['candidate']['id']}/remind", rec)
+    assert st == 409 and body["error"]["code"] == "no_email"
+    await api.call("POST", f"/api/org/candidates/{cid}/revoke", rec)
+    st, body = await api.call("POST", f"/api/org/candidates/{cid}/remind", rec)
+    assert st == 409 and body["error"]["code"] == "not_pending"
+    assert len(api.inbox.to("omar@example.com")) == 2
+
+
+async def _age(api: Api, cid: str, *, invited_hours_ago: float, expires_in_hours: float) -> None:
+    await api.pool.execute(
+        "UPDATE candidates SET created_at = now() - make_interval(secs => $2), "
+        "expires_at = now() + make_interval(secs => $3) WHERE id = $1",
+        uuid.UUID(cid),
+        invited_hours_ago * 3600,
+        expires_in_hours * 3600,
+    )
+
+
+async def test_automatic_reminder_before_the_link_expires(api: Api) -> None:
+    rec = await api.recruiter("Sweep org")
+    iv = await _interview(api, rec)
+    due = await _invite(api, rec, iv, "due@example.com")
+    later = await _invite(api, rec, iv, "later@example.com")
+    late_invite = await _invite(api, rec, iv, "fresh@example.com")
+    revoked = await _invite(api, rec, iv, "gone@example.com")
+    await _age(api, due["candidate"]["id"], invited_hours_ago=72, expires_in_hours=10)
+    await _age(api, later["candidate"]["id"], invited_hours_ago=72, expires_in_hours=40)  # not yet in the window
+    await _age(api, late_invite["candidate"]["id"], invited_hours_ago=1, expires_in_hours=10)  # invited in it
+    await _age(api, revoked["candidate"]["id"], invited_hours_ago=72, expires_in_hours=10)
+    await api.call("POST", f"/api/org/candidates/{revoked['candidate']['id']}/revoke", rec)
+
+    svc = api.app[SERVICES]
+    # SMTP down: nothing is marked as reminded, the next sweep tries again
+    down = dataclasses.replace(svc, cfg=dataclasses.replace(svc.cfg, smtp_port=free_port()))
+    assert await ReminderSweeper(down).sweep() == 0
+    row = await api.pool.fetchrow("SELECT reminded_at FROM candidates WHERE id = $1", uuid.UUID(due["candidate"]["id"]))
+    assert row["reminded_at"] is None
+
+    # two replicas sweeping at once send one reminder
+    sent = await asyncio.gather(ReminderSweeper(svc).sweep(), ReminderSweeper(svc).sweep())
+    assert sum(sent) >= 1
+    # the invitation's link again (a sweep has no request: the host is PUBLIC_URL, else HTTP_HOST:HTTP_PORT)
+    tokens = [[token_of(link) for link in _links_in(m)] for m in api.inbox.to("due@example.com")]
+    assert tokens == [[token_of(due["link"])], [token_of(due["link"])]]
+    assert api.inbox.to("due@example.com")[-1]["Subject"].startswith("Reminder")
+    for addr in ("later@example.com", "fresh@example.com", "gone@example.com"):
+        assert len(api.inbox.to(addr)) == 1, addr  # the invitation only
+    assert await ReminderSweeper(svc).sweep() == 0  # once
+    assert len(api.inbox.to("due@example.com")) == 2
+
+
+# ---- stored scores ----
+
+
+async def _answer_with_captions(api: Api, token: str, texts: list[str]) -> str:
+    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    assert st == 201, started
+    sid = started["session_id"]
+    for i, text in enumerate(texts):
+        cap = Caption(id=f"{sid}-c{i}", role="candidate", t0=2.0 * i, t1=2.0 * i + 1.8, text=text, lang="en")
+        assert await captions_store.insert_caption(api.pool, cap, sid, i)
+    st, body = await api.call("POST", f"/api/c/{token}/answers/0/finish")
+    assert st == 200, body
+    return str(sid)
+
+
+async def _candidate_with_answer(api: Api, texts: list[str]) -> tuple[str, str, str]:
+    rec = await api.recruiter("Score org")
+    iv = await _interview(api, rec)
+    inv = await _invite(api, rec, iv, None)
+    token = token_of(inv["link"])
+    st, _ = await api.call("POST", f"/api/c/{token}/consent")
+    assert st == 200
+    sid = await _answer_with_captions(api, token, texts)
+    return rec, str(inv["candidate"]["id"]), sid
+
+
+async def test_offline_score_is_stored_and_follows_late_captions(api: Api) -> None:
+    rec, cid, sid = await _candidate_with_answer(api, ["I like working with people and I am a fast learner."])
+    st, first = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+    assert st == 200
+    score = first["answers"][0]["score"]
+    assert score["provider"] == "offline" and "pending" not in score
+    stored = await api.pool.fetchrow("SELECT captions_key, provider FROM answer_scores WHERE session_id = $1", uuid.UUID(sid))
+    assert stored["provider"] == "offline"
+    st, again = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+    assert again["answers"][0]["score"] == score
+
+    # a caption that arrives after the first review covers the job's requirements: scored anew, higher
+    late = Caption(
+        id=f"{sid}-late",
+        role="candidate",
+        t0=10.0,
+        t1=16.0,
+        text="I built streaming pipelines with Kafka and tuned PostgreSQL queries and indexes for them.",
+        lang="en",
+    )
+    await captions_store.insert_caption(api.pool, late, sid, 99)
+    st, after = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+    assert after["answers"][0]["score"]["score"] > score["score"]
+    assert after["answers"][0]["score"]["rubric"]["relevance"] > score["rubric"]["relevance"]
+    newer = await api.pool.fetchval("SELECT captions_key FROM answer_scores WHERE session_id = $1", uuid.UUID(sid))
+    assert newer != stored["captions_key"]
+
+
+async def _wait_for_provider(api: Api, rec: str, cid: str, provider: str) -> dict[str, Any]:
+    async with asyncio.timeout(30):
+        while True:
+            st, r = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+            assert st == 200
+            score = r["answers"][0]["score"]
+            if not score.get("pending"):
+                assert score["provider"] == provider
+                return dict(score)
+            await asyncio.sleep(0.1)
+
+
+async def test_model_scores_against_the_job_description(infra: Infra) -> None:
+    reply = '{"relevance": 88, "completeness": 77, "structure": 66, "clarity": 91, "feedback": "Quantify the gain."}'
+    async with FakeOpenAI(responder=lambda body: Reply(reply)) as fake:
+        async with recruit_api(infra, llm_provider="openai", openai_base_url=fake.base_url, llm_model="m") as api:
+            rec, cid, _ = await _candidate_with_answer(api, ["We moved billing events onto Kafka streams."])
+            st, first = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+            assert first["answers"][0]["score"]["pending"] is True  # the page does not wait on the model
+            assert first["answers"][0]["score"]["provider"] == "offline"
+            score = await _wait_for_provider(api, rec, cid, "openai")
+            assert score["rubric"]["relevance"] == 88 and score["summary"] == "Quantify the gain."
+            assert "delivery" in score["rubric"] and score["delivery"]["word_count"] > 0  # measured, not the model's
+            asked = fake.requests_for("score")
+            assert len(asked) == 1
+            data = user_data(asked[0])
+            assert "Kafka" in data["job_description"] and "Kafka streams" in data["candidate_answer"]
+            st, again = await api.call("GET", f"/api/org/candidates/{cid}", rec)
+            assert again["answers"][0]["score"] == score and len(fake.requests_for("score")) == 1  # stored
+
+
+async def test_broken_model_falls_back_to_the_offline_score(infra: Infra) -> None:
+    async with FakeOpenAI(responder=lambda body: Reply("not json at all")) as fake:
+        async with recruit_api(infra, llm_provider="openai", openai_base_url=fake.base_url, llm_max_retries=0) as api:
+            rec, cid, _ = await _candidate_with_answer(api, ["I tuned PostgreSQL indexes."])
+            score = await _wait_for_provider(api, rec, cid, "offline")
+            assert score["model_error"] and 0 <= score["score"] <= 100
+            asked = len(fake.requests_for("score"))
+            assert asked == 2 and all(task_of(r) == "score" for r in fake.requests)  # one retry, then stored
+            await api.call("GET", f"/api/org/candidates/{cid}", rec)
+            assert len(fake.requests_for("score")) == asked
+
+
+async def test_candidate_page_gets_turn_credentials_from_its_link(infra: Infra) -> None:
+    servers = ["stun:stun.example.com:3478", "turn:turn.example.com:3478?transport=udp"]
+    async with recruit_api(infra, ice_servers=servers, turn_secret="coturn-secret") as api:
+        rec = await api.recruiter("Turn org")
+        iv = await _interview(api, rec)
+        inv = await _invite(api, rec, iv, None)
+        st, conf = await api.call("GET", f"/api/c/{token_of(inv['link'])}/config")
+        assert st == 200 and conf["ice_servers"][0] == servers[0]
+        turn = conf["ice_servers"][1]
+        assert turn["urls"] == servers[1] and turn["username"].endswith(f":cand-{inv['candidate']['id']}")
+        mac = hmac.new(b"coturn-secret", turn["username"].encode(), hashlib.sha1).digest()
+        assert turn["credential"] == base64.b64encode(mac).decode()  # what coturn's use-auth-secret checks
+        st, body = await api.call("GET", "/api/c/not-a-real-token/config")
+        assert st == 404 and "ice_servers" not in (body or {})
+        await api.call("POST", f"/api/org/candidates/{inv['candidate']['id']}/revoke", rec)
+        st, _ = await api.call("GET", f"/api/c/{token_of(inv['link'])}/config")
+        assert st == 410
+
+
+async def test_links_follow_a_moved_deadline(api: Api) -> None:
+    now = datetime.now(UTC)
+    rec = await api.recruiter("Deadline org")
+    iv = await _interview(api, rec, deadline=(now + timedelta(days=2)).isoformat())
+    at_deadline = await _invite(api, rec, iv, "a@example.com")
+    earlier = await _invite(api, rec, iv, "b@example.com", expires_at=(now + timedelta(days=1)).isoformat())
+
+    async def expiry(inv: dict[str, Any]) -> datetime:
+        st, body = await api.call("GET", f"/api/org/interviews/{iv}/candidates", rec)
+        found = next(c for c in body["candidates"] if c["id"] == inv["candidate"]["id"])
+        return datetime.fromisoformat(found["expires_at"].replace("Z", "+00:00"))
+
+    later = now + timedelta(days=5)
+    st, _ = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"deadline": later.isoformat()})
+    assert st == 200
+    assert abs((await expiry(at_deadline) - later).total_seconds()) < 1  # extended with the deadline
+    assert abs((await expiry(earlier) - (now + timedelta(days=1))).total_seconds()) < 1  # its own date kept
+    sooner = now + timedelta(hours=12)
+    await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"deadline": sooner.isoformat()})
+    assert abs((await expiry(at_deadline) - sooner).total_seconds()) < 1
+    assert abs((await expiry(earlier) - sooner).total_seconds()) < 1  # no link outlives the deadline
