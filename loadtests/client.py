@@ -313,6 +313,7 @@ class RoomClient:
         self.seen: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []
         self.tracks: list[WavTrack] = []
+        self.video: MediaStreamTrack | None = None
         self.roles: dict[str, str] = {}
         self.offer_sdp: str | None = None
         self.answer_sdp: str | None = None
@@ -405,12 +406,14 @@ class RoomClient:
         tracks: Sequence[tuple[str, TrackSource]],
         *,
         timeout: float = 30.0,
+        video: MediaStreamTrack | None = None,
     ) -> None:
         """Offer one audio track per ``(role, source)`` plus the "events" channel; wait until open.
 
         ``source``: a WAV path, a sequence of paths (1.5 s gaps), a ready WavTrack, or None
-        for silence. Non-trickle as PROTOCOL.md says: the offer is sent after ICE gathering
-        completes, and the answer's non-allowed candidates are dropped before it is applied.
+        for silence. ``video``: a camera track offered after the audio (stopped by ``close``).
+        Non-trickle as PROTOCOL.md says: the offer is sent after ICE gathering completes, and
+        the answer's non-allowed candidates are dropped before it is applied.
         """
         if self.pc is not None:
             raise RuntimeError("already connected")
@@ -428,6 +431,9 @@ class RoomClient:
             pc.addTrack(track)
             self.tracks.append(track)
             by_track.append((track, role))
+        if video is not None:
+            pc.addTrack(video)
+            self.video = video
 
         channel = pc.createDataChannel("events")
         self.channel = channel
@@ -556,6 +562,8 @@ class RoomClient:
         """Stop tracks, close the peer connection and the HTTP session. Safe to call twice."""
         for t in self.tracks:
             t.stop()
+        if self.video is not None:
+            self.video.stop()
         if self.pc is not None:
             await self.pc.close()
         for task in list(self._tasks):

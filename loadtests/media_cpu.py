@@ -23,10 +23,12 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "conversation.wav"
@@ -103,7 +105,14 @@ def _proc_cpu(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _node(streams: int, seconds: float) -> None:
+async def _node(
+    streams: int,
+    seconds: float,
+    *,
+    env: dict[str, str] | None = None,
+    camera: Callable[[], MediaStreamTrack] | None = None,
+) -> float:
+    """Per-stream share of a core; ``env`` adds node settings, ``camera`` makes each peer's video track."""
     import aiohttp
     import asyncpg
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -127,10 +136,12 @@ async def _node(streams: int, seconds: float) -> None:
         "ICE_HOSTS": "127.0.0.1",
         "ICE_SERVERS": "",
         "LOG_LEVEL": "WARNING",
+        **(env or {}),
     }
     node = subprocess.Popen([sys.executable, "-m", "interview_room.cli", "media"], env=env)
     pcs: list[RTCPeerConnection] = []
     tracks: list[WavTrack] = []
+    cameras: list[MediaStreamTrack] = []
     pool = await asyncpg.create_pool(db_url)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -156,6 +167,9 @@ async def _node(streams: int, seconds: float) -> None:
                 pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
                 track = WavTrack(FIXTURE, loop_seconds=seconds + 30)
                 pc.addTrack(track)
+                if camera is not None:
+                    cameras.append(camera())
+                    pc.addTrack(cameras[-1])
                 pc.createDataChannel("events")
                 await pc.setLocalDescription(await pc.createOffer())
                 body = {"session_id": str(sid), "user_id": str(uid), "sdp": pc.localDescription.sdp, "type": "offer"}
@@ -173,8 +187,9 @@ async def _node(streams: int, seconds: float) -> None:
             stalls = sum(t.stalls for t in tracks)
             print(f"node with {streams} streams: {100 * busy:.1f} % of a core (idle node {100 * idle:.1f} %)")
             print(f"  per stream: {100 * (busy - idle) / streams:.2f} % of a core   (client stalls: {stalls})")
+            return (busy - idle) / streams
     finally:
-        for t in tracks:
+        for t in [*tracks, *cameras]:
             t.stop()
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
         node.terminate()

@@ -35,7 +35,7 @@ from interview_room.service import TaskGroup, add_health_routes, run_forever, st
 from interview_room.store import media as media_store
 from recorder.session_recorder import new_recording_path
 
-from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles
+from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles, records_video
 from .session import EndResult, MediaSession, handle_client_message, interviewer_voice
 
 log = logging.getLogger("media.node")
@@ -234,10 +234,17 @@ class MediaNode:
         roles = parse_roles(body.get("roles"))
         assert isinstance(sdp, str)
 
+        # signaling always sends the session's mode; a re-offer without one keeps the live session's
+        live = self.sessions.get(sid)
+        mode = _opt_str(body, "mode") or (live.mode if live is not None else None)
         pc = new_peer_connection(self.cfg.ice_servers)
         try:
             answer = await answer_offer(
-                pc, sdp, self.cfg.ice_hosts, accept_video=False, voice=interviewer_voice(body.get("mode"))
+                pc,
+                sdp,
+                self.cfg.ice_hosts,
+                accept_video=records_video(self.cfg.record_video, mode),
+                voice=interviewer_voice(body.get("mode")),
             )
         except BaseException:
             await pc.close()

@@ -63,6 +63,20 @@ def default_role(mode: str) -> str:
     return "candidate" if mode == "mock" else "interviewer"
 
 
+def records_video(setting: str, mode: object) -> bool:
+    """Whether a session's camera is received and recorded (setting RECORD_VIDEO, ``cfg.record_video``).
+
+    ``answers`` (default): only recorded answers of recruiter candidates (mode ``recorded_answer``);
+    ``all``: every session whose client sends a camera; ``off``: never.
+    """
+    setting = setting.strip().lower()
+    if setting == "all":
+        return True
+    if setting in ("off", "0", "false", "no", "none", ""):
+        return False
+    return mode == "recorded_answer"
+
+
 def new_peer_connection(ice_servers: list[str]) -> RTCPeerConnection:
     return RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(u) for u in ice_servers]))
 
@@ -77,7 +91,8 @@ async def answer_offer(
 ) -> str:
     """Apply the offer (remote candidates outside ICE_HOSTS dropped) and return the complete answer.
 
-    Video the node does not record is declined (direction inactive) so aiortc never decodes it.
+    Video the node does not record is declined (direction inactive) so aiortc never decodes it; with
+    ``accept_video`` the first video the client sends is received (recvonly), any other declined.
     ``voice`` (a mock session's interviewer) is sent back on the first audio transceiver the client
     offered as sendrecv, so the browser plays it from the same connection without renegotiating.
     Raises OfferError(400, invalid_sdp) when aiortc refuses the description.
@@ -93,8 +108,10 @@ async def answer_offer(
             raise OfferError(400, "invalid_sdp", f"The offer was refused: {e}") from None
         raise
     for t in pc.getTransceivers():
-        if t.kind == "video" and not accept_video:
-            t.direction = "inactive"
+        if t.kind == "video":
+            sending = t._offerDirection in ("sendrecv", "sendonly")  # aiortc has no public getter
+            t.direction = "recvonly" if accept_video and sending else "inactive"
+            accept_video = accept_video and not sending
         elif t.kind == "audio":
             if voice is not None and t._offerDirection == "sendrecv":  # aiortc has no public getter
                 t.sender.replaceTrack(voice)

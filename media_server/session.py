@@ -1,9 +1,9 @@
 """One live session on this node: its peer connections, tracks, segmenters, recording, events relay.
 
 Why the clock lives here: t = 0 is the first audio frame the node receives for the session, and
-every track (also one that joins late or after a reconnect) is placed on that clock by the arrival
-of its own first frame plus its RTP timestamps. Segments, the recording and therefore captions and
-playback all use the same t.
+every track (also one that joins late or after a reconnect, and the camera) is placed on that clock
+by the arrival of its own first frame plus its RTP timestamps. Segments, the recording and therefore
+captions and playback all use the same t.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import av
 import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
@@ -55,6 +57,8 @@ VOICE_MARK_EVERY = 0.25  # s between "the candidate is speaking" marks in Redis
 VOICE_MARK_TTL = 300
 TTS_CAPTION_SEQ0 = 1_000_000  # interviewer captions of spoken questions, apart from the segmenter's seqs
 GOODBYE_WAIT = 30.0
+RTP_WRAP = 1 << 32
+VIDEO_RESYNC = 2.0  # s between a picture's RTP time and its arrival before the track is re-anchored
 
 
 def interviewer_voice(mode: object) -> InterviewerTrack | None:
@@ -65,6 +69,26 @@ def interviewer_voice(mode: object) -> InterviewerTrack | None:
 def voice_key(session_id: str) -> str:
     """Redis key: "<wall time> <session time>" of the candidate's latest speech in a mock session."""
     return f"mock:voice:{session_id}"
+
+
+class VideoTimes:
+    """Session time of each picture of one camera track: the arrival of its first picture plus its
+    RTP clock (90 kHz, 32 bits), as for audio, so jitter-buffer bursts do not move pictures against
+    the sound. A sender whose clock jumps (restarted, or no timestamps) is re-anchored on arrival."""
+
+    def __init__(self) -> None:
+        self._pts0: int | None = None
+        self._offset = 0.0
+
+    def at(self, frame: av.VideoFrame, arrival: float) -> float:
+        if frame.pts is None or frame.time_base is None:
+            return arrival
+        if self._pts0 is not None:
+            t = self._offset + float(((frame.pts - self._pts0) % RTP_WRAP) * Fraction(frame.time_base))
+            if abs(t - arrival) <= VIDEO_RESYNC:
+                return t
+        self._pts0, self._offset = frame.pts, arrival
+        return arrival
 
 
 @dataclass
@@ -116,6 +140,8 @@ class MediaSession:
         self._seq_key = f"session:{self.id}:seq"
         self._segmenters: set[Segmenter] = set()
         self._track_tasks: set[asyncio.Task[Any]] = set()
+        self._video_received = False  # an answer accepted a camera (the recording then expects one)
+        self._camera: MediaStreamTrack | None = None  # the video track being recorded
         self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self._clock0: float | None = None  # loop.time() of the first audio frame
         self._events_last: bytes | str = "$"
@@ -168,12 +194,19 @@ class MediaSession:
             await self._on_pc_state(pc)
 
     def start_tracks(self, pc: RTCPeerConnection, roles: dict[str, str]) -> list[str]:
-        """Start consuming every audio track of an answered offer; returns their roles."""
+        """Start consuming every audio track (and an accepted camera) of an answered offer; returns
+        the audio tracks' roles."""
         started = []
         for t in pc.getTransceivers():
             if isinstance(t.sender.track, InterviewerTrack):
                 self._add_voice(pc, t.sender.track)
             track = t.receiver.track
+            if t.kind == "video" and track is not None and t.direction == "recvonly":
+                self._video_received = True
+                task = self.tasks.spawn(self._consume_video(track, t.mid or "?"), f"camera-{t.mid}")
+                self._track_tasks.add(task)
+                task.add_done_callback(self._track_tasks.discard)
+                continue
             if t.kind != "audio" or track is None:
                 continue
             role = roles.get(t.mid or "") or default_role(self.mode)
@@ -281,8 +314,37 @@ class MediaSession:
 
     def _start_clock(self, now: float) -> None:
         self._clock0 = now
-        self.recorder = SessionRecorder(self.recording_path, session_id=self.id)
-        log.info("media started recording=%s", self.recording_path)
+        self.recorder = SessionRecorder(self.recording_path, session_id=self.id, video=self._video_received)
+        log.info("media started recording=%s video=%s", self.recording_path, self._video_received)
+
+    async def _consume_video(self, track: MediaStreamTrack, mid: str) -> None:
+        """The camera -> recorder (which encodes in its thread, dropping pictures it has no time for).
+
+        Pictures before the session's first audio have no place on the clock and are skipped. One
+        camera is recorded at a time: after a reconnect the new track takes over once the old one ended.
+        Every picture is taken from aiortc even when not recorded, or its queue would grow.
+        """
+        loop = asyncio.get_running_loop()
+        times = VideoTimes()
+        pictures = 0
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    break
+                if self._clock0 is None or self.recorder is None:
+                    continue
+                if self._camera is None:
+                    self._camera = track
+                    log.info("camera recorded mid=%s", mid)
+                if self._camera is track:
+                    self.recorder.write_video(times.at(frame, loop.time() - self._clock0), frame)  # type: ignore[arg-type]
+                    pictures += 1
+        finally:
+            if self._camera is track:
+                self._camera = None
+            log.info("camera ended mid=%s pictures=%d", mid, pictures)
 
     async def _consume(self, track: MediaStreamTrack, role: str, mid: str) -> None:
         """Per track: decode -> 16 kHz -> segmenter -> stt:segments; 48 kHz -> recorder; seconds -> meter.

@@ -7,10 +7,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from recorder import SessionRecorder
 
@@ -153,3 +156,182 @@ def test_a_second_part_never_overwrites_the_first(tmp_path: Path) -> None:
     second.write_bytes(b"part two")
     assert new_recording_path(tmp_path, "abc").name == "abc.3.webm"
     assert first.read_bytes() == b"part one"
+
+
+# ---- camera video (VP8 in the same file, on the same clock) ----
+
+RED, BLUE = (220, 30, 30), (30, 40, 220)
+
+
+def picture(rgb: tuple[int, int, int], width: int = 1280, height: int = 720) -> av.VideoFrame:
+    img = np.empty((height, width, 3), np.uint8)
+    img[:] = rgb
+    return av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+
+
+def play(
+    rec: SessionRecorder,
+    seconds: float,
+    sound: np.ndarray,
+    camera: dict[tuple[int, int, int], av.VideoFrame],
+    colour_at: Callable[[float], tuple[int, int, int] | None],
+    fps: float = 30.0,
+) -> None:
+    """Deliver audio (20 ms frames) and pictures in real time, as a live peer connection would."""
+    start = time.monotonic()
+    n_audio, n_video = int(seconds / 0.02), int(seconds * fps)
+    events = sorted([(i * 0.02, "a", i) for i in range(n_audio)] + [(i / fps, "v", i) for i in range(n_video)])
+    for t, kind, i in events:
+        delay = start + t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        if kind == "a":
+            rec.write(t, sound[i * 960 : (i + 1) * 960])
+        elif (rgb := colour_at(t)) is not None:
+            rec.write_video(t, camera[rgb])
+
+
+def decode_video(path: Path) -> tuple[list[tuple[float, np.ndarray]], av.video.stream.VideoStream | None]:
+    """(time, mean RGB) of every decoded picture, and the video stream (None when there is none)."""
+    with av.open(str(path)) as c:
+        if not c.streams.video:
+            return [], None
+        stream = c.streams.video[0]
+        out = [(float(f.time), f.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)) for f in c.decode(video=0)]
+    return out, stream
+
+
+def near(rgb: np.ndarray, want: tuple[int, int, int], tol: float = 30.0) -> bool:
+    return bool(np.abs(rgb - np.array(want)).max() <= tol)
+
+
+def test_camera_is_recorded_as_vp8_in_sync_with_the_audio(tmp_path: Path) -> None:
+    path = tmp_path / "video.webm"
+    rec = SessionRecorder(path, session_id="v1", video=True)
+    # a 720p camera at 30 fps: red, then blue from t=2.0 exactly when the candidate starts to speak
+    sound = np.concatenate([np.zeros(2 * RATE, np.int16), tone(440, 2.0)])
+    camera = {RED: picture(RED), BLUE: picture(BLUE)}
+    play(rec, 4.0, sound, camera, lambda t: RED if t < 2.0 else BLUE)
+    assert abs(rec.close() - 4.0) <= 0.05 * 4.0
+    assert rec.error is None
+
+    frames, stream = decode_video(path)
+    assert stream is not None and stream.codec_context.name == "vp8"
+    assert (stream.codec_context.width, stream.codec_context.height) == (640, 360)  # scaled down, aspect kept
+    assert abs(len(frames) - 15 * 4.0) <= 0.15 * 15 * 4.0  # 30 fps in, at most 15 fps recorded
+    video_seconds = frames[-1][0] + 1 / 15
+    x, _ = decode(path)
+    assert abs(video_seconds - len(x) / RATE) <= 0.05 * 4.0
+    assert all(near(rgb, RED) for t, rgb in frames if t < 1.9)
+    assert all(near(rgb, BLUE) for t, rgb in frames if t > 2.1)
+    # one clock: the picture turns blue when the sound starts
+    first_blue = min(t for t, rgb in frames if near(rgb, BLUE))
+    assert abs(first_blue - onset(band_energy(x, 440))) <= 0.1
+
+
+def test_a_busy_encoder_drops_pictures_instead_of_queueing_them(tmp_path: Path) -> None:
+    path = tmp_path / "burst.webm"
+    rec = SessionRecorder(path, session_id="v2", video=True)
+    frame = picture(RED)
+    feed(rec, 0.0, tone(440, 2.0))
+    for i in range(300):  # 20 s of pictures handed over at once: far faster than they can be encoded
+        rec.write_video(i / 15, frame)
+    rec.close()
+    assert rec.error is None
+    assert rec.video_dropped >= 200
+    assert rec.video_frames + rec.video_dropped == 300
+    frames, stream = decode_video(path)
+    assert stream is not None and rec.video_frames <= len(frames) <= 300 - rec.video_dropped + 10
+
+
+def test_a_stalled_camera_never_holds_the_audio_back(tmp_path: Path) -> None:
+    path = tmp_path / "stall.webm"
+    rec = SessionRecorder(path, session_id="v3", video=True)
+    camera = {BLUE: picture(BLUE, 640, 480)}
+    play(rec, 4.0, tone(440, 4.0), camera, lambda t: BLUE if t < 1.0 else None)  # the camera stops at 1 s
+    # the audio after the stall is in the file while the session is still going
+    while rec.encoded_seconds < 3.4:
+        time.sleep(0.05)
+    time.sleep(1.5)
+    with av.open(str(path)) as c:
+        on_disk = sum(f.samples for f in c.decode(audio=0)) / RATE
+    assert on_disk >= 2.4
+    assert abs(rec.close() - 4.0) <= 0.2
+    x, _ = decode(path)
+    assert abs(len(x) / RATE - 4.0) <= 0.2
+    e = band_energy(x, 440)
+    assert e[1:].min() > 0.3 * e.max()
+    frames, stream = decode_video(path)
+    assert stream is not None and (stream.codec_context.width, stream.codec_context.height) == (480, 360)
+    assert all(near(rgb, BLUE) for _, rgb in frames)  # the last picture is held, as in a live call
+    assert frames[-1][0] >= 3.4
+
+
+def test_no_camera_picture_gives_an_audio_only_file(tmp_path: Path) -> None:
+    for name, video in (("expected.webm", True), ("off.webm", False)):
+        rec = SessionRecorder(tmp_path / name, session_id="v4", video=video, video_wait=1.0)
+        feed(rec, 0.0, tone(440, 3.0))
+        if not video:
+            rec.write_video(0.5, picture(RED))  # a session that does not record video ignores pictures
+        assert abs(rec.close() - 3.0) <= 0.1
+        with av.open(str(tmp_path / name)) as c:
+            assert len(c.streams.video) == 0 and len(c.streams.audio) == 1
+        x, _ = decode(tmp_path / name)
+        assert abs(len(x) / RATE - 3.0) <= 0.1
+
+
+VIDEO_CRASH_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import av
+    import numpy as np
+    from recorder import SessionRecorder
+    camera_until = float(sys.argv[2])
+    rec = SessionRecorder(sys.argv[1], session_id="crash", video=True)
+    t = np.arange(48000 * 5) / 48000
+    x = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
+    img = np.zeros((360, 640, 3), np.uint8)
+    img[:] = (30, 40, 220)
+    pic = av.VideoFrame.from_ndarray(img, format="rgb24")
+    start = time.monotonic()
+    for i in range(250):  # 20 ms of sound each, and a picture every third (~16.7 fps), in real time
+        time.sleep(max(0.0, start + i * 0.02 - time.monotonic()))
+        rec.write(i * 0.02, x[i * 960 : (i + 1) * 960])
+        if i % 3 == 0 and i * 0.02 < camera_until:
+            rec.write_video(i * 0.02, pic)
+    while rec.encoded_seconds < 4.4:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    print("ready", flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.parametrize("camera_until", [5.0, 1.0], ids=["camera-on", "camera-stopped"])
+def test_crash_with_video_leaves_a_playable_file(tmp_path: Path, camera_until: float) -> None:
+    path = tmp_path / "crash-video.webm"
+    p = subprocess.Popen(
+        [sys.executable, "-c", VIDEO_CRASH_SCRIPT, str(path), str(camera_until)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert p.stdout is not None
+        assert p.stdout.readline().strip() == b"ready"
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    x, _ = decode(path)
+    assert len(x) / RATE >= 3.3
+    e = band_energy(x, 440)
+    assert e[1:].min() > 0.3 * e.max()
+    frames, stream = decode_video(path)
+    assert stream is not None and stream.codec_context.name == "vp8"
+    assert frames and frames[-1][0] >= min(camera_until, 3.3) - 0.2
+    assert all(near(rgb, BLUE) for _, rgb in frames)
+    if camera_until >= 5.0:
+        assert len(frames) >= 0.85 * 15 * 3.3
