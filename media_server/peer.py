@@ -77,8 +77,16 @@ def records_video(setting: str, mode: object) -> bool:
     return mode == "recorded_answer"
 
 
+def server_ice_urls(ice_servers: list[str]) -> list[str]:
+    """The STUN URLs of ICE_SERVERS: a media node with a public address never relays through TURN (the
+    ``turn:`` entries are for browsers, with credentials minted per user), and a TURN URL without
+    credentials would only slow its gathering down."""
+    return [u for u in ice_servers if u.startswith(("stun:", "stuns:"))]
+
+
 def new_peer_connection(ice_servers: list[str]) -> RTCPeerConnection:
-    return RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(u) for u in ice_servers]))
+    urls = server_ice_urls(ice_servers)
+    return RTCPeerConnection(RTCConfiguration(iceServers=[RTCIceServer(u) for u in urls]))
 
 
 async def answer_offer(

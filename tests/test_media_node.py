@@ -35,6 +35,7 @@ from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_host
 from interview_room.messages import Caption, LlmJob, Notice, Segment
 from loadtests.client import FIXTURES, WavTrack, load_references
 from media_server.node import MediaNode
+from media_server.peer import server_ice_urls
 
 LOOPBACK = ["127.0.0.1"]
 REFS = load_references()
@@ -448,3 +449,9 @@ async def test_sigterm_ends_sessions_and_finalizes_recordings(infra: Any, pool: 
         if proc.poll() is None:
             proc.kill()
         await redis.aclose()
+
+
+def test_media_node_uses_stun_but_never_the_browsers_turn_urls() -> None:
+    urls = ["stun:stun.example.com:3478", "turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
+    assert server_ice_urls(urls) == ["stun:stun.example.com:3478"]
+    assert server_ice_urls([]) == []
