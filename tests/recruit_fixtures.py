@@ -23,6 +23,22 @@ from interview_room import bus, config, db
 from interview_room.embedded import free_port
 from signaling.app import create_app
 
+INTERVIEW = {
+    "title": "Backend engineer",
+    "job_description": "- Experience with Python and asyncio\n- Designing PostgreSQL schemas",
+    "questions": [
+        {"text": "Tell us about a migration you led.", "think_seconds": 5, "answer_seconds": 60, "retakes": 1},
+        "How do you debug latency?",
+    ],
+    "company_name": "Acme Corp",
+    "intro_text": "Two short questions.",
+}
+
+
+def token_of(link: str) -> str:
+    """The candidate link's token (it travels in the fragment)."""
+    return link.split("#", 1)[1]
+
 
 @dataclass
 class Inbox:

@@ -14,29 +14,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from conftest import Infra
-from recruit_fixtures import Api, recruit_api
+from recruit_fixtures import INTERVIEW, Api, recruit_api, token_of
 
 
 @pytest_asyncio.fixture(scope="module")
 async def api(infra: Infra) -> AsyncIterator[Api]:
     async with recruit_api(infra) as a:
         yield a
-
-
-INTERVIEW = {
-    "title": "Backend engineer",
-    "job_description": "- Experience with Python and asyncio\n- Designing PostgreSQL schemas",
-    "questions": [
-        {"text": "Tell us about a migration you led.", "think_seconds": 5, "answer_seconds": 60, "retakes": 1},
-        "How do you debug latency?",
-    ],
-    "company_name": "Acme Corp",
-    "intro_text": "Two short questions.",
-}
-
-
-def token_of(link: str) -> str:
-    return link.split("#", 1)[1]
 
 
 async def test_organisation_scoping(api: Api) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest_asyncio
 from conftest import Infra
-from recruit_fixtures import Api, recruit_api
+from recruit_fixtures import Api, recruit_api, token_of
 
 from interview_room.embedded import free_port
 from interview_room.messages import Caption
@@ -41,10 +41,6 @@ INTERVIEW = {
 async def api(infra: Infra) -> AsyncIterator[Api]:
     async with recruit_api(infra) as a:
         yield a
-
-
-def token_of(link: str) -> str:
-    return link.split("#", 1)[1]
 
 
 async def _interview(api: Api, rec: str, **extra: Any) -> str:

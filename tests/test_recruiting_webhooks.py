@@ -19,21 +19,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 from conftest import Infra
-from recruit_fixtures import Api, recruit_api
+from recruit_fixtures import INTERVIEW, Api, recruit_api, token_of
 
 from interview_room.embedded import free_port
 from signaling.recruiting import webhook_guard, webhooks
 
-INTERVIEW = {
-    "title": "Backend engineer",
-    "job_description": "- Experience with Python and asyncio\n- Designing PostgreSQL schemas",
-    "questions": [
-        {"text": "Tell us about a migration you led.", "think_seconds": 5, "answer_seconds": 60, "retakes": 1},
-        "How do you debug latency?",
-    ],
-    "company_name": "Acme Corp",
-    "intro_text": "Two short questions.",
-}
 ONE_QUESTION = {"title": "Quick screen", "questions": ["Why us?"]}
 
 
@@ -71,10 +61,6 @@ async def receiver(answer: Callable[[str, str, int], int] = lambda *_: 200) -> A
         yield rcv
     finally:
         await runner.cleanup()
-
-
-def token_of(link: str) -> str:
-    return link.split("#", 1)[1]
 
 
 async def _answer_without_media(api: Api, token: str, n: int) -> None:
