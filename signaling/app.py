@@ -24,6 +24,7 @@ from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
 from .reaper import OrphanReaper
 from .recruiting import webhooks
+from .recruiting.answer_limits import AnswerTimeLimit
 from .recruiting.reminders import ReminderSweeper
 
 log = logging.getLogger("signaling")
@@ -86,6 +87,7 @@ def main(cfg: Config) -> None:
         runner = await start_site(app, cfg.http_host, cfg.http_port)
         app[SERVICES].tasks.spawn(OrphanReaper(pool, redis).run(), "orphan-reaper")
         app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
+        app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

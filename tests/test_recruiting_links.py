@@ -26,6 +26,7 @@ from interview_room.embedded import free_port
 from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
 from signaling.context import SERVICES
+from signaling.recruiting.answer_limits import AnswerTimeLimit
 from signaling.recruiting.reminders import ReminderSweeper
 from tests.fake_openai import FakeOpenAI, Reply, task_of, user_data
 
@@ -303,3 +304,28 @@ async def test_links_follow_a_moved_deadline(api: Api) -> None:
     await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"deadline": sooner.isoformat()})
     assert abs((await expiry(at_deadline) - sooner).total_seconds()) < 1
     assert abs((await expiry(earlier) - sooner).total_seconds()) < 1  # no link outlives the deadline
+
+
+async def test_an_answer_left_recording_past_its_time_is_ended(api: Api) -> None:
+    rec = await api.recruiter("Limit org")
+    iv = await _interview(api, rec, questions=[{"text": "Why us?", "answer_seconds": 60, "retakes": 0}])
+    inv = await _invite(api, rec, iv, None)
+    token = token_of(inv["link"])
+    await api.call("POST", f"/api/c/{token}/consent")
+    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    assert st == 201
+    limit = AnswerTimeLimit(api.app[SERVICES], grace_s=30)
+    assert await limit.sweep() == 0  # within its time
+    await api.pool.execute(
+        "UPDATE candidate_answers SET created_at = now() - interval '91 seconds' WHERE session_id = $1",
+        uuid.UUID(started["session_id"]),
+    )
+    assert await limit.sweep() == 1
+    assert await limit.sweep() == 0
+    status = await api.pool.fetchval("SELECT status FROM sessions WHERE id = $1", uuid.UUID(started["session_id"]))
+    assert status == "ended"
+    st, body = await api.call("POST", f"/api/c/{token}/answers/0/finish")
+    assert st == 409 and body["error"]["code"] == "no_answer_started"
+    # it did not count: the only attempt (no retakes) can be made again
+    st, again = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    assert st == 201 and again["attempt"] == 2

@@ -134,7 +134,7 @@ async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[s
     return mine[-1]
 
 
-async def _end_session(svc: Services, owner_id: Any, session_id: Any) -> None:
+async def end_answer_session(svc: Services, owner_id: Any, session_id: Any) -> None:
     s = await sessions_store.get_session(svc.pool, owner_id, session_id)
     if s is None or s.status == "ended":
         return
@@ -164,7 +164,7 @@ async def start_answer(request: web.Request) -> web.Response:
     mine = [a for a in all_attempts if a["question_idx"] == idx]
     for a in mine:  # an attempt left open by a closed tab: end it; it does not count
         if a["status"] == "recording":
-            await _end_session(svc, c["owner_id"], a["session_id"])
+            await end_answer_session(svc, c["owner_id"], a["session_id"])
             await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
     q = iv["questions"][idx]
     used = sum(1 for a in mine if a["status"] == "done")
@@ -233,7 +233,7 @@ async def finish_answer(request: web.Request) -> web.Response:
     iv = await store.interview_of_candidate(svc.pool, c)
     idx = _index(request, len(iv["questions"]))
     a = await _current_attempt(svc, c, idx)
-    await _end_session(svc, c["owner_id"], a["session_id"])
+    await end_answer_session(svc, c["owner_id"], a["session_id"])
     await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "done")
     return web.json_response(await _state(svc, c))
 

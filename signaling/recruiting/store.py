@@ -6,7 +6,6 @@ takes the candidate id found from the link's token. Nothing here looks a row up 
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
 from datetime import datetime
@@ -27,12 +26,7 @@ CANDIDATE_COLS = (
 
 
 def _row(r: asyncpg.Record | None) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    d = dict(r)
-    if isinstance(d.get("questions"), str):
-        d["questions"] = json.loads(d["questions"])
-    return d
+    return dict(r) if r is not None else None
 
 
 # ---- organisations ----
@@ -135,7 +129,7 @@ async def create_interview(db: Db, org_id: uuid.UUID, user_id: uuid.UUID, v: dic
         user_id,
         v["title"],
         v.get("job_description", ""),
-        json.dumps(v.get("questions", [])),
+        v.get("questions", []),  # the pool's jsonb codec encodes
         v.get("deadline"),
         v.get("company_name", ""),
         v.get("intro_text", ""),
@@ -170,7 +164,7 @@ async def update_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, c
     cols = ("title", "job_description", "questions", "deadline", "company_name", "intro_text", "is_template")
     for col in cols:
         if col in changes:
-            value = json.dumps(changes[col]) if col == "questions" else changes[col]
+            value = changes[col]
             await db.execute(
                 f"UPDATE interviews SET {col} = $3, updated_at = now() WHERE id = $1 AND org_id = $2",
                 interview_id,
@@ -395,6 +389,31 @@ async def set_attempt_status(db: Db, candidate_id: uuid.UUID, question_idx: int,
     )
 
 
+async def overdue_attempts(db: Db, grace_s: float) -> list[dict[str, Any]]:
+    """Attempts still recording longer than their question's answer time plus ``grace_s``."""
+    rows = await db.fetch(
+        "SELECT a.candidate_id, a.question_idx, a.attempt, a.session_id, o.owner_id "
+        "FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
+        "JOIN interviews i ON i.id = c.interview_id JOIN organisations o ON o.id = c.org_id "
+        "WHERE a.status = 'recording' AND a.session_id IS NOT NULL AND a.created_at < now() - make_interval(secs => "
+        "coalesce((i.questions -> a.question_idx ->> 'answer_seconds')::float, 1800) + $1) LIMIT 100",
+        grace_s,
+    )
+    return [dict(r) for r in rows]
+
+
+async def finish_attempt_if_recording(db: Db, a: dict[str, Any], status: str) -> bool:
+    res = await db.execute(
+        "UPDATE candidate_answers SET status = $4, finished_at = now() WHERE candidate_id = $1 AND question_idx = $2 "
+        "AND attempt = $3 AND status = 'recording'",
+        a["candidate_id"],
+        a["question_idx"],
+        a["attempt"],
+        status,
+    )
+    return res.endswith(" 1")
+
+
 async def complete(db: Db, candidate_id: uuid.UUID) -> bool:
     """True the first time only (the e-mail and the webhook go out once)."""
     res = await db.execute(
@@ -417,8 +436,7 @@ async def cached_score(db: Db, session_id: uuid.UUID, key: str, provider: str) -
     )
     if r is None:
         return False, None
-    v = r["score"]
-    return True, json.loads(v) if isinstance(v, str) else v
+    return True, r["score"]
 
 
 async def save_score(db: Db, session_id: uuid.UUID, key: str, provider: str, score: dict[str, Any] | None) -> None:
@@ -428,7 +446,7 @@ async def save_score(db: Db, session_id: uuid.UUID, key: str, provider: str, sco
         session_id,
         key,
         provider,
-        json.dumps(score) if score is not None else None,
+        score,
     )
 
 
