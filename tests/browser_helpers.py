@@ -11,6 +11,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+from playwright.sync_api import Page
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -120,4 +121,35 @@ OVERFLOW_JS = r"""
   }
   return { scrollWidth: doc.scrollWidth, clientWidth: width, wide };
 }
+"""
+
+PHONE = {"width": 375, "height": 812}
+
+
+def page_a11y_problems(page: Page, name: str) -> list[str]:
+    """At the page's current (phone) width: controls without an accessible name, links without text, and
+    sideways scrolling. Empty when the page passes; ``checked`` controls must be more than zero."""
+    problems: list[str] = []
+    names = page.evaluate(UNNAMED_CONTROLS_JS)
+    if names["checked"] == 0:
+        problems.append(f"{name}: no controls found (page not loaded?)")
+    if names["bad"]:
+        problems.append(f"{name}: controls without an accessible name: {names['bad']}")
+    links = page.evaluate(UNNAMED_LINKS_JS)
+    if links:
+        problems.append(f"{name}: links without an accessible name: {links}")
+    overflow = page.evaluate(OVERFLOW_JS)
+    if overflow["scrollWidth"] > overflow["clientWidth"]:
+        problems.append(f"{name} scrolls sideways at {overflow['clientWidth']} px: {overflow}")
+    return problems
+
+
+# Links (a[href]) with no accessible name: text, aria-label(ledby), title or an image's alt.
+UNNAMED_LINKS_JS = r"""
+() => [...document.querySelectorAll('a[href]')].filter((a) => !a.hidden).filter((a) => {
+  const by = (a.getAttribute('aria-labelledby') || '').split(/\s+/).filter(Boolean)
+    .map((id) => document.getElementById(id)?.textContent || '').join('').trim();
+  const imgs = [...a.querySelectorAll('img[alt]')].map((i) => i.alt).join('').trim();
+  return !(by || (a.getAttribute('aria-label') || '').trim() || a.textContent.trim() || imgs || (a.getAttribute('title') || '').trim());
+}).map((a) => a.outerHTML.slice(0, 160))
 """

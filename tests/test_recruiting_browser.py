@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, chromium_args, speech_wav, word_recall
+from browser_helpers import CHROMIUM, PHONE, chromium_args, page_a11y_problems, speech_wav, word_recall
 from conftest import FIXTURES, ROOT, Stack
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from pypdf import PdfReader
@@ -297,15 +297,35 @@ def test_recruiter_reviews_answers(people: People) -> None:
         assert score is not None and 0 <= int(score) <= 100
         assert card.locator(".rubric meter").count() == 5
         assert card.locator(".score-summary").text_content()
+        # the candidate's camera was recorded: a <video> with the captions track, else an <audio>
+        media = card.get_attribute("data-media")
+        assert media in ("video", "audio") and card.locator(f"{media}.player track[kind=captions]").count() == 1
+        provider = card.locator(".score-provider")
+        assert provider.get_attribute("data-provider") in ("offline", "openai")
+        assert "Scored by" in (provider.text_content() or "")
     # the recording plays from the HttpOnly cookie alone
     duration = page.evaluate(
         """() => new Promise((ok) => {
-          const a = document.querySelector('.answer-card audio');
+          const a = document.querySelector('.answer-card .player');
           if (a.readyState >= 1) ok(a.duration); else a.addEventListener('loadedmetadata', () => ok(a.duration));
           setTimeout(() => ok(null), 20000);
         })"""
     )
     assert duration, "the answer's recording did not load"
+
+    if page.evaluate("() => document.querySelector('.answer-card .player').tagName") == "VIDEO":
+        size = page.evaluate(
+            "() => { const v = document.querySelector('.answer-card video'); return [v.videoWidth, v.videoHeight]; }"
+        )
+        assert size[0] > 0 and size[1] > 0, f"the answer's video has no picture: {size}"
+
+    page.set_viewport_size(PHONE)  # the review with its players, at phone width
+    try:
+        page.wait_for_timeout(300)
+        problems = page_a11y_problems(page, "review with answers")
+        assert not problems, "\n".join(problems)
+    finally:
+        page.set_viewport_size(DESKTOP)
 
     page.check("#d-pass")
     page.fill("#d-note", "Clear story about the billing migration.")

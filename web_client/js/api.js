@@ -37,11 +37,14 @@ const STATUS_TEXT = {
   503: 'The service is not available right now.',
 };
 
-/** URL of the login page that brings the user back here afterwards. */
+const ROOT = new URL('../', import.meta.url); // the site's root: the folder above js/
+
+/** URL of the login page that brings the user back here afterwards (also from pages under recruit/). */
 export function loginUrl() {
-  const page = location.pathname.split('/').pop() || 'index.html';
-  if (page === 'index.html') return 'index.html';
-  return `index.html?next=${encodeURIComponent(page + location.search + location.hash)}`;
+  const here = location.pathname.startsWith(ROOT.pathname) ? location.pathname.slice(ROOT.pathname.length) : '';
+  const login = `${ROOT.pathname}index.html`;
+  if (!here || here === 'index.html') return login;
+  return `${login}?next=${encodeURIComponent(here + location.search + location.hash)}`;
 }
 
 /**

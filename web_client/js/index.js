@@ -10,8 +10,8 @@ if (logoutButton) logoutButton.hidden = true;
 
 function nextPage() {
   const next = param('next');
-  // Only a page of this site: "room.html?id=…", never "//evil" or "https:…".
-  if (next && /^[\w-]+\.html([?#].*)?$/.test(next)) return next;
+  // Only a page of this site: "room.html?id=…" or "recruit/review.html?id=…", never "//evil" or "https:…".
+  if (next && /^(recruit\/)?[\w-]+\.html([?#].*)?$/.test(next)) return next;
   return 'sessions.html';
 }
 

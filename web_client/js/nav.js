@@ -1,32 +1,72 @@
-// Shared header: marks the current page, mobile menu toggle, log out.
+// Shared header: the site's one navigation list (rendered into every page's <nav id="site-nav">),
+// the current page marked, the mobile menu toggle (Escape closes it), log out.
 import { api, clearToken } from './api.js';
 
+/** Every page's nav, with hrefs relative to the site's root (the folder above js/). */
+export const NAV_ITEMS = [
+  { href: 'sessions.html', text: 'Sessions' },
+  { href: 'sessions.html#new', text: 'New' },
+  { href: 'profile.html', text: 'Profile' },
+  { href: 'billing.html', text: 'Billing' },
+  { href: 'troubleshoot.html', text: 'Troubleshoot' },
+  { href: 'recruit/index.html', text: 'Recruiting', nav: 'recruiting' },
+  { href: 'recruit/settings.html', text: 'Org settings', nav: 'recruit-settings', recruitOnly: true },
+  { href: 'links.html', text: 'Links' },
+];
+
+const ROOT = new URL('../', import.meta.url);
+
+/** "" on a top-level page, "../" on recruit/…: the way from this page back to the site's root. */
+export function rootPrefix() {
+  const rel = location.pathname.startsWith(ROOT.pathname) ? location.pathname.slice(ROOT.pathname.length) : '';
+  return '../'.repeat(Math.max(0, rel.split('/').length - 1));
+}
+
+function inRecruit() {
+  return location.pathname.startsWith(`${ROOT.pathname}recruit/`);
+}
+
+function renderNav(nav) {
+  const prefix = rootPrefix();
+  const items = NAV_ITEMS.filter((item) => !item.recruitOnly || inRecruit()).map((item) => {
+    const a = document.createElement('a');
+    a.href = prefix + item.href;
+    a.textContent = item.text;
+    if (item.nav) a.dataset.nav = item.nav;
+    const li = document.createElement('li');
+    li.append(a);
+    return li;
+  });
+  const logout = document.createElement('button');
+  logout.type = 'button';
+  logout.className = 'link-button';
+  logout.dataset.action = 'logout';
+  logout.textContent = 'Log out';
+  const li = document.createElement('li');
+  li.append(logout);
+  const list = document.createElement('ul');
+  list.append(...items, li);
+  nav.replaceChildren(list);
+}
+
 function markCurrent() {
-  const page = location.pathname.split('/').pop() || 'index.html';
   for (const link of document.querySelectorAll('.site-nav a')) {
-    const [file, hash] = link.getAttribute('href').split('#');
-    const current = file === page && (hash ? location.hash === `#${hash}` : location.hash !== '#new');
+    const [, hash] = link.getAttribute('href').split('#');
+    const samePage = link.pathname === location.pathname
+      || (link.pathname.endsWith('/index.html') && location.pathname === link.pathname.slice(0, -'index.html'.length));
+    const current = samePage && (hash ? location.hash === `#${hash}` : location.hash !== '#new');
     if (current) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
 }
 
-/** The recruiter pages' entry, added to every page's nav (pages under recruit/ carry it themselves). */
-function addRecruitingLink() {
-  const list = document.querySelector('#site-nav ul');
-  if (!list || list.querySelector('[data-nav=recruiting]')) return;
-  const item = document.createElement('li');
-  item.innerHTML = '<a href="recruit/index.html" data-nav="recruiting">Recruiting</a>';
-  list.insertBefore(item, list.querySelector('a[href="links.html"]')?.parentElement || null);
-}
-
 export function initNav() {
-  addRecruitingLink();
+  const nav = document.getElementById('site-nav');
+  if (nav) renderNav(nav);
   markCurrent();
   window.addEventListener('hashchange', markCurrent);
 
   const toggle = document.querySelector('.nav-toggle');
-  const nav = document.getElementById('site-nav');
   toggle?.addEventListener('click', () => {
     const open = toggle.getAttribute('aria-expanded') !== 'true';
     toggle.setAttribute('aria-expanded', String(open));
@@ -50,5 +90,5 @@ export async function logout() {
     await api('/api/auth/logout', { method: 'POST', redirectOn401: false });
   } catch { /* logged out locally either way */ }
   clearToken();
-  location.assign('index.html');
+  location.assign(`${rootPrefix()}index.html`);
 }

@@ -1,4 +1,5 @@
-// Candidates of one interview: invite (one, or a CSV), copy the link, revoke, statuses, compare, export.
+// Candidates of one interview: invite (one, or a CSV); per candidate copy the link, issue a new one,
+// remind, revoke; statuses, compare, export.
 import { errorMessage } from '../../js/api.js';
 import { clearErrors, setBusy, showError } from '../../js/forms.js';
 import { $, el, dateTime, param } from '../../js/util.js';
@@ -33,24 +34,153 @@ async function refresh() {
   renderCompare(cmp);
 }
 
+const isPending = (c) => !c.revoked && (c.status === 'invited' || c.status === 'started');
+const whoOf = (c) => c.name || c.email || 'Candidate';
+const candidatePath = (c, action) => `/api/org/candidates/${encodeURIComponent(c.id)}/${action}`;
+
 function renderList(candidates) {
   $('#list-empty').hidden = candidates.length > 0;
   $('#candidate-table tbody').replaceChildren(...candidates.map((c) => {
-    const who = c.name || c.email || 'Candidate';
-    const revoke = el('button', { type: 'button', class: 'revoke-btn', text: 'Revoke', 'aria-label': `Revoke the link of ${who}` });
+    const who = whoOf(c);
+    const button = (cls, text, label, onclick) => el('button', { type: 'button', class: `small-btn ${cls}`, text, 'aria-label': label, onclick: (e) => onclick(c, e.currentTarget) });
+    const copy = button('copy-btn', 'Copy link', `Copy link for ${who}`, copyLink);
+    const fresh = button('newlink-btn', 'New link', `New link for ${who}`, newLink);
+    fresh.hidden = c.status === 'completed';
+    const remind = button('remind-btn', 'Send reminder', `Send reminder to ${who}`, sendReminder);
+    remind.hidden = !c.email || !isPending(c);
+    const revoke = button('revoke-btn', 'Revoke', `Revoke the link of ${who}`, revokeLink);
     revoke.disabled = c.revoked || c.status === 'completed';
-    revoke.addEventListener('click', () => revokeLink(c, revoke));
-    return el('tr', { class: 'candidate-row', dataset: { id: c.id, status: c.revoked ? 'revoked' : c.status } },
-      el('td', {}, el('a', { href: `review.html?id=${encodeURIComponent(c.id)}`, text: who })),
-      el('td', { text: c.email || '—' }),
-      el('td', {}, statusBadge(c)),
-      el('td', { text: `${c.answered ?? 0} / ${nQuestions}` }),
-      el('td', { text: c.decision || '—' }),
-      el('td', { class: 'small', text: dateTime(c.expires_at) }),
-      el('td', {}, el('div', { class: 'row' },
-        el('a', { class: 'button review-link', href: `review.html?id=${encodeURIComponent(c.id)}`, text: 'Review', 'aria-label': `Review ${who}` }),
-        revoke)));
+    // data-label: the column's name, shown beside each value where the rows become cards (narrow screens);
+    // explicit roles keep the table semantics when CSS changes the display of its parts.
+    const cell = (label, attrs, ...kids) => el('td', { role: 'cell', 'data-label': label, ...attrs }, ...kids);
+    return el('tr', { role: 'row', class: 'candidate-row', dataset: { id: c.id, status: c.revoked ? 'revoked' : c.status } },
+      cell('Name', { class: 'c-who' }, el('a', { href: `review.html?id=${encodeURIComponent(c.id)}`, text: who })),
+      cell('E-mail', { text: c.email || '—' }),
+      cell('Status', {}, statusBadge(c),
+        c.reminded_at ? el('span', { class: 'small muted reminded', text: `reminded ${dateTime(c.reminded_at)}` }) : null),
+      cell('Answered', { text: `${c.answered ?? 0} / ${nQuestions}` }),
+      cell('Decision', { text: c.decision || '—' }),
+      cell('Expires', { class: 'small nowrap', text: dateTime(c.expires_at) }),
+      cell('Actions', { class: 'c-actions' }, el('div', { class: 'row actions' },
+        el('a', { class: 'button small-btn review-link', href: `review.html?id=${encodeURIComponent(c.id)}`, text: 'Review', 'aria-label': `Review ${who}` }),
+        copy, fresh, remind, revoke)));
   }));
+}
+
+/** Say something in the list's live region (and clear the error line). */
+function announce(text) {
+  $('#list-error').textContent = '';
+  $('#list-status').textContent = text;
+}
+
+/** Show a candidate's link under the table; `select` puts it selected in focus for a manual copy. */
+function showLink(c, link, hint, select = false) {
+  $('#row-link').hidden = false;
+  $('#row-link').dataset.id = c.id;
+  $('#row-link-label').textContent = `Link for ${whoOf(c)}`;
+  $('#row-link-input').value = link;
+  $('#row-link-hint').textContent = hint;
+  if (select) {
+    $('#row-link-input').focus();
+    $('#row-link-input').select();
+  }
+}
+
+async function clipboardWrite(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    return false; // no clipboard access (permission, insecure context): the link is shown for a manual copy
+  }
+}
+
+async function copyLink(c, button) {
+  setBusy(button, true);
+  announce('');
+  try {
+    const out = await rapi(candidatePath(c, 'link'));
+    const expired = out.expires_at && new Date(out.expires_at) <= new Date();
+    const hint = expired ? `This link expired ${dateTime(out.expires_at)}: use "New link" to extend it.` : `Expires ${dateTime(out.expires_at)}.`;
+    if (await clipboardWrite(out.link)) {
+      showLink(c, out.link, hint);
+      announce(`Link copied for ${whoOf(c)}.`);
+    } else {
+      showLink(c, out.link, hint, true);
+      announce('Could not copy automatically: the link is selected, press Ctrl+C (or ⌘C) to copy it.');
+    }
+  } catch (err) {
+    $('#list-error').textContent = err.code === 'link_unavailable'
+      ? `The link of ${whoOf(c)} was revoked: use "New link" to issue a new one.`
+      : errorMessage(err);
+  } finally {
+    setBusy(button, false);
+  }
+}
+
+$('#row-link-copy').addEventListener('click', async () => {
+  const input = $('#row-link-input');
+  if (await clipboardWrite(input.value)) announce('Link copied.');
+  else {
+    input.focus();
+    input.select();
+    announce('Could not copy automatically: the link is selected, press Ctrl+C (or ⌘C) to copy it.');
+  }
+});
+
+/** Ask in a modal dialog (focus stays inside, Escape cancels); resolves to {send} or null. */
+function confirmNewLink(c) {
+  const dialog = $('#newlink-dialog');
+  $('#newlink-h').textContent = `Issue a new link for ${whoOf(c)}?`;
+  $('#newlink-send').checked = false;
+  $('#newlink-send-row').hidden = !c.email;
+  $('#newlink-send-label').textContent = `E-mail the new link to ${c.email}`;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      resolve(dialog.returnValue === 'confirm' ? { send: Boolean(c.email) && $('#newlink-send').checked } : null);
+    }, { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('#newlink-cancel').focus();
+  });
+}
+
+async function newLink(c, button) {
+  const answer = await confirmNewLink(c);
+  button.focus();
+  if (!answer) return;
+  setBusy(button, true);
+  announce('');
+  try {
+    const out = await rapi(candidatePath(c, 'link'), { method: 'POST', body: { send_email: answer.send } });
+    await refresh();
+    const sent = out.emailed ? ` E-mailed to ${c.email}.` : '';
+    showLink(out.candidate || c, out.link, `Expires ${dateTime(out.candidate?.expires_at)}. The old link no longer works.`);
+    announce(`New link issued for ${whoOf(c)}; the old link no longer works.${sent}`);
+  } catch (err) {
+    $('#list-error').textContent = errorMessage(err);
+  } finally {
+    if (button.isConnected) setBusy(button, false);
+  }
+}
+
+const REMIND_ERRORS = {
+  no_email: 'has no e-mail address: copy the link and send it yourself.',
+  not_pending: 'has completed the interview, or the link is revoked or expired.',
+};
+
+async function sendReminder(c, button) {
+  setBusy(button, true, 'Sending…');
+  announce('');
+  try {
+    const out = await rapi(candidatePath(c, 'remind'), { method: 'POST', body: {} });
+    await refresh();
+    announce(out.emailed ? `Reminder e-mailed to ${c.email}.` : `The reminder to ${c.email} could not be e-mailed (no mail server is set up).`);
+  } catch (err) {
+    $('#list-error').textContent = REMIND_ERRORS[err.code] ? `${whoOf(c)} ${REMIND_ERRORS[err.code]}` : errorMessage(err);
+  } finally {
+    if (button.isConnected) setBusy(button, false);
+  }
 }
 
 function renderCompare(cmp) {
@@ -70,8 +200,10 @@ async function revokeLink(c, button) {
   setBusy(button, true);
   $('#list-error').textContent = '';
   try {
-    await rapi(`/api/org/candidates/${encodeURIComponent(c.id)}/revoke`, { method: 'POST' });
+    await rapi(candidatePath(c, 'revoke'), { method: 'POST' });
     await refresh();
+    announce(`The link of ${whoOf(c)} is revoked.`);
+    if ($('#row-link').dataset.id === c.id) $('#row-link').hidden = true;
   } catch (err) {
     $('#list-error').textContent = errorMessage(err);
     setBusy(button, false);

@@ -1,14 +1,13 @@
-// Shared by the recruiter pages under recruit/: the API without api.js's redirect (its relative
-// "index.html" would land on recruit/index.html), the header, status and small table helpers.
-import { api, clearToken, getToken, ApiError } from '../../js/api.js';
+// Shared by the recruiter pages under recruit/: the API (401 → log in and come back), the header,
+// status and small table helpers.
+import { api, clearToken, getToken, loginUrl, ApiError } from '../../js/api.js';
 import { initNav } from '../../js/nav.js';
 import { el } from '../../js/util.js';
 
-/** Log in, then come back here: index.html only returns to top-level pages, join.html forwards. */
+/** Log in, then come back to this page (the log-in page accepts recruit/… targets in ?next=). */
 export function toLogin() {
   clearToken();
-  const here = `recruit/${location.pathname.split('/').pop() || 'index.html'}${location.search}${location.hash}`;
-  location.assign(`../index.html?next=${encodeURIComponent(`join.html?next=${encodeURIComponent(here)}`)}`);
+  location.assign(loginUrl());
 }
 
 /** api() for recruiter pages: 401 goes to the log-in page and back. */

@@ -9,6 +9,10 @@ import { initPage, rapi, scoreBadge, statusBadge } from './common.js';
 initPage();
 const id = param('id') || '';
 const base = `/api/org/candidates/${encodeURIComponent(id)}`;
+const PROVIDERS = {
+  offline: 'Scored by the built-in offline scorer (no AI model).',
+  openai: 'Scored by an AI model (OpenAI).',
+};
 const RUBRIC = { relevance: 'Relevance', completeness: 'Completeness', structure: 'Structure', clarity: 'Clarity', delivery: 'Delivery' };
 
 async function load() {
@@ -55,24 +59,33 @@ function answerCard(a) {
     card.append(el('p', { class: 'muted', text: 'Not answered yet.' }));
     return card;
   }
-  const audio = el('audio', { class: 'player', controls: true, preload: 'metadata', src: a.recording_url, 'aria-label': `Recording of answer ${a.index + 1}` });
+  // The candidate's camera was recorded: a <video> shows the captions itself; an <audio> shows none,
+  // so its active cue is printed under the player. Either way every cue is listed to jump to.
+  const video = Boolean(a.has_video);
+  const player = el(video ? 'video' : 'audio', {
+    class: 'player', controls: true, preload: 'metadata', playsinline: video, src: a.recording_url,
+    'aria-label': `Recording of answer ${a.index + 1}`,
+  });
   const track = el('track', { kind: 'captions', srclang: 'en', label: 'Captions', default: true, src: a.captions_url });
-  audio.append(track);
-  const now = el('p', { class: 'cue-now', 'aria-live': 'off' });
-  const cues = el('ol', { class: 'vtt-cues', 'aria-label': 'Captions' });
-  // An <audio> shows no captions itself: the active cue is printed under the player and every cue listed.
-  track.track.mode = 'hidden';
+  player.append(track);
+  const now = el('p', { class: 'cue-now', 'aria-live': 'off', hidden: video });
+  const cues = el('ol', { class: 'vtt-cues', 'aria-label': `Captions of answer ${a.index + 1}` });
+  if (!video) track.track.mode = 'hidden';
   track.addEventListener('load', () => {
     const list = [...(track.track.cues || [])];
     cues.replaceChildren(...list.map((cue) => el('li', { class: 'vtt-cue', dataset: { t0: cue.startTime } },
-      el('button', { type: 'button', class: 'link-button', text: clock(cue.startTime), 'aria-label': `Play from ${clock(cue.startTime)}`, onclick: () => { audio.currentTime = cue.startTime; audio.play().catch(() => {}); } }),
+      el('button', { type: 'button', class: 'link-button', text: clock(cue.startTime), 'aria-label': `Play from ${clock(cue.startTime)}`, onclick: () => { player.currentTime = cue.startTime; player.play().catch(() => {}); } }),
       ` ${cue.getCueAsHTML().textContent}`)));
     card.dataset.cues = String(list.length);
   });
-  track.track.addEventListener('cuechange', () => {
-    now.textContent = [...(track.track.activeCues || [])].map((cue) => cue.getCueAsHTML().textContent).join(' ');
-  });
-  card.append(audio, now, el('h4', { text: 'Captions' }), cues);
+  if (!video) {
+    track.track.addEventListener('cuechange', () => {
+      now.textContent = [...(track.track.activeCues || [])].map((cue) => cue.getCueAsHTML().textContent).join(' ');
+    });
+  }
+  card.dataset.media = video ? 'video' : 'audio';
+  player.addEventListener('error', () => { now.hidden = false; now.textContent = 'The recording could not be loaded.'; });
+  card.append(player, now, el('h4', { text: 'Captions' }), cues);
   const text = (a.transcript || []).map((t) => t.text).join(' ');
   card.append(el('h4', { text: 'Transcript' }), el('p', { class: 'transcript-text', text: text || '(nothing was said)' }));
   const s = a.score;
@@ -80,7 +93,8 @@ function answerCard(a) {
     card.append(el('h4', { text: 'Score' }),
       el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
         el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
-      el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }));
+      el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }),
+      el('p', { class: 'small muted score-provider', dataset: { provider: s.provider || 'offline' }, text: PROVIDERS[s.provider] || PROVIDERS.offline }));
     const dv = s.delivery || {};
     card.append(el('dl', { class: 'kv small delivery' },
       el('dt', { text: 'Words' }), el('dd', { text: String(dv.word_count ?? '—') }),
