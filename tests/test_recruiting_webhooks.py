@@ -140,6 +140,7 @@ async def test_complete_sends_confirmation_and_signed_webhook_with_retries(infra
         assert "complete" in api.inbox.to("cara@example.com")[-1]["Subject"]
         log = await _log(api, rec, 3)
         assert _attempts(log) == [(1, False, 500), (2, False, 500), (3, True, 200)]
+        assert {d["state"] for d in log} == {"delivered"}  # the event's state on each of its attempts
         await asyncio.sleep(0.5)
         assert len(ats.received) == 3
         assert len(api.inbox.to("cara@example.com")) == 2  # the invitation and one confirmation
@@ -171,7 +172,7 @@ async def test_pending_retry_survives_a_restart_and_is_sent_once(infra: Infra) -
             rec, _, iv = await _hooked_org(first, f"{ats.url}/hook")
             await _complete_one(first, rec, iv)
             log = await _log(first, rec, 1)
-            assert _attempts(log) == [(1, False, 500)]
+            assert _attempts(log) == [(1, False, 500)] and log[0]["state"] == "pending"
         delivery_id = log[0]["delivery_id"]
         async with recruit_api(infra) as second:  # a new process on the same database
             # the hour passes while no signaling process runs
@@ -236,6 +237,7 @@ async def test_owner_retries_a_failed_delivery_to_the_fixed_url(infra: Infra) ->
         assert st == 202 and body["delivery_id"] == delivery_id and body["state"] == "pending"
         log = await _log(api, rec, 3)
         assert _attempts(log) == [(1, False, 500), (2, False, 500), (3, True, 200)]
+        assert {d["state"] for d in log} == {"delivered"}  # the event's state on each of its attempts
         assert log[2]["url"] == f"{ats.url}/fixed" and log[2]["delivery_id"] == delivery_id
         assert [p for p, _, _ in ats.received] == ["/broken", "/broken", "/fixed"]
         st, body = await api.call("POST", f"/api/org/webhook-deliveries/{delivery_id}/retry", rec)

@@ -482,8 +482,9 @@ async def log_delivery(
 
 async def list_deliveries(db: Db, org_id: uuid.UUID, limit: int = 100) -> list[dict[str, Any]]:
     rows = await db.fetch(
-        "SELECT id, candidate_id, event, delivery_id, url, attempt, status_code, error, ok, created_at "
-        "FROM webhook_deliveries WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT d.id, d.candidate_id, d.event, d.delivery_id, d.url, d.attempt, d.status_code, d.error, d.ok, "
+        "d.created_at, o.state FROM webhook_deliveries d LEFT JOIN webhook_outbox o ON o.delivery_id = d.delivery_id "
+        "WHERE d.org_id = $1 ORDER BY d.id DESC LIMIT $2",
         org_id,
         limit,
     )

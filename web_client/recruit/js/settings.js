@@ -80,7 +80,8 @@ $('#secret-copy').addEventListener('click', async () => {
 
 /** A delivery (one message, several attempts) failed for good when none of its attempts succeeded. */
 function failedDeliveries(rows) {
-  const ok = new Set(rows.filter((r) => r.ok).map((r) => r.delivery_id));
+  // `state` is the event's: pending (retries still to come), delivered or failed (retry by hand)
+  const ok = new Set(rows.filter((r) => r.ok || (r.state && r.state !== 'failed')).map((r) => r.delivery_id));
   const latest = new Map();
   for (const r of rows) {
     const seen = latest.get(r.delivery_id);
