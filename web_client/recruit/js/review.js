@@ -26,6 +26,7 @@ async function load() {
   $('#load-status').hidden = true;
   $('#view').hidden = false;
   render(r);
+  if (r.answers.some((a) => a.score?.pending)) pollPendingScores();
 }
 
 function render(r) {
@@ -88,24 +89,7 @@ function answerCard(a) {
   card.append(player, now, el('h4', { text: 'Captions' }), cues);
   const text = (a.transcript || []).map((t) => t.text).join(' ');
   card.append(el('h4', { text: 'Transcript' }), el('p', { class: 'transcript-text', text: text || '(nothing was said)' }));
-  const s = a.score;
-  if (s) {
-    card.append(el('h4', { text: 'Score' }),
-      el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
-        el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
-      el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }),
-      el('p', { class: 'small muted score-provider', dataset: { provider: s.provider || 'offline' }, text: PROVIDERS[s.provider] || PROVIDERS.offline }));
-    const dv = s.delivery || {};
-    card.append(el('dl', { class: 'kv small delivery' },
-      el('dt', { text: 'Words' }), el('dd', { text: String(dv.word_count ?? '—') }),
-      el('dt', { text: 'Talk time' }), el('dd', { text: duration(dv.talk_seconds) }),
-      el('dt', { text: 'Pace' }), el('dd', { text: dv.words_per_minute ? `${Math.round(dv.words_per_minute)} words/min` : 'too short to measure' }),
-      el('dt', { text: 'Filler words' }), el('dd', { text: String(dv.filler_words ?? 0) }),
-      el('dt', { text: 'Long pauses' }), el('dd', { text: String(dv.long_pauses ?? 0) }),
-      el('dt', { text: 'Attempt' }), el('dd', { text: String(a.attempt ?? 1) })));
-  } else {
-    card.append(el('p', { class: 'muted', text: 'No score: nothing was said in this answer.' }));
-  }
+  card.append(scoreBox(a));
   return card;
 }
 
@@ -127,3 +111,53 @@ $('#decision-form').addEventListener('submit', async (e) => {
 });
 
 load().catch((err) => { $('#load-status').hidden = false; $('#load-status').textContent = errorMessage(err); });
+
+/** Score, rubric, summary and delivery facts; replaced in place when a model's score arrives. */
+function scoreBox(a) {
+  const box = el('div', { class: 'score-box', dataset: { index: a.index } });
+  const s = a.score;
+  if (!s) {
+    box.append(el('p', { class: 'muted', text: 'No score: nothing was said in this answer.' }));
+    return box;
+  }
+  box.append(el('h4', { text: 'Score' }),
+    el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
+      el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
+    el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }),
+    el('p', { class: 'small muted score-provider', dataset: { provider: s.provider || 'offline' }, text: providerText(s) }));
+  const dv = s.delivery || {};
+  box.append(el('dl', { class: 'kv small delivery' },
+    el('dt', { text: 'Words' }), el('dd', { text: String(dv.word_count ?? '—') }),
+    el('dt', { text: 'Talk time' }), el('dd', { text: duration(dv.talk_seconds) }),
+    el('dt', { text: 'Pace' }), el('dd', { text: dv.words_per_minute ? `${Math.round(dv.words_per_minute)} words/min` : 'too short to measure' }),
+    el('dt', { text: 'Filler words' }), el('dd', { text: String(dv.filler_words ?? 0) }),
+    el('dt', { text: 'Long pauses' }), el('dd', { text: String(dv.long_pauses ?? 0) }),
+    el('dt', { text: 'Attempt' }), el('dd', { text: String(a.attempt ?? 1) })));
+  return box;
+}
+
+function providerText(s) {
+  if (s.pending) return 'An AI model is scoring this answer; the offline score is shown until it is done.';
+  if (s.model_error) return `The AI model could not score this answer (${s.model_error}); offline score shown.`;
+  return PROVIDERS[s.provider] || PROVIDERS.offline;
+}
+
+/** While a model is scoring, ask again now and then and swap in the scores only (players keep playing). */
+async function pollPendingScores(tries = 40) {
+  if (tries <= 0) return;
+  await new Promise((resolve) => { setTimeout(resolve, 3000); });
+  let r;
+  try {
+    r = await rapi(base);
+  } catch {
+    return;
+  }
+  for (const a of r.answers) {
+    const box = document.querySelector(`.score-box[data-index="${a.index}"]`);
+    if (box) box.replaceWith(scoreBox(a));
+    const badge = document.querySelector(`.answer-card[data-index="${a.index}"] h3 .score-badge`);
+    if (badge && a.score) badge.replaceWith(scoreBadge(a.score.score));
+  }
+  $('#overall').replaceChildren('Overall ', scoreBadge(r.overall_score));
+  if (r.answers.some((a) => a.score?.pending)) pollPendingScores(tries - 1);
+}
