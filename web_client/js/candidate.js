@@ -3,7 +3,7 @@
 // recording over WebRTC (one peer connection per attempt), retakes while any are left; the same link
 // resumes at the first unanswered question.
 import { api, errorMessage } from './api.js';
-import { iceServers, negotiate } from './rtc.js';
+import { negotiate, normalizeIceServers } from './rtc.js';
 
 const token = location.hash.slice(1);
 const base = `/api/c/${encodeURIComponent(token)}`;
@@ -25,6 +25,15 @@ function show(id) {
 function say(text) { $('status').textContent = text; }
 function fail(text) { $('error').textContent = text; $('error').hidden = !text; }
 function phase(p) { $('question').dataset.phase = p; }
+
+/** STUN/TURN for this link (no account here: the link vouches for the TURN credentials). */
+async function linkIceServers() {
+  try {
+    return normalizeIceServers((await api(`${base}/config`, { redirectOn401: false }))?.ice_servers);
+  } catch {
+    return [];
+  }
+}
 
 function mmss(s) { return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; }
 
@@ -154,7 +163,7 @@ async function record(q) {
     const stream = await openMedia();
     rec = { q, stream, pc: null, meter: null };
     const started = await call(`/answers/${q.index}/start`, 'POST');
-    const pc = new RTCPeerConnection({ iceServers: await iceServers() });
+    const pc = new RTCPeerConnection({ iceServers: await linkIceServers() });
     rec.pc = pc;
     for (const t of stream.getTracks()) pc.addTrack(t, stream);
     const events = pc.createDataChannel('events'); // before the offer (PROTOCOL.md)
