@@ -3,7 +3,10 @@
 Why the clock lives here: t = 0 is the first audio frame the node receives for the session, and
 every track (also one that joins late or after a reconnect, and the camera) is placed on that clock
 by the arrival of its own first frame plus its RTP timestamps. Segments, the recording and therefore
-captions and playback all use the same t.
+captions and playback all use the same t. A session that moved here from a dead node goes on on the
+same clock: its t = 0 is the first part's (``recording_parts``), so this node's first frame is at the
+wall-clock time since then (the reconnect gap is real time) and its recording file is a part placed
+there.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from interview_room.metrics import PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
 from interview_room.store import media as media_store
+from interview_room.store import recording_parts as parts_store
 from recorder import SessionRecorder
 
 from . import tts
@@ -143,7 +147,9 @@ class MediaSession:
         self._video_received = False  # an answer accepted a camera (the recording then expects one)
         self._camera: MediaStreamTrack | None = None  # the video track being recorded
         self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self._clock0: float | None = None  # loop.time() of the first audio frame
+        self._clock0: float | None = None  # loop.time() at session t = 0 (this node's first audio frame, or earlier)
+        self._origin: float | None = None  # unix time of t = 0 set by an earlier part on another node
+        self._part_task: asyncio.Task[Any] | None = None
         self._events_last: bytes | str = "$"
         self._grace: asyncio.Task[Any] | None = None
         self._relay_task: asyncio.Task[Any] | None = None
@@ -167,6 +173,10 @@ class MediaSession:
         session_id_var.set(self.id)
         self.started = True
         SESSIONS_LIVE.inc()
+        try:  # a session that recorded elsewhere before keeps its clock
+            self._origin = await parts_store.media_origin(self.pool, uuid.UUID(self.id))
+        except Exception:
+            log.exception("could not read earlier recording parts; the clock starts at 0")
         # segment numbers go on where they were, also when the session moved here from a dead node
         # (a reused number would read as an already-captioned segment to the stt worker)
         stored = await self.redis.hgetall(self._seq_key)
@@ -243,6 +253,8 @@ class MediaSession:
             await self.meter.close()
         except Exception:
             log.exception("final credit debit failed")
+        if self._part_task is not None:  # the part's row is written before the session counts as ended
+            await asyncio.wait({self._part_task}, timeout=10)
         try:  # queued ask/settings go out before the session_end job
             await asyncio.wait_for(self._inbox.join(), 5)
         except TimeoutError:
@@ -313,9 +325,31 @@ class MediaSession:
     # ---- audio ----
 
     def _start_clock(self, now: float) -> None:
-        self._clock0 = now
-        self.recorder = SessionRecorder(self.recording_path, session_id=self.id, video=self._video_received)
-        log.info("media started recording=%s video=%s", self.recording_path, self._video_received)
+        """The one place t is anchored: 0 at this first frame, or, when the session already recorded
+        on another node, the wall-clock seconds since that recording's t = 0."""
+        wall = time.time()
+        offset = max(0.0, wall - self._origin) if self._origin is not None else 0.0
+        self._clock0 = now - offset
+        self.recorder = SessionRecorder(
+            self.recording_path, session_id=self.id, video=self._video_received, start=offset
+        )
+        self._part_task = self.tasks.spawn(self._register_part(offset, wall), "recording-part")
+        log.info("media started recording=%s video=%s t=%.3f", self.recording_path, self._video_received, offset)
+
+    async def _register_part(self, offset: float, wall: float) -> None:
+        """Say where this node's recording sits on the session clock (playback joins the parts)."""
+        try:
+            part = await parts_store.add_part(
+                self.pool,
+                uuid.UUID(self.id),
+                path=str(self.recording_path),
+                offset_s=round(offset, 3),
+                started_wall=wall,
+                media_node=self.cfg.media_base_url,
+            )
+            log.info("recording part=%s offset=%.3f path=%s", part, offset, self.recording_path)
+        except Exception:
+            log.exception("could not register the recording part path=%s", self.recording_path)
 
     async def _consume_video(self, track: MediaStreamTrack, mid: str) -> None:
         """The camera -> recorder (which encodes in its thread, dropping pictures it has no time for).

@@ -60,9 +60,13 @@ class SessionRecorder:
         video: bool = False,
         video_wait: float = 4.0,
         max_video_queue: int = 3,
+        start: float = 0.0,
     ) -> None:
-        """``video``: the session receives a camera track, record it (``write_video``)."""
+        """``video``: the session receives a camera track, record it (``write_video``).
+        ``start``: the session time of the file's first sample (a later part of a session that moved
+        here from another node starts where the session clock is, but its file starts at 0)."""
         self.path = Path(path)
+        self.start = start
         self.session_id = session_id
         self.bitrate = bitrate
         self._delay = int(mix_delay * RATE)
@@ -101,12 +105,13 @@ class SessionRecorder:
         if self._closed or self.error is not None:
             return
         try:
-            self._q.put_nowait((t, samples))
+            self._q.put_nowait((t - self.start, samples))
         except queue.Full:  # the encoder cannot keep up: lose audio in the file, never stall the call
             self.dropped += 1
 
     def write_video(self, t: float, frame: av.VideoFrame) -> None:
         """Queue a camera picture that arrived at session time ``t`` (never blocks, may drop it)."""
+        t -= self.start
         if self._closed or self.error is not None or self._video_off or t < 0:
             return
         if not self._rate.admit(t):

@@ -262,7 +262,7 @@ async def end_session(request: web.Request) -> web.Response:
 async def recording(request: web.Request) -> web.FileResponse:
     svc = services(request)
     s = await owned_session(request)
-    path = recordings.recording_file(svc.cfg, s)
+    path = await recordings.playback_file(svc.cfg, svc.pool, s)
     if path is None:
         raise ApiError(404, "no_recording", "This session has no recording")
     ctype = "video/webm" if await recordings.has_video(path) else "audio/webm"

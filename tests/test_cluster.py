@@ -4,7 +4,8 @@ What a user of a cluster cares about: sessions spread over the media nodes; when
 media node die mid-interview, the sessions on the surviving node get every caption exactly once;
 the clients of the dead node see their connection fail and can start again on the surviving node;
 a dead node leaves placement by itself; a drained node takes no new sessions, keeps serving the
-ones it holds and exits when the last one ends.
+ones it holds and exits when the last one ends. A session that moved to the surviving node keeps one
+clock (its captions there come after the first node's) and plays back as one recording.
 
 The cluster has its own Redis database (``/2`` of the embedded server) so the media nodes and
 workers of the other tests' stack never mix with these.
@@ -13,6 +14,7 @@ workers of the other tests' stack never mix with these.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -20,10 +22,13 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
+import av
+import numpy as np
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
@@ -153,11 +158,16 @@ def overlap_match(utts: list[Utterance], cap: dict[str, Any]) -> Utterance | Non
     return best
 
 
-def captions_per_utterance(c: RoomClient, track: WavTrack) -> dict[int, list[str]]:
-    """utterance index -> ids of the final captions matched to it (-1: matched to none)."""
+def captions_per_utterance(c: RoomClient, track: WavTrack, offset: float = 0.0) -> dict[int, list[str]]:
+    """utterance index -> ids of the final captions matched to it (-1: matched to none); ``offset``:
+    the session time of the track's first frame (a session that moved to another node goes on)."""
+    utts = [
+        dataclasses.replace(u, t0=u.t0 + offset, t1=u.t1 + offset) if u.t0 is not None and u.t1 is not None else u
+        for u in track.utterances
+    ]
     out: dict[int, list[str]] = {u.index: [] for u in track.utterances}
     for cap in finals(c):
-        u = overlap_match(track.utterances, cap)
+        u = overlap_match(utts, cap)
         out.setdefault(u.index if u else -1, []).append(cap["id"])
     return out
 
@@ -286,16 +296,67 @@ async def test_sessions_spread_and_survive_a_dead_stt_worker_and_media_node(
         assert (await redis.xpending(bus.STT_SEGMENTS, bus.STT_GROUP))["pending"] == 0
         # the reconnected session gets captions on its new node (whether all of them: the test below)
         assert finals(reoffer)
-        cluster.notes["reoffer"] = (reoffer, track_re)
+        cluster.notes["moved"] = (clients[doomed[1]], reoffer, track_re)
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
 
 
-async def test_a_session_moved_to_another_node_gets_every_caption(cluster: Cluster) -> None:
-    assert "reoffer" in cluster.notes, "needs the node-death test above (the file runs in order)"
-    reoffer, track = cluster.notes["reoffer"]  # played in full and given the same time as the others
-    per_utt = captions_per_utterance(reoffer, track)
-    assert all(len(ids) == 1 for ids in per_utt.values()), per_utt
+def decoded_audio(path: Path) -> np.ndarray:
+    """Mono 48 kHz samples of a recording, each frame at its timestamp (holes stay zero)."""
+    pieces: list[tuple[int, np.ndarray]] = []
+    with av.open(str(path)) as c:
+        try:
+            for f in c.decode(audio=0):
+                x = f.to_ndarray().astype(np.float32).reshape(len(f.layout.channels), -1).mean(axis=0)
+                pieces.append((max(0, round(float(f.pts * f.time_base) * 48000)), x))
+        except av.FFmpegError:  # the dead node's part ends in a torn cluster
+            pass
+    out = np.zeros(max((s + len(x) for s, x in pieces), default=0), np.float32)
+    for s, x in pieces:
+        out[s : s + len(x)] = x
+    return out
+
+
+def loudness(samples: np.ndarray, t0: float, t1: float) -> float:
+    x = samples[int(t0 * 48000) : int(t1 * 48000)]
+    return float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
+
+
+async def test_a_session_moved_to_another_node_keeps_one_timeline_and_recording(
+    cluster: Cluster, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    assert "moved" in cluster.notes, "needs the node-death test above (the file runs in order)"
+    first, reoffer, track = cluster.notes["moved"]  # played in full and given the same time as the others
+    sid = str(reoffer.session_id)
+    parts = await pool.fetch(
+        "SELECT path, offset_s FROM recording_parts WHERE session_id = $1 ORDER BY part", uuid.UUID(sid)
+    )
+    assert len(parts) == 2 and parts[0]["offset_s"] == 0, parts
+    offset = float(parts[1]["offset_s"])
+    before, after = finals(first), finals(reoffer)
+    assert before and after
+    # one clock: the second node's captions come after the first node's, the reconnect gap included
+    assert min(c["t0"] for c in after) >= offset > max(c["t1"] for c in before)
+    per_utt = captions_per_utterance(reoffer, track, offset)  # every utterance there, once, at its time
+    assert per_utt.get(-1, []) == [] and all(len(ids) == 1 for ids in per_utt.values()), per_utt
+
+    # one recording: both parts on that clock, silence between them
+    assert (await reoffer.end())["status"] == "ended"
+    headers = {"Authorization": f"Bearer {reoffer.token}"}
+    url = f"{cluster.stack.base_url}/api/sessions/{sid}/recording"
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as r:
+        assert r.status == 200 and r.content_type == "audio/webm"
+        (tmp_path / "played.webm").write_bytes(await r.read())
+    played = decoded_audio(tmp_path / "played.webm")
+    first_part, last_part = (decoded_audio(Path(p["path"])) for p in parts)
+    assert len(played) / 48000 == pytest.approx(offset + len(last_part) / 48000, abs=0.5)
+    first_end = len(first_part) / 48000  # the dead node's last second or so never reached its file
+    recorded = [c for c in before if c["t1"] <= first_end] + after
+    assert len(recorded) > len(after)
+    for cap in recorded:  # every caption's speech is where the caption says
+        assert loudness(played, cap["t0"], cap["t1"]) > 0.02, cap
+    gap = (first_end + 0.3, offset - 0.3)
+    assert gap[1] - gap[0] > 1 and loudness(played, *gap) < 0.001
 
 
 async def test_a_drained_node_takes_no_new_sessions_and_exits_after_its_last(

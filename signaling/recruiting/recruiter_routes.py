@@ -483,7 +483,7 @@ async def _answer_session(request: web.Request) -> sessions_store.Session:
 @routes.get("/api/org/candidates/{candidate_id}/answers/{n}/recording")
 async def answer_recording(request: web.Request) -> web.FileResponse:
     s = await _answer_session(request)
-    path = recordings.recording_file(services(request).cfg, s)
+    path = await recordings.playback_file(services(request).cfg, services(request).pool, s)
     if path is None:
         raise ApiError(404, "no_recording", "This answer has no recording")
     ctype = "video/webm" if await recordings.has_video(path) else "audio/webm"
