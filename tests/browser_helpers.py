@@ -153,3 +153,48 @@ UNNAMED_LINKS_JS = r"""
   return !(by || (a.getAttribute('aria-label') || '').trim() || a.textContent.trim() || imgs || (a.getAttribute('title') || '').trim());
 }).map((a) => a.outerHTML.slice(0, 160))
 """
+
+
+# The level of the audio the page receives from the server (e.g. the mock interviewer's voice), measured
+# with a WebAudio AnalyserNode on the MediaStream a media element plays. Installed once the element has
+# its stream; every 50 ms it logs {t: performance.now(), rms} into window.__remoteLevels. Returns the
+# AudioContext's state ("running" when it measures), or null while the element has no audio yet.
+REMOTE_LEVEL_JS = r"""
+(selector) => {
+  if (window.__remoteLevels) return window.__remoteLevels.ctx.state;
+  const stream = document.querySelector(selector)?.srcObject;
+  if (!stream || !stream.getAudioTracks().length) return null;
+  const ctx = new AudioContext();
+  ctx.resume().catch(() => {});
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const buf = new Float32Array(analyser.fftSize);
+  const log = [];
+  window.__remoteLevels = { ctx, log };
+  setInterval(() => {
+    analyser.getFloatTimeDomainData(buf);
+    let sum = 0;
+    for (const v of buf) sum += v * v;
+    log.push({ t: performance.now(), rms: Math.sqrt(sum / buf.length) });
+  }, 50);
+  return ctx.state;
+}
+"""
+
+# {voiced, quiet_ms, now, samples} of the received audio between ``since`` and ``until`` (performance.now()
+# ms; ``until`` null: now): how many 50 ms samples were above ``threshold`` RMS, and for how long it has
+# been below it up to now.
+REMOTE_VOICED_JS = r"""
+([since, threshold, until]) => {
+  const log = window.__remoteLevels?.log || [];
+  const now = performance.now();
+  let voiced = 0;
+  let lastVoice = since;
+  for (const e of log) {
+    if (e.t < since || (until !== null && until !== undefined && e.t > until)) continue;
+    if (e.rms > threshold) { voiced += 1; lastVoice = e.t; }
+  }
+  return { voiced, quiet_ms: now - lastVoice, now, samples: log.length };
+}
+"""
