@@ -440,6 +440,10 @@ def test_end_leads_to_the_report_and_its_pdf(room: Mock) -> None:
     assert pdf.read_bytes()[:5] == b"%PDF-", pdf.read_bytes()[:40]
     assert download.value.suggested_filename.endswith(".pdf"), download.value.suggested_filename
 
+    # the questions box reads as a mock interview: no "suggested answer" line, delivery facts in words
+    box = page.locator("#questions").inner_text()
+    assert "No answer was suggested" not in box and "{" not in box, box
+
     names = page.evaluate(UNNAMED_CONTROLS_JS)
     assert not names["bad"], f"controls without an accessible name: {names['bad']}"
     _shoot(page, "mock-report")

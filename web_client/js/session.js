@@ -55,7 +55,7 @@ function render(s) {
 
   renderPlayer(s);
   renderTranscript(Array.isArray(s.transcript) ? s.transcript : []);
-  renderQuestions(Array.isArray(s.questions) ? s.questions : []);
+  renderQuestions(Array.isArray(s.questions) ? s.questions : [], s.mode === 'mock');
 
   if (s.mode === 'mock' && ended) {
     $('#report').hidden = false;
@@ -156,7 +156,18 @@ function highlight(t) {
 }
 
 // ---------- questions
-function renderQuestions(questions) {
+/** One delivery fact as a person reads it: "fillers: um ×2, like ×1" rather than the raw object. */
+function deliveryLine(key, value) {
+  const name = key.replaceAll('_', ' ');
+  if (value && typeof value === 'object') {
+    const parts = Object.entries(value).map(([w, n]) => `${w} ×${n}`);
+    return parts.length ? `${name}: ${parts.join(', ')}` : null;
+  }
+  if (value === null || value === undefined) return null;
+  return `${name}: ${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(1) : value}`;
+}
+
+function renderQuestions(questions, mock = false) {
   const box = $('#questions');
   if (!questions.length) {
     box.replaceChildren(el('p', { class: 'empty-hint', text: 'No questions were detected.' }));
@@ -177,12 +188,12 @@ function renderQuestions(questions) {
       ...translations.map((t) => el('span', { class: 'translation', dataset: { lang: t.lang }, lang: t.lang, text: t.text })),
       q.answer?.text
         ? el('div', { class: 'answer', dataset: { questionId: q.id, done: 'true' }, lang: q.answer.lang, 'aria-label': 'Suggested answer', text: q.answer.text })
-        : el('p', { class: 'small muted', text: 'No answer was suggested.' }),
+        : !mock && el('p', { class: 'small muted', text: 'No answer was suggested.' }),
       score && el('div', { class: 'score-details' },
         score.feedback && el('p', { class: 'feedback', text: score.feedback }),
         (rubric.length || delivery.length) ? el('ul', {},
           ...rubric.map(([k, v]) => el('li', { text: `${k.replaceAll('_', ' ')}: ${v}` })),
-          ...delivery.map(([k, v]) => el('li', { text: `${k.replaceAll('_', ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : v}` })),
+          ...delivery.map(([k, v]) => deliveryLine(k, v)).filter(Boolean).map((text) => el('li', { text })),
         ) : null,
         score.candidate_text && el('details', {}, el('summary', { text: 'What you said' }), el('p', { text: score.candidate_text })),
       ),
