@@ -219,6 +219,13 @@ async def test_offline_score_is_stored_and_follows_late_captions(api: Api) -> No
     assert after["answers"][0]["score"]["rubric"]["relevance"] > score["rubric"]["relevance"]
     newer = await api.pool.fetchval("SELECT captions_key FROM answer_scores WHERE session_id = $1", uuid.UUID(sid))
     assert newer != stored["captions_key"]
+    # the comparison and the CSV (read in bulk for the whole interview) show the same score
+    iv = after["interview"]["id"]
+    st, cmp = await api.call("GET", f"/api/org/interviews/{iv}/compare", rec)
+    assert st == 200 and [c["scores"] for c in cmp["candidates"]] == [[after["answers"][0]["score"]["score"]]]
+    assert cmp["candidates"][0]["overall_score"] == after["overall_score"]
+    st, csv_text = await api.call("GET", f"/api/org/interviews/{iv}/export.csv", rec)
+    assert csv_text.strip().splitlines()[1].endswith(f",{after['answers'][0]['score']['score']}")
 
 
 async def _wait_for_provider(api: Api, rec: str, cid: str, provider: str) -> dict[str, Any]:

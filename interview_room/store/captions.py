@@ -3,6 +3,8 @@ segment transcribed twice (a crashed worker's entry claimed by another) is store
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 
 from interview_room.messages import Caption
@@ -49,3 +51,16 @@ async def list_captions(db: Db, session_id: str) -> list[Caption]:
         session_id,
     )
     return [_caption(r) for r in rows]
+
+
+async def captions_of_sessions(db: Db, session_ids: list[uuid.UUID]) -> dict[str, list[Caption]]:
+    """Several sessions' final captions in one query (a recruiter comparing many answers)."""
+    rows = await db.fetch(
+        "SELECT session_id, id, role, t0, t1, text, lang FROM captions WHERE session_id = ANY($1::uuid[]) "
+        "ORDER BY session_id, t0, role, seq",
+        session_ids,
+    )
+    out: dict[str, list[Caption]] = {str(sid): [] for sid in session_ids}
+    for r in rows:
+        out[str(r["session_id"])].append(_caption(r))
+    return out

@@ -106,7 +106,10 @@ async def get_org(request: web.Request) -> web.Response:
 async def update_org(request: web.Request) -> web.Response:
     org = await member_org(request, owner=True)
     allow_private = services(request).cfg.webhook_allow_private
-    spec = {"name": string(max_len=200, min_len=1), "webhook_url": lambda v: webhook_url(v, allow_private=allow_private)}
+    spec = {
+        "name": string(max_len=200, min_len=1),
+        "webhook_url": lambda v: webhook_url(v, allow_private=allow_private),
+    }
     body = parse(await read_json(request), spec)
     await store.update_org(services(request).pool, org["id"], body)
     return web.json_response(_org_json(await member_org(request)))
@@ -364,7 +367,9 @@ async def new_link(request: web.Request) -> web.Response:
         svc.cfg, c["email"], c["name"], iv, link
     )
     log.info("new candidate link candidate=%s emailed=%s", c["id"], emailed)
-    return web.json_response({"candidate": candidate_json(await _candidate(request, org)), "link": link, "emailed": emailed})
+    return web.json_response(
+        {"candidate": candidate_json(await _candidate(request, org)), "link": link, "emailed": emailed}
+    )
 
 
 @routes.post("/api/org/candidates/{candidate_id}/remind")
@@ -499,22 +504,49 @@ async def answer_captions(request: web.Request) -> web.Response:
     )
 
 
+async def interview_scores(
+    request: web.Request, org: dict[str, Any], iv: dict[str, Any]
+) -> dict[uuid.UUID, list[dict[str, Any] | None]]:
+    """Each candidate's score per question, read in three queries for the whole interview (stored
+    scores reused; an answer not scored yet is scored now)."""
+    pool = services(request).pool
+    finals = await store.final_answers_of_interview(pool, org["id"], iv["id"])
+    sids = [a["session_id"] for a in finals.values()]
+    caps = await captions_store.captions_of_sessions(pool, sids)
+    stored = await store.stored_scores(pool, sids)
+    out: dict[uuid.UUID, list[dict[str, Any] | None]] = {}
+    for (cid, idx), a in sorted(finals.items(), key=lambda kv: kv[0][1]):
+        if idx >= len(iv["questions"]):
+            continue
+        sid = a["session_id"]
+        row = out.setdefault(cid, [None] * len(iv["questions"]))
+        row[idx] = await scorer(request).score(
+            sid, iv["questions"][idx], iv["job_description"], caps[str(sid)], stored.get(sid)
+        )
+    return out
+
+
+def _overall(scores: list[dict[str, Any] | None]) -> int | None:
+    got = [s["score"] for s in scores if s]
+    return round(sum(got) / len(got)) if got else None
+
+
 @routes.get("/api/org/interviews/{interview_id}/compare")
 async def compare(request: web.Request) -> web.Response:
     """Every candidate of the interview side by side: per-question scores, overall, decision."""
     org = await member_org(request)
     iv = await _interview(request, org)
     rows = await store.list_candidates(services(request).pool, org["id"], iv["id"])
-    out = []
-    for c in rows:
-        r = await review_of(request, org, c)
-        out.append(
-            {
-                "candidate": r["candidate"],
-                "overall_score": r["overall_score"],
-                "scores": [a["score"]["score"] if a.get("score") else None for a in r["answers"]],
-            }
-        )
+    scores = await interview_scores(request, org, iv)
+    empty: list[dict[str, Any] | None] = [None] * len(iv["questions"])
+    out = [
+        {
+            "candidate": candidate_json(c),
+            "overall_score": _overall(scores.get(c["id"], empty)),
+            "scores": [s["score"] if s else None for s in scores.get(c["id"], empty)],
+        }
+        for c in rows
+    ]
     return web.json_response({"questions": [q["text"] for q in iv["questions"]], "candidates": out})
 
 
@@ -523,6 +555,7 @@ async def export_csv(request: web.Request) -> web.Response:
     org = await member_org(request)
     iv = await _interview(request, org)
     rows = await store.list_candidates(services(request).pool, org["id"], iv["id"])
+    scores = await interview_scores(request, org, iv)
     buf = io.StringIO()
     w = csv.writer(buf)
     n = len(iv["questions"])
@@ -531,7 +564,8 @@ async def export_csv(request: web.Request) -> web.Response:
         + [f"q{i + 1}_score" for i in range(n)]
     )
     for c in rows:
-        r = await review_of(request, org, c)
+        mine = scores.get(c["id"], [None] * n)
+        overall = _overall(mine)
         w.writerow(
             [
                 c["name"],
@@ -539,11 +573,11 @@ async def export_csv(request: web.Request) -> web.Response:
                 candidate_status(c),
                 iso(c["created_at"]),
                 iso(c["completed_at"]),
-                r["overall_score"] if r["overall_score"] is not None else "",
+                overall if overall is not None else "",
                 c["decision"] or "",
                 c["decision_note"],
             ]
-            + [a["score"]["score"] if a.get("score") else "" for a in r["answers"]]
+            + [s["score"] if s else "" for s in mine]
         )
     return web.Response(
         text=buf.getvalue(),

@@ -115,10 +115,21 @@ class AnswerScorer:
         return OFFLINE if self.provider.offline else self.provider.name
 
     async def score(
-        self, session_id: uuid.UUID, question: dict[str, Any], job_description: str, captions: list[Caption]
+        self,
+        session_id: uuid.UUID,
+        question: dict[str, Any],
+        job_description: str,
+        captions: list[Caption],
+        stored: dict[str, Any] | None | bool = True,
     ) -> dict[str, Any] | None:
+        """``stored``: the answer_scores row read already in bulk (None: there is none); True: look it up."""
         key = captions_key(captions)
-        hit, cached = await store.cached_score(self.pool, session_id, key, self.provider_name)
+        if stored is True:
+            hit, cached = await store.cached_score(self.pool, session_id, key, self.provider_name)
+        else:
+            row = stored if isinstance(stored, dict) else None
+            hit = row is not None and row["captions_key"] == key and row["provider"] == self.provider_name
+            cached = row["score"] if hit and row is not None else None
         if hit:
             return cached
         offline = await asyncio.to_thread(score_offline, question, job_description, captions)  # CPU off the loop

@@ -318,6 +318,21 @@ async def final_answers(db: Db, candidate_id: uuid.UUID) -> dict[int, dict[str, 
     return {r["question_idx"]: dict(r) for r in rows}
 
 
+async def final_answers_of_interview(
+    db: Db, org_id: uuid.UUID, interview_id: uuid.UUID
+) -> dict[tuple[uuid.UUID, int], dict[str, Any]]:
+    """Every candidate's reviewed answers of one interview in one query, keyed by (candidate, question)."""
+    rows = await db.fetch(
+        "SELECT DISTINCT ON (a.candidate_id, a.question_idx) a.candidate_id, a.question_idx, a.attempt, a.session_id "
+        "FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
+        "WHERE c.org_id = $1 AND c.interview_id = $2 AND a.status = 'done' AND a.session_id IS NOT NULL "
+        "ORDER BY a.candidate_id, a.question_idx, a.attempt DESC",
+        org_id,
+        interview_id,
+    )
+    return {(r["candidate_id"], r["question_idx"]): dict(r) for r in rows}
+
+
 async def org_answer_session(
     db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID, question_idx: int
 ) -> dict[str, Any] | None:
@@ -424,6 +439,14 @@ async def complete(db: Db, candidate_id: uuid.UUID) -> bool:
 
 
 # ---- answer scores ----
+
+
+async def stored_scores(db: Db, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT session_id, captions_key, provider, score FROM answer_scores WHERE session_id = ANY($1::uuid[])",
+        session_ids,
+    )
+    return {r["session_id"]: dict(r) for r in rows}
 
 
 async def cached_score(db: Db, session_id: uuid.UUID, key: str, provider: str) -> tuple[bool, Any]:
