@@ -38,6 +38,7 @@ log = logging.getLogger("signaling.recruiting.scoring")
 
 MAX_POINTS = 10
 OFFLINE = "offline"
+MODEL_CONCURRENCY = 4  # model calls at once per signaling process
 
 
 def job_points(job_description: str) -> list[str]:
@@ -109,6 +110,8 @@ class AnswerScorer:
         self.tasks = tasks
         self.provider = provider or make_provider(cfg)
         self._running: set[uuid.UUID] = set()
+        # a comparison of many unscored answers must not fire every model call at once (rate limits)
+        self._model_slots = asyncio.Semaphore(MODEL_CONCURRENCY)
 
     @property
     def provider_name(self) -> str:
@@ -152,7 +155,8 @@ class AnswerScorer:
     ) -> None:
         try:
             try:
-                result = await score_with_model(self.provider, question, job_description, captions)
+                async with self._model_slots:
+                    result = await score_with_model(self.provider, question, job_description, captions)
             except ProviderError as e:
                 # stored as the offline score under the model's name, so a broken model is not asked on
                 # every page view; a new caption (a new key) asks again
