@@ -25,4 +25,6 @@ LLM_ANSWER_SECONDS = Histogram(
 )
 LLM_ERRORS = Counter("ir_llm_errors_total", "AI provider calls that failed after retries", ["code"])
 CREDITS_DEBITED = Counter("ir_credits_debited_seconds_total", "Credit seconds debited")
+WEBHOOK_ATTEMPTS = Counter("ir_webhook_attempts_total", "ATS webhook attempts", ["result"])  # ok | failed | refused
+REMINDERS_SENT = Counter("ir_reminders_sent_total", "Candidate reminder e-mails sent (automatic and by hand)")
 HTTP_REQUESTS = Counter("ir_http_requests_total", "HTTP requests", ["method", "status"])

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest_asyncio
 from conftest import Infra
+from prometheus_client import REGISTRY
 from recruit_fixtures import Api, recruit_api, token_of
 
 from interview_room.embedded import free_port
@@ -109,8 +110,10 @@ async def test_recruiter_sends_a_reminder(api: Api) -> None:
     iv = await _interview(api, rec)
     inv = await _invite(api, rec, iv, "omar@example.com")
     cid = inv["candidate"]["id"]
+    sent_before = REGISTRY.get_sample_value("ir_reminders_sent_total") or 0.0
     st, res = await api.call("POST", f"/api/org/candidates/{cid}/remind", rec)
     assert st == 200 and res["emailed"] is True and res["candidate"]["reminded_at"]
+    assert REGISTRY.get_sample_value("ir_reminders_sent_total") == sent_before + 1
     mails = api.inbox.to("omar@example.com")
     assert [m["Subject"].startswith("Reminder") for m in mails] == [False, True]
     assert _links_in(mails[-1]) == [inv["link"]]  # the same link as the invitation

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from conftest import Infra
+from prometheus_client import REGISTRY
 from recruit_fixtures import INTERVIEW, Api, recruit_api, token_of
 
 from interview_room.embedded import free_port
@@ -295,6 +296,7 @@ async def test_delivery_to_a_local_address_is_refused_without_a_request(infra: I
         # URLs that got into the database anyhow (saved before the check, or edited by hand)
         set_url = "UPDATE organisations SET webhook_url = $2 WHERE id = $1"
         await api.pool.execute(set_url, uuid.UUID(org["id"]), f"http://localhost:{port}/hook")
+        refused_before = REGISTRY.get_sample_value("ir_webhook_attempts_total", {"result": "refused"}) or 0.0
         await _complete_one(api, rec, iv)
         log = await _log(api, rec, 1)
         # a name: refused by the webhook client's resolver for the address it resolves to
@@ -308,6 +310,7 @@ async def test_delivery_to_a_local_address_is_refused_without_a_request(infra: I
         assert log[1]["error"] == "address not allowed: 127.0.0.1" and log[1]["attempt"] == 2
         await asyncio.sleep(0.3)
         assert ats.received == []
+        assert REGISTRY.get_sample_value("ir_webhook_attempts_total", {"result": "refused"}) == refused_before + 2
 
 
 async def test_resolver_refuses_names_of_local_addresses() -> None:

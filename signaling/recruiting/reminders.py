@@ -13,6 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
+from interview_room.metrics import REMINDERS_SENT
+
 from ..context import Services
 from . import links, mail, store
 
@@ -25,7 +27,10 @@ async def send_reminder(svc: Services, c: dict[str, Any], base_url: str) -> bool
     iv = await store.interview_of_candidate(svc.pool, c)
     token = links.candidate_token(svc.secret, c["id"], c["link_nonce"])
     link = links.candidate_url(base_url, token)
-    return await mail.candidate_reminder(svc.cfg, c["email"], c["name"], iv, link, c["expires_at"])
+    sent = await mail.candidate_reminder(svc.cfg, c["email"], c["name"], iv, link, c["expires_at"])
+    if sent:
+        REMINDERS_SENT.inc()
+    return sent
 
 
 class ReminderSweeper:

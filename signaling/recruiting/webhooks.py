@@ -32,6 +32,8 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+from interview_room.metrics import WEBHOOK_ATTEMPTS
+
 from ..context import services
 from ..errors import ApiError, not_found
 from . import store, webhook_guard
@@ -163,6 +165,9 @@ class Dispatcher:
                 )
             raise
         ok = not error
+        WEBHOOK_ATTEMPTS.labels(
+            "ok" if ok else "refused" if error.startswith("address not allowed") else "failed"
+        ).inc()
         round_n = attempt - row["round_start"]
         retry_in = self.backoff[round_n - 1] if not ok and url and round_n <= len(self.backoff) else None
         state = "delivered" if ok else "pending" if retry_in is not None else "failed"
