@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -56,6 +58,27 @@ def chromium_args(fake_audio: Path) -> list[str]:
         "--disable-features=WebRtcHideLocalIpsWithMdns",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     ]
+
+
+@contextmanager
+def chromium(fake_audio: Path) -> Iterator[Browser]:
+    """Headless Debian Chromium whose fake microphone plays ``fake_audio`` (loopback-only flags)."""
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(fake_audio))
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def silence_wav(out: Path, seconds: float = 1.0) -> Path:
+    """A quiet microphone for pages that record nothing."""
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * int(16000 * seconds))
+    return out
 
 
 def norm_words(text: str) -> list[str]:

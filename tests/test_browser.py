@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, OVERFLOW_JS, UNNAMED_CONTROLS_JS, chromium_args, speech_wav, word_recall
+from browser_helpers import OVERFLOW_JS, UNNAMED_CONTROLS_JS, chromium, speech_wav, word_recall
 from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from ai_sidecar.llm.session import answer_ref
 
@@ -151,12 +151,8 @@ def _screens_and_a11y(page: Page, name: str) -> None:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     mic = speech_wav(FIXTURES / SPOKEN, tmp_path_factory.mktemp("mic") / "mic.wav", lead_s=LEAD_SILENCE_S, trail_s=6.0)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(mic))
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(mic) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

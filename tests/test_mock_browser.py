@@ -26,16 +26,15 @@ from typing import Any
 
 import pytest
 from browser_helpers import (
-    CHROMIUM,
     REMOTE_LEVEL_JS,
     REMOTE_VOICED_JS,
     UNNAMED_CONTROLS_JS,
-    chromium_args,
+    chromium,
     speech_wav,
     word_recall,
 )
 from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 ANSWER = "c_cache_latency.wav"
 REFERENCE = json.loads((FIXTURES / "references.json").read_text())[ANSWER]["text"]
@@ -180,12 +179,8 @@ def _progress(text: str) -> tuple[int, int]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     mic = speech_wav(FIXTURES / ANSWER, tmp_path_factory.mktemp("mock-mic") / "answer.wav", lead_s=1.0, trail_s=1.5)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(mic))
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(mic) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

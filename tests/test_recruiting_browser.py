@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, PHONE, chromium_args, page_a11y_problems, speech_wav, word_recall
+from browser_helpers import PHONE, chromium, page_a11y_problems, speech_wav, word_recall
 from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from pypdf import PdfReader
 
 SPOKEN = "c_billing_migration.wav"
@@ -101,12 +101,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     mic = speech_wav(
         FIXTURES / SPOKEN, tmp_path_factory.mktemp("mic") / "answer.wav", lead_s=LEAD_SILENCE_S, trail_s=8.0
     )
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(mic))
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(mic) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

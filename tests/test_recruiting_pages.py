@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-import wave
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,9 +25,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from browser_helpers import CHROMIUM, PHONE, chromium_args, page_a11y_problems
+from browser_helpers import PHONE, chromium, page_a11y_problems, silence_wav
 from conftest import ROOT, Stack
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from interview_room.embedded import free_port
 
@@ -141,18 +140,9 @@ def _assert_gone(page: Page, code: str, words: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    mic = tmp_path_factory.mktemp("mic") / "silence.wav"
-    with wave.open(str(mic), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"\0\0" * 16000)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(mic))
-        try:
-            yield b
-        finally:
-            b.close()
+    mic = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
+    with chromium(mic) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")

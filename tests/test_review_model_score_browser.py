@@ -16,16 +16,15 @@ import subprocess
 import sys
 import time
 import uuid
-import wave
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
 import pytest
-from browser_helpers import CHROMIUM, chromium_args
+from browser_helpers import chromium, silence_wav
 from conftest import ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from interview_room.embedded import free_port
 
@@ -91,18 +90,9 @@ def ai_signaling(stack: Stack) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    mic = tmp_path_factory.mktemp("mic") / "silence.wav"
-    with wave.open(str(mic), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"\0\0" * 16000)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(mic))
-        try:
-            yield b
-        finally:
-            b.close()
+    mic = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
+    with chromium(mic) as b:
+        yield b
 
 
 def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
