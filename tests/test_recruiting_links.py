@@ -339,3 +339,46 @@ async def test_an_answer_left_recording_past_its_time_is_ended(api: Api) -> None
     # it did not count: the only attempt (no retakes) can be made again
     st, again = await api.call("POST", f"/api/c/{token}/answers/0/start")
     assert st == 201 and again["attempt"] == 2
+
+
+async def test_erasing_a_candidate_removes_everything_recorded(api: Api) -> None:
+    rec = await api.recruiter("Erase org")
+    other = await api.recruiter("Nosy org")
+    st, _ = await api.call("PATCH", "/api/org", rec, json={"webhook_url": f"http://127.0.0.1:{free_port()}/hook"})
+    assert st == 200
+    iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 0}])
+    people = []
+    for who in ("erase@example.com", "keep@example.com"):
+        inv = await _invite(api, rec, iv, who, send_email=False)
+        token = token_of(inv["link"])
+        await api.call("POST", f"/api/c/{token}/consent")
+        sid = await _answer_with_captions(api, token, ["I like the product."])
+        recording = api.cfg.recordings_dir / f"{sid}.webm"
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        recording.write_bytes(b"webm bytes")
+        people.append((inv["candidate"]["id"], token, uuid.UUID(sid), recording))
+    (gone_id, gone_token, gone_sid, gone_file), (kept_id, _, kept_sid, kept_file) = people
+    st, _ = await api.call("POST", f"/api/c/{gone_token}/complete")
+    assert st == 200
+    outbox = "SELECT count(*) FROM webhook_outbox WHERE candidate_id = $1"
+    assert await api.pool.fetchval(outbox, uuid.UUID(gone_id)) == 1  # the ATS event carries name and e-mail
+
+    st, _ = await api.call("DELETE", f"/api/org/candidates/{gone_id}", other)
+    assert st == 404 and gone_file.exists()
+    st, _ = await api.call("DELETE", f"/api/org/candidates/{gone_id}", rec)
+    assert st == 204
+    assert not gone_file.exists()
+    assert await api.pool.fetchval("SELECT count(*) FROM sessions WHERE id = $1", gone_sid) == 0
+    assert await api.pool.fetchval("SELECT count(*) FROM captions WHERE session_id = $1", gone_sid) == 0
+    assert await api.pool.fetchval(outbox, uuid.UUID(gone_id)) == 0
+    st, _ = await api.call("GET", f"/api/org/candidates/{gone_id}", rec)
+    assert st == 404
+    st, _ = await api.call("GET", f"/api/c/{gone_token}")
+    assert st == 404
+    st, kept = await api.call("GET", f"/api/org/candidates/{kept_id}", rec)
+    assert st == 200 and kept["answers"][0]["answered"] and kept_file.exists()
+
+    # deleting the interview erases its remaining candidates' recordings too
+    st, _ = await api.call("DELETE", f"/api/org/interviews/{iv}", rec)
+    assert st == 204 and not kept_file.exists()
+    assert await api.pool.fetchval("SELECT count(*) FROM sessions WHERE id = $1", kept_sid) == 0

@@ -335,6 +335,31 @@ def test_copy_link_new_link_and_reminder(site: Site) -> None:
     site.no_page_errors()
 
 
+def test_delete_candidate_asks_first_then_erases(site: Site) -> None:
+    owner = site.owner
+    doomed = _invite(owner, site.interview_id, "Dana Delete")
+    owner.goto(f"/recruit/candidates.html?id={site.interview_id}")
+    row = owner.locator(f".candidate-row[data-id='{doomed['candidate']['id']}']")
+    row.wait_for()
+    row.get_by_role("button", name="Delete Dana Delete and their recordings").click()
+    owner.wait_for_selector("#erase-dialog[open]")
+    assert "Dana Delete" in (owner.text_content("#erase-h") or "")
+    owner.keyboard.press("Escape")  # cancel: nothing happens
+    owner.wait_for_selector("#erase-dialog", state="hidden")
+    assert row.is_visible()
+    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    assert st == 200
+    row.locator(".erase-btn").click()
+    owner.click("#erase-confirm")
+    owner.wait_for_function("() => document.querySelector('#list-status').textContent.includes('are deleted')")
+    assert row.count() == 0
+    st, _ = _api(owner, "GET", f"/api/org/candidates/{doomed['candidate']['id']}")
+    assert st == 404
+    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    assert st == 404
+    site.no_page_errors()
+
+
 def test_settings_webhook_and_delivery_log(site: Site) -> None:
     owner = site.owner
     owner.goto("/recruit/index.html")

@@ -13,7 +13,7 @@ import logging
 
 from ..context import Services
 from . import store
-from .candidate_routes import end_answer_session
+from .answer_sessions import end_answer_session
 
 log = logging.getLogger("signaling.recruiting.answer_limits")
 

@@ -19,7 +19,6 @@ from aiohttp import web
 from interview_room.store import credits
 from interview_room.store import sessions as sessions_store
 
-from .. import media_nodes
 from ..context import Services, services
 from ..errors import ApiError, not_found
 from ..ice import ice_servers_for
@@ -27,6 +26,7 @@ from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
 from . import links, mail, store, webhooks
+from .answer_sessions import end_answer_session
 
 log = logging.getLogger("signaling.recruiting.candidate")
 
@@ -132,21 +132,6 @@ async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[s
     if not mine or mine[-1]["status"] != "recording":
         raise ApiError(409, "no_answer_started", "Start the answer first")
     return mine[-1]
-
-
-async def end_answer_session(svc: Services, owner_id: Any, session_id: Any) -> None:
-    s = await sessions_store.get_session(svc.pool, owner_id, session_id)
-    if s is None or s.status == "ended":
-        return
-    res = (await media_nodes.end_on_node(svc.http, s.media_node, str(s.id)) if s.media_node else None) or {}
-    secs, path = res.get("media_seconds"), res.get("recording_path")
-    await sessions_store.mark_ended(
-        svc.pool,
-        owner_id,
-        s.id,
-        float(secs) if isinstance(secs, int | float) else None,
-        path if isinstance(path, str) and path else None,
-    )
 
 
 @routes.post("/api/c/{token}/answers/{n}/start")

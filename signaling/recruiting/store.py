@@ -285,6 +285,24 @@ async def get_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> d
     return dict(r) if r else None
 
 
+async def answer_session_ids(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every attempt's session of a candidate of this organisation (abandoned ones too)."""
+    rows = await db.fetch(
+        "SELECT a.session_id FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
+        "WHERE a.candidate_id = $1 AND c.org_id = $2 AND a.session_id IS NOT NULL",
+        candidate_id,
+        org_id,
+    )
+    return [r["session_id"] for r in rows]
+
+
+async def delete_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> bool:
+    """The row (answers by cascade) and the ATS events still carrying the candidate's name and e-mail."""
+    await db.execute("DELETE FROM webhook_outbox WHERE org_id = $1 AND candidate_id = $2", org_id, candidate_id)
+    res = await db.execute("DELETE FROM candidates WHERE id = $1 AND org_id = $2", candidate_id, org_id)
+    return res.endswith(" 1")
+
+
 async def revoke_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> None:
     await db.execute(
         "UPDATE candidates SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 AND org_id = $2",

@@ -50,6 +50,7 @@ function renderList(candidates) {
     remind.hidden = !c.email || !isPending(c);
     const revoke = button('revoke-btn', 'Revoke', `Revoke the link of ${who}`, revokeLink);
     revoke.disabled = c.revoked || c.status === 'completed';
+    const erase = button('erase-btn', 'Delete', `Delete ${who} and their recordings`, eraseCandidate);
     // data-label: the column's name, shown beside each value where the rows become cards (narrow screens);
     // explicit roles keep the table semantics when CSS changes the display of its parts.
     const cell = (label, attrs, ...kids) => el('td', { role: 'cell', 'data-label': label, ...attrs }, ...kids);
@@ -63,7 +64,7 @@ function renderList(candidates) {
       cell('Expires', { class: 'small nowrap', text: dateTime(c.expires_at) }),
       cell('Actions', { class: 'c-actions' }, el('div', { class: 'row actions' },
         el('a', { class: 'button small-btn review-link', href: `review.html?id=${encodeURIComponent(c.id)}`, text: 'Review', 'aria-label': `Review ${who}` }),
-        copy, fresh, remind, revoke)));
+        copy, fresh, remind, revoke, erase)));
   }));
 }
 
@@ -194,6 +195,36 @@ function renderCompare(cmp) {
     el('td', { text: r.candidate.decision || '—' })));
   $('#compare').replaceChildren(el('thead', {}, head), el('tbody', {}, ...body));
   if (!rows.length) $('#compare').replaceChildren(el('caption', { class: 'muted', text: 'Nothing to compare yet.' }));
+}
+
+/** Ask before erasing (focus starts on Cancel, Escape cancels); resolves true to go ahead. */
+function confirmErase(c) {
+  const dialog = $('#erase-dialog');
+  $('#erase-h').textContent = `Delete ${whoOf(c)}?`;
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => resolve(dialog.returnValue === 'confirm'), { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('#erase-cancel').focus();
+  });
+}
+
+async function eraseCandidate(c, button) {
+  if (!(await confirmErase(c))) {
+    button.focus();
+    return;
+  }
+  setBusy(button, true);
+  $('#list-error').textContent = '';
+  try {
+    await rapi(`/api/org/candidates/${encodeURIComponent(c.id)}`, { method: 'DELETE' });
+    if ($('#row-link').dataset.id === c.id) $('#row-link').hidden = true;
+    await refresh();
+    announce(`${whoOf(c)} and their recordings are deleted.`);
+  } catch (err) {
+    $('#list-error').textContent = errorMessage(err);
+    setBusy(button, false);
+  }
 }
 
 async function revokeLink(c, button) {
