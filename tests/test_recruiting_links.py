@@ -382,3 +382,24 @@ async def test_erasing_a_candidate_removes_everything_recorded(api: Api) -> None
     st, _ = await api.call("DELETE", f"/api/org/interviews/{iv}", rec)
     assert st == 204 and not kept_file.exists()
     assert await api.pool.fetchval("SELECT count(*) FROM sessions WHERE id = $1", kept_sid) == 0
+
+
+async def test_questions_in_use_cannot_be_reworded_or_reordered(api: Api) -> None:
+    rec = await api.recruiter("Locked org")
+    qs = [{"text": "Why us?", "retakes": 0}, {"text": "Why now?", "retakes": 0}]
+    iv = await _interview(api, rec, questions=qs)
+    # before anyone answers, anything goes
+    st, _ = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"questions": list(reversed(qs))})
+    assert st == 200
+    inv = await _invite(api, rec, iv, None)
+    token = token_of(inv["link"])
+    await api.call("POST", f"/api/c/{token}/consent")
+    await _answer_with_captions(api, token, ["Because of the product."])
+    for changed in (qs, [qs[1]], [{"text": "Why not?"}, qs[0]]):  # reordered, removed, reworded
+        st, body = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"questions": changed})
+        assert st == 409 and body["error"]["code"] == "questions_locked" and body["error"]["field"] == "questions"
+    st, now = await api.call("GET", f"/api/org/interviews/{iv}", rec)
+    assert [q["text"] for q in now["questions"]] == ["Why now?", "Why us?"]  # unchanged
+    longer = [{"text": "Why now?", "answer_seconds": 300}, {"text": "Why us?"}, {"text": "Anything else?"}]
+    st, now = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"questions": longer})
+    assert st == 200 and now["questions"][0]["answer_seconds"] == 300 and len(now["questions"]) == 3

@@ -200,6 +200,17 @@ async def update_interview(request: web.Request) -> web.Response:
     iv = await _interview(request, org)
     body = parse(await read_json(request), INTERVIEW_SPEC)
     pool = services(request).pool
+    if "questions" in body and await store.has_attempts(pool, org["id"], iv["id"]):
+        old_texts = [q["text"] for q in iv["questions"]]
+        new_texts = [q["text"] for q in body["questions"]]
+        if new_texts[: len(old_texts)] != old_texts:
+            raise ApiError(
+                409,
+                "questions_locked",
+                "Candidates have started answering: questions can be added at the end and their times changed, "
+                "but not reworded, reordered or removed (clone the interview to change them)",
+                field="questions",
+            )
     async with pool.acquire() as conn, conn.transaction():
         await store.update_interview(conn, org["id"], iv["id"], body)
         if "deadline" in body and body["deadline"] != iv["deadline"]:

@@ -192,6 +192,18 @@ async def follow_deadline(
     return int(res.split()[-1])
 
 
+async def has_attempts(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bool:
+    """Whether any candidate of the interview started an answer (its question indexes are then in use)."""
+    return bool(
+        await db.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
+            "WHERE c.org_id = $1 AND c.interview_id = $2)",
+            org_id,
+            interview_id,
+        )
+    )
+
+
 async def delete_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bool:
     res = await db.execute("DELETE FROM interviews WHERE id = $1 AND org_id = $2", interview_id, org_id)
     return res.endswith(" 1")
