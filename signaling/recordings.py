@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -68,24 +69,37 @@ async def playback_file(cfg: Config, pool: asyncpg.Pool, s: Session) -> Path | N
     lock = _merge_locks.setdefault(str(out), asyncio.Lock())
     async with lock:
         try:
-            return await _up_to_date(out, present)
+            return await _up_to_date(out, present, live=s.status == "live")
         except Exception:
             log.exception("could not join the recording parts session=%s parts=%d", s.id, len(present))
             return recording_file(cfg, s)
 
 
-async def _up_to_date(out: Path, parts: list[tuple[Path, float]]) -> Path:
+async def _up_to_date(out: Path, parts: list[tuple[Path, float]], *, live: bool = False) -> Path:
+    """Rebuilt when the parts changed; while the session is live (its last part grows every second) a
+    join of the same parts younger than ``LIVE_REJOIN_S`` is served as it is, so seeking through it does
+    not rebuild it on every request."""
     signature = _signature(parts)
     stamp = out.with_suffix(".json")
     try:
         built = json.loads(stamp.read_text()) if out.is_file() else None
     except (OSError, ValueError):
         built = None
+    if (
+        live
+        and isinstance(built, list)
+        and [b[:2] for b in built] == [s[:2] for s in signature]
+        and time.time() - out.stat().st_mtime < LIVE_REJOIN_S
+    ):
+        return out
     if built != signature:
         seconds = await asyncio.to_thread(merge_parts, parts, out)
         stamp.write_text(json.dumps(signature))
         log.info("recording parts joined path=%s parts=%d seconds=%.2f", out, len(parts), seconds)
     return out
+
+
+LIVE_REJOIN_S = 15.0
 
 
 def _signature(parts: list[tuple[Path, float]]) -> list[list[object]]:
