@@ -156,6 +156,7 @@ async def test_complete_sends_confirmation_and_signed_webhook_with_retries(infra
         payload = json.loads(ats.received[-1][2])
         assert payload["event"] == "candidate.completed" and payload["candidate"]["email"] == "cara@example.com"
         assert payload["delivery_id"] == log[0]["delivery_id"] and payload["interview"]["id"] == iv["id"]
+        assert payload["review_url"] == f"{api.base}/recruit/review.html?id={inv['candidate']['id']}"
         # decision and export
         cid = inv["candidate"]["id"]
         st, c = await api.call(

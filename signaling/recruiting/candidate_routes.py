@@ -239,6 +239,8 @@ async def complete(request: web.Request) -> web.Response:
             "candidate": {"id": str(c["id"]), "email": c["email"], "name": c["name"]},
             "interview": {"id": str(iv["id"]), "title": iv["title"]},
             "completed_at": iso(datetime.now(UTC)),
+            # the recruiter's review page (signed-in members of the organisation only)
+            "review_url": f"{links.base_url(request)}/recruit/review.html?id={c['id']}",
         }
         async with svc.pool.acquire() as conn, conn.transaction():  # completed iff the ATS event is queued
             first = await store.complete(conn, c["id"])
