@@ -97,6 +97,8 @@ class Config:
     # camera video in recordings: answers = recruiter candidates' recorded answers only, all = every
     # session whose browser sends a camera, off = audio only
     record_video: str = field(default_factory=lambda: _env("RECORD_VIDEO", "answers"))
+    # recruiters: erase candidates (recordings included) this many days after they finished (0 = keep)
+    candidate_retention_days: float = field(default_factory=lambda: _float("CANDIDATE_RETENTION_DAYS", 0.0))
     # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
     reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
     # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)

@@ -25,6 +25,7 @@ from .errors import error_middleware, metrics_middleware
 from .reaper import OrphanReaper
 from .recruiting import webhooks
 from .recruiting.answer_limits import AnswerTimeLimit
+from .recruiting.erase import RetentionSweeper
 from .recruiting.reminders import ReminderSweeper
 
 log = logging.getLogger("signaling")
@@ -88,6 +89,7 @@ def main(cfg: Config) -> None:
         app[SERVICES].tasks.spawn(OrphanReaper(pool, redis).run(), "orphan-reaper")
         app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
         app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
+        app[SERVICES].tasks.spawn(RetentionSweeper(app[SERVICES]).run(), "candidate-retention")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

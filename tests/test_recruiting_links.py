@@ -28,6 +28,7 @@ from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
 from signaling.context import SERVICES
 from signaling.recruiting.answer_limits import AnswerTimeLimit
+from signaling.recruiting.erase import RetentionSweeper
 from signaling.recruiting.reminders import ReminderSweeper
 from tests.fake_openai import FakeOpenAI, Reply, task_of, user_data
 
@@ -202,7 +203,9 @@ async def test_offline_score_is_stored_and_follows_late_captions(api: Api) -> No
     assert st == 200
     score = first["answers"][0]["score"]
     assert score["provider"] == "offline" and "pending" not in score
-    stored = await api.pool.fetchrow("SELECT captions_key, provider FROM answer_scores WHERE session_id = $1", uuid.UUID(sid))
+    stored = await api.pool.fetchrow(
+        "SELECT captions_key, provider FROM answer_scores WHERE session_id = $1", uuid.UUID(sid)
+    )
     assert stored["provider"] == "offline"
     st, again = await api.call("GET", f"/api/org/candidates/{cid}", rec)
     assert again["answers"][0]["score"] == score
@@ -403,3 +406,34 @@ async def test_questions_in_use_cannot_be_reworded_or_reordered(api: Api) -> Non
     longer = [{"text": "Why now?", "answer_seconds": 300}, {"text": "Why us?"}, {"text": "Anything else?"}]
     st, now = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"questions": longer})
     assert st == 200 and now["questions"][0]["answer_seconds"] == 300 and len(now["questions"]) == 3
+
+
+async def test_candidates_past_the_retention_period_are_erased(api: Api) -> None:
+    rec = await api.recruiter("Retention org")
+    iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 0}])
+    ids: dict[str, str] = {}
+    files: dict[str, Any] = {}
+    for who in ("old-done", "old-expired", "recent-done", "pending"):
+        inv = await _invite(api, rec, iv, f"{who}@example.com", send_email=False)
+        ids[who] = inv["candidate"]["id"]
+        token = token_of(inv["link"])
+        await api.call("POST", f"/api/c/{token}/consent")
+        sid = await _answer_with_captions(api, token, ["Because of the product."])
+        files[who] = api.cfg.recordings_dir / f"{sid}.webm"
+        files[who].write_bytes(b"webm bytes")
+    when = "UPDATE candidates SET status = $2, completed_at = now() - make_interval(days => $3), expires_at = $4 WHERE id = $1"
+    now = datetime.now(UTC)
+    await api.pool.execute(when, uuid.UUID(ids["old-done"]), "completed", 40, now - timedelta(days=30))
+    await api.pool.execute(
+        "UPDATE candidates SET expires_at = now() - interval '40 days' WHERE id = $1", uuid.UUID(ids["old-expired"])
+    )
+    await api.pool.execute(when, uuid.UUID(ids["recent-done"]), "completed", 2, now + timedelta(days=5))
+
+    svc = api.app[SERVICES]
+    assert await RetentionSweeper(svc).sweep() == 0  # CANDIDATE_RETENTION_DAYS=0: keep everything
+    keep_30 = dataclasses.replace(svc, cfg=dataclasses.replace(svc.cfg, candidate_retention_days=30))
+    assert await RetentionSweeper(keep_30).sweep() == 2
+    for who, gone in (("old-done", True), ("old-expired", True), ("recent-done", False), ("pending", False)):
+        st, _ = await api.call("GET", f"/api/org/candidates/{ids[who]}", rec)
+        assert (st == 404) is gone and files[who].exists() is not gone, who
+    assert await RetentionSweeper(keep_30).sweep() == 0

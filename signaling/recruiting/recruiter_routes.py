@@ -17,7 +17,6 @@ from typing import Any
 
 from aiohttp import web
 
-from interview_room.bus import events_stream
 from interview_room.store import captions as captions_store
 from interview_room.store import sessions as sessions_store
 
@@ -28,7 +27,7 @@ from ..errors import ApiError, not_found
 from ..serialize import iso
 from ..validation import Invalid, email, nullable, parse, read_json, string
 from . import links, mail, reminders, report_pdf, store
-from .answer_sessions import end_answer_session
+from .erase import erase_candidate
 from .fields import (
     INTERVIEW_SPEC,
     boolean,
@@ -226,7 +225,7 @@ async def delete_interview(request: web.Request) -> web.Response:
     iv = await _interview(request, org)
     pool = services(request).pool
     for c in await store.list_candidates(pool, org["id"], iv["id"]):
-        await erase_candidate(request, org, c)
+        await erase_candidate(services(request), org, c)
     await store.delete_interview(pool, org["id"], iv["id"])
     log.info("interview deleted interview=%s", iv["id"])
     return web.Response(status=204)
@@ -406,29 +405,11 @@ async def remind(request: web.Request) -> web.Response:
     return web.json_response({"candidate": candidate_json(await _candidate(request, org)), "emailed": emailed})
 
 
-async def erase_candidate(request: web.Request, org: dict[str, Any], c: dict[str, Any]) -> int:
-    """A candidate and everything recorded of them: answer sessions stopped, recordings, captions, scores,
-    pending ATS events. Returns how many files were removed."""
-    svc = services(request)
-    removed = 0
-    for sid in await store.answer_session_ids(svc.pool, org["id"], c["id"]):
-        s = await sessions_store.get_session(svc.pool, org["owner_id"], sid)
-        if s is None:
-            continue
-        await end_answer_session(svc, org["owner_id"], sid)
-        removed += len(recordings.delete_files(svc.cfg, s))
-        await svc.redis.delete(events_stream(str(sid)))
-        await sessions_store.delete_session(svc.pool, s.user_id, s.id)
-    await store.delete_candidate(svc.pool, org["id"], c["id"])
-    log.info("candidate erased candidate=%s files_removed=%d", c["id"], removed)
-    return removed
-
-
 @routes.delete("/api/org/candidates/{candidate_id}")
 async def delete_candidate(request: web.Request) -> web.Response:
     """Erase a candidate (a deletion request, or data kept no longer than needed)."""
     org = await member_org(request)
-    await erase_candidate(request, org, await _candidate(request, org))
+    await erase_candidate(services(request), org, await _candidate(request, org))
     return web.Response(status=204)
 
 

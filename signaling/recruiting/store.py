@@ -308,6 +308,18 @@ async def answer_session_ids(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID)
     return [r["session_id"] for r in rows]
 
 
+async def candidates_past_retention(db: Db, older_than_s: float, limit: int = 200) -> list[dict[str, Any]]:
+    """Candidates that finished (completed, or their link ran out) longer ago than ``older_than_s``."""
+    rows = await db.fetch(
+        f"SELECT {CANDIDATE_COLS} FROM candidates WHERE "
+        "coalesce(completed_at, CASE WHEN status <> 'completed' THEN expires_at END) < now() - make_interval(secs => $1) "
+        "ORDER BY created_at LIMIT $2",
+        older_than_s,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
 async def delete_candidate(db: Db, org_id: uuid.UUID, candidate_id: uuid.UUID) -> bool:
     """The row (answers by cascade) and the ATS events still carrying the candidate's name and e-mail."""
     await db.execute("DELETE FROM webhook_outbox WHERE org_id = $1 AND candidate_id = $2", org_id, candidate_id)
