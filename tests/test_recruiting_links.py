@@ -26,6 +26,7 @@ from recruit_fixtures import Api, recruit_api, token_of
 from interview_room.embedded import free_port
 from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
+from interview_room.store import credits
 from signaling.context import SERVICES
 from signaling.recruiting.answer_limits import AnswerTimeLimit
 from signaling.recruiting.erase import RetentionSweeper
@@ -437,3 +438,31 @@ async def test_candidates_past_the_retention_period_are_erased(api: Api) -> None
         st, _ = await api.call("GET", f"/api/org/candidates/{ids[who]}", rec)
         assert (st == 404) is gone and files[who].exists() is not gone, who
     assert await RetentionSweeper(keep_30).sweep() == 0
+
+
+async def test_recruiter_sees_the_recording_credit_and_hears_when_it_ran_out(api: Api) -> None:
+    rec = await api.recruiter("Credit org")
+    st, org = await api.call("GET", "/api/org", rec)
+    assert st == 200 and org["recording_seconds_left"] > 0
+    me = (await api.call("GET", "/api/me", rec))[1]
+    owner_email = me["user"]["email"]
+    iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 2}])
+    inv = await _invite(api, rec, iv, None)
+    token = token_of(inv["link"])
+    await api.call("POST", f"/api/c/{token}/consent")
+    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    assert st == 201
+    async with api.pool.acquire() as conn:  # the answers used it all up
+        await credits.debit(conn, uuid.UUID(await _owner(api, rec)), uuid.UUID(started["session_id"]), 1e9)
+    st, org = await api.call("GET", "/api/org", rec)
+    assert org["recording_seconds_left"] == 0 and org["recording_low"] is True
+    for _ in range(2):
+        st, body = await api.call("POST", f"/api/c/{token}/answers/0/start")
+        assert st == 503 and body["error"]["code"] == "recording_unavailable"
+    told = [m for m in api.inbox.to(owner_email) if "cannot record" in m["Subject"]]
+    assert len(told) == 1 and "/billing.html" in told[0].get_payload(decode=True).decode()  # once a day
+
+
+async def _owner(api: Api, token: str) -> str:
+    me = (await api.call("GET", "/api/me", token))[1]
+    return str(me["user"]["id"])

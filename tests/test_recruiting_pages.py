@@ -545,3 +545,24 @@ def test_one_nav_on_every_page(site: Site) -> None:
     who.goto("/recruit/index.html")
     who.wait_for_url("**/index.html?next=recruit%2Findex.html")
     site.no_page_errors()
+
+
+def test_dashboard_warns_when_candidates_cannot_record(site: Site) -> None:
+    owner = site.owner
+    owner.goto("/recruit/index.html")
+    owner.wait_for_selector("#dashboard:not([hidden])")
+    assert not owner.is_visible("#credit-banner")  # the sign-up credits: plenty
+    st, me = _api(owner, "GET", "/api/me")
+    assert st == 200
+    user_id, left = uuid.UUID(me["user"]["id"]), float(me["credits_seconds"])
+    drain = "INSERT INTO credit_ledger (user_id, seconds, kind, note) VALUES ($1, $2, $3, 'test')"
+    _sql(site.stack, drain, user_id, -left, "debit")
+    try:
+        owner.reload()
+        owner.wait_for_selector("#credit-banner:not([hidden])")
+        text = owner.text_content("#credit-banner") or ""
+        assert "cannot record" in text and owner.get_attribute("#credit-banner a", "href") == "../billing.html"
+        assert owner.get_attribute("#credit-banner", "role") == "status"
+    finally:
+        _sql(site.stack, drain, user_id, left, "grant")
+    site.no_page_errors()

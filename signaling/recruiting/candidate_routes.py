@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from interview_room.store import credits
+from interview_room.store import credits, users
 from interview_room.store import sessions as sessions_store
 
 from ..context import Services, services
@@ -134,6 +134,16 @@ async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[s
     return mine[-1]
 
 
+async def _tell_owner_credits_ran_out(svc: Services, c: dict[str, Any], base_url: str) -> None:
+    """A candidate could not record: the organisation's owner hears of it by e-mail, at most once a day."""
+    if not await svc.redis.set(f"org:{c['org_id']}:no_credits_mail", "1", nx=True, ex=86400):
+        return
+    owner = await users.get_user(svc.pool, c["owner_id"])
+    log.warning("candidate could not record: no credits org=%s candidate=%s", c["org_id"], c["id"])
+    if owner is not None:
+        await mail.credits_ran_out(svc.cfg, owner.email, c["org_name"], base_url)
+
+
 @routes.post("/api/c/{token}/answers/{n}/start")
 async def start_answer(request: web.Request) -> web.Response:
     """A new attempt at question n: the questions are answered in order, retakes while any are left."""
@@ -156,6 +166,7 @@ async def start_answer(request: web.Request) -> web.Response:
     if used >= q["retakes"] + 1:
         raise ApiError(409, "no_retakes_left", "No retakes are left for this question")
     if not await credits.has_credits(svc.pool, c["owner_id"]):
+        await _tell_owner_credits_ran_out(svc, c, links.base_url(request))
         raise ApiError(
             503, "recording_unavailable", "Recording is not available right now; please contact the hiring team"
         )

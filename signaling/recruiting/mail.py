@@ -51,3 +51,12 @@ async def completion_confirmation(cfg: Config, to: str, name: str, interview: di
         f"{_company(interview)}. They will get back to you.\n"
     )
     return await send_email(cfg, to, f"Your interview is complete: {interview['title']}", body)
+
+
+async def credits_ran_out(cfg: Config, to: str, org_name: str, base_url: str) -> bool:
+    body = (
+        f"A candidate of {org_name} tried to record an answer, but the organisation's recording credits are used "
+        f"up, so they were asked to try again later.\n\nBuy credits here, then tell your candidates to open their "
+        f"link again (their earlier answers are kept):\n\n{base_url}/billing.html\n"
+    )
+    return await send_email(cfg, to, f"{org_name}: candidates cannot record (no credits left)", body)

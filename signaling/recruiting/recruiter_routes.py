@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from interview_room.store import captions as captions_store
+from interview_room.store import credits
 from interview_room.store import sessions as sessions_store
 
 from .. import recordings, webvtt
@@ -98,9 +99,19 @@ async def create_org(request: web.Request) -> web.Response:
     return web.json_response(_org_json(org), status=201)
 
 
+LOW_CREDIT_S = 1800.0  # below this the dashboard warns that candidates may soon be unable to record
+
+
 @routes.get("/api/org")
 async def get_org(request: web.Request) -> web.Response:
-    return web.json_response(_org_json(await member_org(request)))
+    """Also how much recording time candidates have left: their answers use the owner's credits."""
+    org = await member_org(request)
+    out = _org_json(org)
+    async with services(request).pool.acquire() as conn:
+        left = await credits.balance(conn, org["owner_id"])
+    out["recording_seconds_left"] = max(0, int(left))
+    out["recording_low"] = left < LOW_CREDIT_S
+    return web.json_response(out)
 
 
 @routes.patch("/api/org")

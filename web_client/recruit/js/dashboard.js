@@ -26,7 +26,21 @@ async function load() {
   $('#org-title').textContent = org.name;
   document.title = `${org.name} · Recruiting · Interview Room`;
   $('#team-form').hidden = org.role !== 'owner';
+  showCredit(org);
   await Promise.all([loadInterviews(), loadTeam()]);
+}
+
+/** Candidates' answers use the owner's credits: warn before they run out, not after a candidate is stuck. */
+function showCredit(o) {
+  const banner = $('#credit-banner');
+  if (!o.recording_low) { banner.hidden = true; return; }
+  const minutes = Math.floor((o.recording_seconds_left || 0) / 60);
+  const what = minutes > 0
+    ? `Candidates can record about ${minutes} more minute${minutes === 1 ? '' : 's'} of answers.`
+    : 'Candidates cannot record answers: the recording credits are used up.';
+  const who = o.role === 'owner' ? 'Buy credits on the ' : 'The owner can buy credits on the ';
+  banner.replaceChildren(`${what} ${who}`, el('a', { href: '../billing.html', text: 'Billing page' }), '.');
+  banner.hidden = false;
 }
 
 function interviewItem(iv) {
