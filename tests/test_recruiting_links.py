@@ -466,3 +466,31 @@ async def test_recruiter_sees_the_recording_credit_and_hears_when_it_ran_out(api
 async def _owner(api: Api, token: str) -> str:
     me = (await api.call("GET", "/api/me", token))[1]
     return str(me["user"]["id"])
+
+
+async def test_an_answer_started_before_the_deadline_is_kept(api: Api) -> None:
+    rec = await api.recruiter("Late org")
+    iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 1}, {"text": "Why now?"}])
+    inv = await _invite(api, rec, iv, None)
+    cid, token = uuid.UUID(inv["candidate"]["id"]), token_of(inv["link"])
+    await api.call("POST", f"/api/c/{token}/consent")
+    await _answer_with_captions(api, token, ["Because of the product."])
+    st, _ = await api.call("POST", f"/api/c/{token}/answers/1/start")
+    assert st == 201
+    await api.pool.execute("UPDATE candidates SET expires_at = now() - interval '1 minute' WHERE id = $1", cid)
+    # the answer in progress is saved and the interview completes; nothing new may start
+    st, state = await api.call("POST", f"/api/c/{token}/answers/1/finish")
+    assert st == 200 and state["answered"] == 2
+    st, body = await api.call("POST", f"/api/c/{token}/answers/0/start")  # a retake: too late
+    assert st == 410 and body["error"]["code"] == "link_expired"
+    st, done = await api.call("POST", f"/api/c/{token}/complete")
+    assert st == 200 and done["candidate"]["status"] == "completed"
+    # long after the deadline even an answer in progress is refused
+    other = await _invite(api, rec, iv, None)
+    oid, otoken = uuid.UUID(other["candidate"]["id"]), token_of(other["link"])
+    await api.call("POST", f"/api/c/{otoken}/consent")
+    st, _ = await api.call("POST", f"/api/c/{otoken}/answers/0/start")
+    assert st == 201
+    await api.pool.execute("UPDATE candidates SET expires_at = now() - interval '2 hours' WHERE id = $1", oid)
+    st, body = await api.call("POST", f"/api/c/{otoken}/answers/0/finish")
+    assert st == 410 and body["error"]["code"] == "link_expired"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -32,9 +32,12 @@ log = logging.getLogger("signaling.recruiting.candidate")
 
 routes = web.RouteTableDef()
 MODE = "recorded_answer"
+LATE_GRACE_S = 1800 + 300  # the longest answer time allowed, and a few minutes to save it
 
 
-async def _candidate(request: web.Request) -> dict[str, Any]:
+async def _candidate(request: web.Request, *, late_ok: bool = False) -> dict[str, Any]:
+    """The link's candidate. ``late_ok``: an answer started before the link expired may still be
+    connected, finished and the interview completed for ``LATE_GRACE_S`` after (a new one may not)."""
     svc = services(request)
     token = request.match_info["token"]
     c = (
@@ -46,7 +49,8 @@ async def _candidate(request: web.Request) -> dict[str, Any]:
         raise not_found("This interview link is not valid")
     if c["revoked_at"] is not None:
         raise ApiError(410, "link_revoked", "This interview link has been withdrawn by the hiring team")
-    if c["status"] != "completed" and c["expires_at"] <= datetime.now(UTC):
+    until = c["expires_at"] + timedelta(seconds=LATE_GRACE_S) if late_ok else c["expires_at"]
+    if c["status"] != "completed" and until <= datetime.now(UTC):
         raise ApiError(410, "link_expired", "This interview link has expired")
     return c
 
@@ -97,7 +101,7 @@ async def intro(request: web.Request) -> web.Response:
 @routes.get("/api/c/{token}/config")
 async def rtc_config(request: web.Request) -> web.Response:
     """ICE servers for the candidate's browser (no account: the link vouches for the TURN credentials)."""
-    c = await _candidate(request)
+    c = await _candidate(request, late_ok=True)
     cfg = services(request).cfg
     return web.json_response({"ice_servers": ice_servers_for(cfg, f"cand-{c['id']}")})
 
@@ -208,7 +212,7 @@ def audio_mids(sdp: str) -> list[str]:
 @routes.post("/api/c/{token}/answers/{n}/offer")
 async def offer(request: web.Request) -> web.Response:
     svc = services(request)
-    c = await _candidate(request)
+    c = await _candidate(request, late_ok=True)
     _open(c)
     iv = await store.interview_of_candidate(svc.pool, c)
     idx = _index(request, len(iv["questions"]))
@@ -224,7 +228,7 @@ async def offer(request: web.Request) -> web.Response:
 @routes.post("/api/c/{token}/answers/{n}/finish")
 async def finish_answer(request: web.Request) -> web.Response:
     svc = services(request)
-    c = await _candidate(request)
+    c = await _candidate(request, late_ok=True)
     _open(c)
     iv = await store.interview_of_candidate(svc.pool, c)
     idx = _index(request, len(iv["questions"]))
@@ -238,7 +242,7 @@ async def finish_answer(request: web.Request) -> web.Response:
 async def complete(request: web.Request) -> web.Response:
     """Every question answered: completed, confirmation e-mail, ATS webhook (each once)."""
     svc = services(request)
-    c = await _candidate(request)
+    c = await _candidate(request, late_ok=True)
     state = await _state(svc, c)
     if c["status"] != "completed":
         _open(c)
@@ -261,5 +265,5 @@ async def complete(request: web.Request) -> web.Response:
             webhooks.wake(request.app)
             if c["email"]:
                 await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
-        state = await _state(svc, await _candidate(request))
+        state = await _state(svc, await _candidate(request, late_ok=True))
     return web.json_response(state)
