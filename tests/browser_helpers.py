@@ -6,11 +6,13 @@ plain functions and can be reused by other browser tests.
 
 from __future__ import annotations
 
+import json
 import re
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -79,6 +81,39 @@ def silence_wav(out: Path, seconds: float = 1.0) -> Path:
         w.setframerate(16000)
         w.writeframes(b"\0\0" * int(16000 * seconds))
     return out
+
+
+def failure_report(
+    page: Page,
+    what: str,
+    *,
+    state_js: str,
+    shot: Path,
+    errors: list[str],
+    log_of: Callable[[str], str],
+    parts: tuple[str, ...] = ("signaling", "media", "stt", "llm"),
+) -> str:
+    """A failure message: what the page shows (``state_js``), a screenshot, and each process' log tail."""
+    shot.parent.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        state: Any = page.evaluate(state_js)
+    except Exception as e:  # noqa: BLE001 - diagnostics must not hide the real failure
+        state = {"page": repr(e)}
+    logs = "\n".join(f"--- {name}.log (tail) ---\n" + "\n".join(log_of(name).splitlines()[-25:]) for name in parts)
+    return f"{what}\npage: {json.dumps(state, indent=1)}\nscreenshot: {shot}\nuncaught page errors: {errors}\n{logs}"
+
+
+def poll(page: Page, probe: Callable[[], Any], timeout_s: float, every_ms: int, on_timeout: Callable[[], str]) -> Any:
+    """``probe`` until it returns something truthy (bounded); the assertion message from ``on_timeout``."""
+    for _ in range(int(timeout_s * 1000 / every_ms)):
+        got = probe()
+        if got:
+            return got
+        page.wait_for_timeout(every_ms)
+    got = probe()
+    assert got, on_timeout()
+    return got
 
 
 def norm_words(text: str) -> list[str]:

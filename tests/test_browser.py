@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import OVERFLOW_JS, UNNAMED_CONTROLS_JS, chromium, speech_wav, word_recall
+from browser_helpers import OVERFLOW_JS, UNNAMED_CONTROLS_JS, chromium, failure_report, poll, speech_wav, word_recall
 from conftest import FIXTURES, ROOT, Stack
 from playwright.sync_api import Browser, Page
 
@@ -62,6 +62,15 @@ AI_LOG_JS = r"""
 """
 
 
+ROOM_STATE_JS = """() => ({
+  url: location.href,
+  conn: document.querySelector('#conn-state')?.dataset.state,
+  notices: [...document.querySelectorAll('#notices li, .banner:not([hidden]), .input-msg')].map((n) => n.textContent.trim()).filter(Boolean),
+  captions: [...document.querySelectorAll('#captions .caption')].map((n) => `${n.dataset.role}/${n.dataset.final}: ${n.textContent.trim()}`),
+  questions: [...document.querySelectorAll('.question')].map((n) => n.textContent.trim().slice(0, 200)),
+})"""
+
+
 @dataclass
 class Flow:
     """The one user's browser page and what the tests learned so far."""
@@ -75,38 +84,24 @@ class Flow:
 
     def diagnose(self, what: str) -> str:
         """State of the page and the tail of each process' log, for a failure message."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / f"failure-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:60]}.png"
-        try:
-            self.page.screenshot(path=str(shot), full_page=True)
-            state = self.page.evaluate(
-                """() => ({
-                  url: location.href,
-                  conn: document.querySelector('#conn-state')?.dataset.state,
-                  notices: [...document.querySelectorAll('#notices li, .banner:not([hidden]), .input-msg')].map((n) => n.textContent.trim()).filter(Boolean),
-                  captions: [...document.querySelectorAll('#captions .caption')].map((n) => `${n.dataset.role}/${n.dataset.final}: ${n.textContent.trim()}`),
-                  questions: [...document.querySelectorAll('.question')].map((n) => n.textContent.trim().slice(0, 200)),
-                })"""
-            )
-        except Exception as e:  # noqa: BLE001 - diagnostics must not hide the real failure
-            state = {"page": repr(e)}
-        logs = "\n".join(
-            f"--- {name}.log (tail) ---\n" + "\n".join(self.stack.log_of(name).splitlines()[-25:])
-            for name in ("signaling", "media", "stt", "llm")
+        return failure_report(
+            self.page,
+            what,
+            state_js=ROOM_STATE_JS,
+            shot=ARTIFACTS / f"failure-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:60]}.png",
+            errors=self.errors,
+            log_of=self.stack.log_of,
         )
-        return f"{what}\npage: {json.dumps(state, indent=1)}\nscreenshot: {shot}\nuncaught page errors: {self.errors}\n{logs}"
 
     def wait(self, what: str, probe: Callable[[], Any], timeout_s: float, every_ms: int = 500) -> Any:
         """Poll ``probe`` until it returns something truthy; fail with diagnostics after timeout_s."""
-        polls = int(timeout_s * 1000 / every_ms)
-        for _ in range(polls):
-            got = probe()
-            if got:
-                return got
-            self.page.wait_for_timeout(every_ms)
-        got = probe()
-        assert got, self.diagnose(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        return got
+        return poll(
+            self.page,
+            probe,
+            timeout_s,
+            every_ms,
+            lambda: self.diagnose(f"timed out after {timeout_s:.0f} s waiting for {what}"),
+        )
 
     def no_page_errors(self) -> None:
         assert not self.errors, f"uncaught JavaScript errors: {self.errors}"

@@ -30,6 +30,8 @@ from browser_helpers import (
     REMOTE_VOICED_JS,
     UNNAMED_CONTROLS_JS,
     chromium,
+    failure_report,
+    poll,
     speech_wav,
     word_recall,
 )
@@ -71,6 +73,17 @@ MOCK_LOG_JS = r"""
 MOCK_BUTTONS = {"repeat": "Repeat the question", "next": "I'm done", "skip": "Skip", "end": "End interview"}
 
 
+MOCK_STATE_JS = """() => ({
+  url: location.href,
+  conn: document.querySelector('#conn-state')?.dataset.state,
+  progress: document.querySelector('#mock-progress')?.textContent,
+  question: document.querySelector('#mock-question')?.textContent,
+  mockLog: window.__mockLog,
+  notices: [...document.querySelectorAll('#notices li, .banner:not([hidden]), .input-msg, .form-error')].map((n) => n.textContent.trim()).filter(Boolean),
+  captions: [...document.querySelectorAll('#captions .caption')].map((n) => `${n.dataset.role}/${n.dataset.final}: ${n.textContent.trim()}`),
+})"""
+
+
 @dataclass
 class Mock:
     """The candidate's page and what the tests learned so far (the tests run in file order)."""
@@ -85,39 +98,24 @@ class Mock:
 
     def diagnose(self, what: str) -> str:
         """State of the page and the tail of each process' log, for a failure message."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ARTIFACTS / f"failure-mock-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:60]}.png"
-        try:
-            self.page.screenshot(path=str(shot), full_page=True)
-            state = self.page.evaluate(
-                """() => ({
-                  url: location.href,
-                  conn: document.querySelector('#conn-state')?.dataset.state,
-                  progress: document.querySelector('#mock-progress')?.textContent,
-                  question: document.querySelector('#mock-question')?.textContent,
-                  mockLog: window.__mockLog,
-                  notices: [...document.querySelectorAll('#notices li, .banner:not([hidden]), .input-msg, .form-error')].map((n) => n.textContent.trim()).filter(Boolean),
-                  captions: [...document.querySelectorAll('#captions .caption')].map((n) => `${n.dataset.role}/${n.dataset.final}: ${n.textContent.trim()}`),
-                })"""
-            )
-        except Exception as e:  # noqa: BLE001 - diagnostics must not hide the real failure
-            state = {"page": repr(e)}
-        logs = "\n".join(
-            f"--- {name}.log (tail) ---\n" + "\n".join(self.stack.log_of(name).splitlines()[-25:])
-            for name in ("signaling", "media", "stt", "llm")
+        return failure_report(
+            self.page,
+            what,
+            state_js=MOCK_STATE_JS,
+            shot=ARTIFACTS / f"failure-mock-{re.sub(r'[^a-z0-9]+', '-', what.lower())[:60]}.png",
+            errors=self.errors,
+            log_of=self.stack.log_of,
         )
-        return f"{what}\npage: {json.dumps(state, indent=1)}\nscreenshot: {shot}\nuncaught page errors: {self.errors}\n{logs}"
 
     def wait(self, what: str, probe: Callable[[], Any], timeout_s: float, every_ms: int = 250) -> Any:
         """Poll ``probe`` until it returns something truthy; fail with diagnostics after timeout_s."""
-        for _ in range(int(timeout_s * 1000 / every_ms)):
-            got = probe()
-            if got:
-                return got
-            self.page.wait_for_timeout(every_ms)
-        got = probe()
-        assert got, self.diagnose(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        return got
+        return poll(
+            self.page,
+            probe,
+            timeout_s,
+            every_ms,
+            lambda: self.diagnose(f"timed out after {timeout_s:.0f} s waiting for {what}"),
+        )
 
     def no_page_errors(self) -> None:
         assert not self.errors, f"uncaught JavaScript errors: {self.errors}"
