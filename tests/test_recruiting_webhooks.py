@@ -145,6 +145,10 @@ async def test_complete_sends_confirmation_and_signed_webhook_with_retries(infra
         await asyncio.sleep(0.5)
         assert len(ats.received) == 3
         assert len(api.inbox.to("cara@example.com")) == 2  # the invitation and one confirmation
+        recruiter = (await api.call("GET", "/api/me", rec))[1]["user"]["email"]
+        told = [m for m in api.inbox.to(recruiter) if "completed" in m["Subject"]]
+        assert len(told) == 1 and "Cara completed" in told[0]["Subject"]  # once, though complete was called twice
+        assert f"/recruit/review.html?id={inv['candidate']['id']}" in told[0].get_payload(decode=True).decode()
         assert {h["X-Delivery-Id"] for _, h, _ in ats.received} == {log[0]["delivery_id"]}
         for path, headers, body in ats.received:
             assert path == "/hook" and headers["X-Event"] == "candidate.completed"

@@ -265,5 +265,8 @@ async def complete(request: web.Request) -> web.Response:
             webhooks.wake(request.app)
             if c["email"]:
                 await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
+            if recruiter := await store.interview_owner_email(svc.pool, iv["id"]):
+                who = c["name"] or c["email"] or "A candidate"
+                await mail.candidate_completed(svc.cfg, recruiter, who, iv, payload["review_url"])
         state = await _state(svc, await _candidate(request, late_ok=True))
     return web.json_response(state)

@@ -60,3 +60,11 @@ async def credits_ran_out(cfg: Config, to: str, org_name: str, base_url: str) ->
         f"link again (their earlier answers are kept):\n\n{base_url}/billing.html\n"
     )
     return await send_email(cfg, to, f"{org_name}: candidates cannot record (no credits left)", body)
+
+
+async def candidate_completed(cfg: Config, to: str, candidate: str, interview: dict[str, Any], review_url: str) -> bool:
+    body = (
+        f'{candidate} has answered every question of "{interview["title"]}".\n\nReview the answers (recordings, '
+        f"captions and AI scores):\n\n{review_url}\n"
+    )
+    return await send_email(cfg, to, f"{candidate} completed: {interview['title']}", body)

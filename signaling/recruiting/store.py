@@ -192,6 +192,15 @@ async def follow_deadline(
     return int(res.split()[-1])
 
 
+async def interview_owner_email(db: Db, interview_id: uuid.UUID) -> str | None:
+    """Who created the interview (told when a candidate completes); the organisation's owner if they left."""
+    return await db.fetchval(
+        "SELECT coalesce(u.email, o_u.email) FROM interviews i JOIN organisations o ON o.id = i.org_id "
+        "JOIN users o_u ON o_u.id = o.owner_id LEFT JOIN users u ON u.id = i.created_by WHERE i.id = $1",
+        interview_id,
+    )
+
+
 async def has_attempts(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bool:
     """Whether any candidate of the interview started an answer (its question indexes are then in use)."""
     return bool(
