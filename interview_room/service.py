@@ -34,6 +34,16 @@ async def start_site(app: web.Application, host: str, port: int) -> web.AppRunne
     return runner
 
 
+async def every(interval_s: float, sweep: Callable[[], Awaitable[Any]], what: str) -> None:
+    """Run ``sweep`` now and then every ``interval_s`` for ever; a failed pass is logged, the next one runs."""
+    while True:
+        try:
+            await sweep()
+        except Exception:
+            log.exception("periodic task failed task=%s", what)
+        await asyncio.sleep(interval_s)
+
+
 class TaskGroup:
     """Owns background tasks: logs a failure the moment it happens, cancels all on close."""
 

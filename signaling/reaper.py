@@ -8,7 +8,6 @@ which marks it live there); after that it is ended, so history, billing and the 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -17,6 +16,7 @@ import redis.asyncio as aioredis
 
 from interview_room import bus
 from interview_room.messages import LlmJob
+from interview_room.service import every
 
 from . import media_nodes
 
@@ -37,7 +37,9 @@ class OrphanReaper:
         """One pass; returns the ids of the sessions it ended."""
         now = time.monotonic() if now is None else now
         up = {n.url for n in await media_nodes.live_nodes(self.redis)}
-        rows = await self.pool.fetch("SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL")
+        rows = await self.pool.fetch(
+            "SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL"
+        )
         orphans = {str(r["id"]): r["media_node"] for r in rows if r["media_node"].rstrip("/") not in up}
         for sid in list(self._orphaned_since):
             if sid not in orphans:
@@ -61,9 +63,4 @@ class OrphanReaper:
         return ended
 
     async def run(self, interval_s: float = INTERVAL_S) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("orphan sweep failed")
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.sweep, "orphan sweep")

@@ -8,8 +8,9 @@ ignores the limit (the organisation's credits pay for the time). The attempt is 
 
 from __future__ import annotations
 
-import asyncio
 import logging
+
+from interview_room.service import every
 
 from ..context import Services
 from . import store
@@ -43,9 +44,4 @@ class AnswerTimeLimit:
         return ended
 
     async def run(self, interval_s: float = INTERVAL_S) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("answer time limit sweep failed")
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.sweep, "answer time limit sweep")

@@ -9,11 +9,11 @@ every signaling process (the deletes are idempotent).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from interview_room.bus import events_stream
+from interview_room.service import every
 from interview_room.store import sessions as sessions_store
 
 from .. import recordings
@@ -61,9 +61,4 @@ class RetentionSweeper:
         return erased
 
     async def run(self, interval_s: float = INTERVAL_S) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("retention sweep failed")
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.sweep, "retention sweep")

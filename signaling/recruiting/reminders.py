@@ -9,11 +9,11 @@ invitation itself states the deadline.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from interview_room.metrics import REMINDERS_SENT
+from interview_room.service import every
 
 from ..context import Services
 from . import links, mail, store
@@ -55,9 +55,4 @@ class ReminderSweeper:
     async def run(self, interval_s: float = INTERVAL_S) -> None:
         if not self.svc.cfg.smtp_host:
             log.info("reminder e-mails are off (no SMTP_HOST)")
-        while True:
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("reminder sweep failed")
-            await asyncio.sleep(interval_s)
+        await every(interval_s, self.sweep, "reminder sweep")
