@@ -274,9 +274,9 @@ $('#csv-btn').addEventListener('click', async () => {
   setBusy($('#csv-btn'), true, 'Uploading…');
   try {
     const out = await postText(`${base}/candidates/csv`, await file.text());
+    await refresh(); // the list shows the new candidates by the time the result is announced
     $('#csv-result').textContent = `${out.created.length} invited, ${out.skipped.length} skipped.`;
     $('#csv-skipped').replaceChildren(...out.skipped.map((s) => el('li', { text: `Line ${s.line} (${s.email || 'empty'}): ${s.reason}` })));
-    await refresh();
   } catch (err) {
     $('#csv-result').textContent = errorMessage(err);
   } finally {
