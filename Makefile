@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-packages
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/interview-room run
 
-test: $(STAMP)
+system-packages:
+	@bash scripts/system-packages.sh
+
+test: $(STAMP) system-packages
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite uses that pip cannot provide, when they are missing:
+#   chromium      headless browser for the page tests (Playwright drives /usr/bin/chromium)
+#   espeak-ng     the TTS program fallback (test_tts) and test fixtures
+#   poppler-utils pdftoppm renders report PDFs in the tests
+# As root it uses apt-get, otherwise sudo when it works without a password; else it stops with one line naming
+# the packages to install, before any test runs.
+set -euo pipefail
+
+need=()
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+else
+  echo "make test needs these Debian packages: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "make test needs these packages (no apt-get here): ${need[*]}" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}"
+"${SUDO[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
