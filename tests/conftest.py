@@ -31,6 +31,14 @@ os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 os.environ.setdefault("REGISTER_PER_IP_HOUR", "0")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of a module that drives Chromium through Playwright ``browser`` (not in ``make test-fast``)."""
+    for item in items:
+        names = vars(item.module).values() if getattr(item, "module", None) else ()
+        if any(str(getattr(v, "__module__", "")).startswith("playwright") for v in names):
+            item.add_marker(pytest.mark.browser)
+
+
 @dataclass
 class Infra:
     data_dir: Path

@@ -38,6 +38,8 @@ from interview_room import bus
 from interview_room.embedded import free_port
 from loadtests.client import FIXTURES, RoomClient, Utterance, WavTrack
 
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
+
 SCRIPT = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav", "q_url_shortener.wav", "q_weakness.wav"]
 PASSWORD = "cluster password 123"
 

@@ -17,6 +17,8 @@ import pytest
 
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack, load_references
 
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
+
 REFS = load_references()
 QUESTIONS = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav"]
 

@@ -15,11 +15,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 import pytest_asyncio
 
 from ai_sidecar.llm.offline import OFFLINE_HEADER
 from loadtests.client import FIXTURES, RoomClient, WavTrack
 from tests.fake_openai import FakeOpenAI, model_responder, task_of
+
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
 
 AI_TIMEOUT = 90.0
 

@@ -6,9 +6,12 @@ import asyncio
 import uuid
 
 import asyncpg
+import pytest
 
 from interview_room.store import credits
 from loadtests.client import FIXTURES, RoomClient, WavTrack
+
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
 
 
 async def _user(stack) -> RoomClient:

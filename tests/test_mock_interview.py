@@ -40,6 +40,8 @@ from media_server.tts import EspeakSynthesizer
 from tests.fake_openai import FakeOpenAI, Reply, model_responder, user_data
 from tests.test_llm_e2e import _wait_health
 
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
+
 TURN_TIMEOUT = 90.0
 EMAIL = f"mock-{uuid.uuid4().hex[:8]}@example.com"
 PASSWORD = "correct horse battery"

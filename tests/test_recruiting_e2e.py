@@ -11,10 +11,13 @@ import json
 import uuid
 from typing import Any
 
+import pytest
 from browser_helpers import word_recall
 from conftest import FIXTURES, Stack
 
 from loadtests.client import RoomClient, WavTrack
+
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
 
 ANSWERS = ["c_billing_migration.wav", "c_cache_latency.wav"]
 REFERENCES = json.loads((FIXTURES / "references.json").read_text())

@@ -17,6 +17,8 @@ from ai_sidecar import models
 from ai_sidecar.transcriber import Transcriber, Transcript, guard
 from interview_room.config import Config
 
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REFS: dict[str, dict] = json.loads((FIXTURES / "references.json").read_text())
 ESPEAK = sorted(n for n, r in REFS.items() if r.get("source", "").startswith("espeak-ng"))

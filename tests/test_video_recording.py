@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 from conftest import FIXTURES, Stack
 from test_recruiting_e2e import CandidateClient
@@ -22,6 +23,8 @@ from interview_room.loopback_ice import restrict_ice_hosts
 from loadtests.client import RoomClient, WavTrack
 from loadtests.video_cpu import CameraTrack, solid_picture
 from media_server.peer import answer_offer, new_peer_connection, records_video
+
+pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
 
 RED, BLUE = (220, 30, 30), (30, 40, 220)
 ANSWER = FIXTURES / "c_billing_migration.wav"
