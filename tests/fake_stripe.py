@@ -20,8 +20,10 @@ import stripe
 from aiohttp import web
 
 from interview_room.embedded import free_port
+from signaling.gateways.stripe_gateway import STRIPE_API_VERSION
 
-API_VERSION = stripe.api_version
+# the fake speaks only the pinned version: a request naming another one is refused as Stripe would
+API_VERSION = STRIPE_API_VERSION
 
 
 def _rid(prefix: str) -> str:
@@ -93,6 +95,9 @@ class FakeStripe:
     async def _create_session(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if request.headers.get("Stripe-Version") != API_VERSION:
+            version = request.headers.get("Stripe-Version")
+            return _error(400, "invalid_request_error", f"This fake only speaks API version {API_VERSION}, not {version}")
         if not request.content_type == "application/x-www-form-urlencoded":
             return _error(400, "invalid_request_error", "Stripe takes form-encoded bodies")
         params = decode_form(await request.text())

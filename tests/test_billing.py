@@ -13,6 +13,7 @@ import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
+import stripe
 from aiohttp.test_utils import TestServer
 from conftest import Infra
 from fake_stripe import FakeStripe, dumps
@@ -22,6 +23,7 @@ from interview_room.config import Config
 from interview_room.store import credits
 from signaling import billing
 from signaling.app import create_app
+from signaling.gateways.stripe_gateway import STRIPE_API_VERSION
 
 FREE = 7200.0
 STARTER = 18000.0  # 5 h
@@ -232,6 +234,21 @@ async def test_checkout_creates_a_stripe_checkout_session(paid: Api, fake_stripe
     purchase = await _purchase(paid, token, body["payment_id"])
     assert purchase["status"] == "pending"
     assert await paid.balance(token) == FREE
+
+
+async def test_stripe_requests_name_the_pinned_api_version(
+    paid: Api, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the pin is the version the locked stripe library is typed for: upgrading the library means revisiting it
+    assert STRIPE_API_VERSION == stripe.api_version
+    # a library whose own default is another version (an upgrade) does not move what the gateway asks for
+    from stripe._api_version import _ApiVersion
+
+    monkeypatch.setattr(_ApiVersion, "CURRENT", "2020-08-27")
+    token, _ = await paid.register()
+    status, body = await paid.call("POST", "/api/checkout", token, json={"package_id": "starter", "gateway": "stripe"})
+    assert status == 201, body
+    assert fake_stripe.requests[-1]["headers"]["Stripe-Version"] == STRIPE_API_VERSION
 
 
 async def test_gateway_refusal_is_a_clear_error_and_leaves_a_failed_payment(

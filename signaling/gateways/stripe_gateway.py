@@ -27,6 +27,11 @@ from .base import (
 
 log = logging.getLogger("billing.stripe")
 
+# The Stripe API version every request names (``Stripe-Version``) and the webhook payloads we translate were
+# written against: the one the locked ``stripe`` library is typed for. Changing it is a code change (read Stripe's
+# upgrade notes, then the tests with tests/fake_stripe.py), never a side effect of the account's default version.
+STRIPE_API_VERSION = "2026-10-28.endive"
+
 
 def _get(obj: Any, *path: str) -> Any:
     """obj[path[0]][path[1]]…, None as soon as a step is missing (webhook payloads vary by API version)."""
@@ -73,7 +78,11 @@ class StripeGateway(Gateway):
         """Created on first use, inside the running loop (its aiohttp session belongs to that loop)."""
         if self._client is None:
             self._http = stripe.AIOHTTPClient()
-            kwargs: dict[str, Any] = {"http_client": self._http, "max_network_retries": 2}
+            kwargs: dict[str, Any] = {
+                "http_client": self._http,
+                "max_network_retries": 2,
+                "stripe_version": STRIPE_API_VERSION,
+            }
             if self.api_base:
                 kwargs["base_addresses"] = {"api": self.api_base}
             self._client = stripe.StripeClient(self.api_key, **kwargs)
