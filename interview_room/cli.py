@@ -19,7 +19,7 @@ import sys
 import time
 
 from . import config, db, logs
-from .embedded import EmbeddedPostgres, EmbeddedRedis
+from .embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedUnavailable
 
 log = logging.getLogger("cli")
 PARTS = ("signaling", "media", "stt", "llm")
@@ -119,10 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
     cfg = config.load()
     logs.setup(args.command, cfg.log_level)
-    if args.command == "run":
-        return cmd_run(cfg)
-    if args.command == "infra":
-        return cmd_infra(cfg)
+    try:
+        if args.command == "run":
+            return cmd_run(cfg)
+        if args.command == "infra":
+            return cmd_infra(cfg)
+    except EmbeddedUnavailable as e:  # e.g. `run` in the container image, which has no [local] extra
+        parser.exit(2, f"interview-room: {e}\n")
     if args.command == "migrate":
         asyncio.run(db.migrate(cfg.database_url))
         return 0

