@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import aioice.ice
 import numpy as np
@@ -21,7 +22,8 @@ from interview_room.loopback_ice import (
     restricted_hosts,
     sdp_candidate_addresses,
 )
-from loadtests.client import FIXTURES, WavTrack, decode_wav, load_references
+from loadtests import client
+from loadtests.client import FIXTURES, PTIME, WavTrack, decode_wav, load_references
 
 LOOPBACK = ["127.0.0.1"]
 
@@ -73,8 +75,26 @@ def test_filter_sdp_candidates() -> None:
     assert filter_sdp_candidates(sdp, []) == sdp
 
 
-async def test_wavtrack_schedule_offsets() -> None:
-    """Sequence + gaps + lead silence land on exact sample offsets (no network involved)."""
+class VirtualClock:
+    """``time`` and ``asyncio.sleep`` as the track sees them: time moves only when the track sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+
+
+async def test_wavtrack_schedule_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sequence + gaps + lead silence land on exact sample offsets, paced in real time (no network, no wall clock)."""
+    clock = VirtualClock()
+    monkeypatch.setattr(client, "time", SimpleNamespace(monotonic=clock.time, time=clock.time))
+    monkeypatch.setattr(client, "asyncio", SimpleNamespace(**{**vars(asyncio), "sleep": clock.sleep}))
     a, b = FIXTURES / "alsa_front_center.wav", FIXTURES / "alsa_front_left.wav"
     track = WavTrack([a, b], gap=0.7, lead_silence=0.5)
     rate = track.sample_rate
@@ -89,8 +109,12 @@ async def test_wavtrack_schedule_offsets() -> None:
     assert u0.t1 == pytest.approx(0.5 + len(decode_wav(a, rate)) / rate, abs=1e-6)
     assert u1.t0 == pytest.approx(u0.t1 + 0.7, abs=1e-6)
     assert track.speech_end_wall == u1.end_wall
-    # never faster than real time: 0.5 + a + 0.7 + b seconds of program took at least that long
-    assert u1.end_wall - track.started_wall >= 0.95 * u1.t1
+    # never faster than real time: each 20 ms frame waited for its slot, so the program took exactly as long
+    # on the track's clock as it lasts (the last frame is stamped when it is sent, at its start)
+    frames = track.sent_seconds / PTIME
+    assert len(clock.sleeps) == round(frames) - 1 and all(d == pytest.approx(PTIME) for d in clock.sleeps)
+    assert u1.end_wall - track.started_wall == pytest.approx(u1.t1, abs=PTIME)
+    assert track.stalls == 0
     track.stop()
 
 

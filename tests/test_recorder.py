@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from recorder import SessionRecorder
+from recorder.video import FrameRateLimit
 
 RATE = 48000
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,13 +202,40 @@ def decode_video(path: Path) -> tuple[list[tuple[float, np.ndarray]], av.video.s
     return out, stream
 
 
+def admitted(times: list[float]) -> list[float]:
+    """The pictures (by session time) the recorder's frame rate limit keeps."""
+    limit = FrameRateLimit()
+    return [t for t in times if limit.admit(t)]
+
+
+def seconds_on_disk(path: Path) -> float:
+    """Seconds of audio a player decodes from the file as it is now (0 while it is too short to open)."""
+    try:
+        with av.open(str(path)) as c:
+            return sum(f.samples for f in c.decode(audio=0)) / RATE
+    except (av.error.FFmpegError, FileNotFoundError):
+        return 0.0
+
+
+def wait_for(probe: Callable[[], float], ok: Callable[[float], bool], timeout: float) -> float:
+    """Poll ``probe`` until ``ok`` holds (the bound only stops a hung test; nothing is asserted about time)."""
+    deadline = time.monotonic() + timeout
+    value = probe()
+    while not ok(value) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        value = probe()
+    return value
+
+
 def near(rgb: np.ndarray, want: tuple[int, int, int], tol: float = 30.0) -> bool:
     return bool(np.abs(rgb - np.array(want)).max() <= tol)
 
 
 def test_camera_is_recorded_as_vp8_in_sync_with_the_audio(tmp_path: Path) -> None:
     path = tmp_path / "video.webm"
-    rec = SessionRecorder(path, session_id="v1", video=True)
+    # a deep picture queue: this test is about the picture and its clock, not about a busy machine dropping
+    # pictures (test_a_busy_encoder_drops_pictures_instead_of_queueing_them), so every admitted one is encoded
+    rec = SessionRecorder(path, session_id="v1", video=True, max_video_queue=1000)
     # a 720p camera at 30 fps: red, then blue from t=2.0 exactly when the candidate starts to speak
     sound = np.concatenate([np.zeros(2 * RATE, np.int16), tone(440, 2.0)])
     camera = {RED: picture(RED), BLUE: picture(BLUE)}
@@ -218,7 +246,11 @@ def test_camera_is_recorded_as_vp8_in_sync_with_the_audio(tmp_path: Path) -> Non
     frames, stream = decode_video(path)
     assert stream is not None and stream.codec_context.name == "vp8"
     assert (stream.codec_context.width, stream.codec_context.height) == (640, 360)  # scaled down, aspect kept
-    assert abs(len(frames) - 15 * 4.0) <= 0.15 * 15 * 4.0  # 30 fps in, at most 15 fps recorded
+    # 30 fps in, 15 fps recorded: every other picture by session time, whatever the machine's speed
+    kept = admitted([i / 30.0 for i in range(120)])
+    assert len(kept) == 60 and rec.video_skipped == 60 and rec.video_dropped == 0
+    assert rec.video_frames == len(frames) == 60
+    assert [round(t, 3) for t, _ in frames] == [round(t, 3) for t in kept]
     video_seconds = frames[-1][0] + 1 / 15
     x, _ = decode(path)
     assert abs(video_seconds - len(x) / RATE) <= 0.05 * 4.0
@@ -249,13 +281,9 @@ def test_a_stalled_camera_never_holds_the_audio_back(tmp_path: Path) -> None:
     rec = SessionRecorder(path, session_id="v3", video=True)
     camera = {BLUE: picture(BLUE, 640, 480)}
     play(rec, 4.0, tone(440, 4.0), camera, lambda t: BLUE if t < 1.0 else None)  # the camera stops at 1 s
-    # the audio after the stall is in the file while the session is still going
-    while rec.encoded_seconds < 3.4:
-        time.sleep(0.05)
-    time.sleep(1.5)
-    with av.open(str(path)) as c:
-        on_disk = sum(f.samples for f in c.decode(audio=0)) / RATE
-    assert on_disk >= 2.4
+    # the audio after the stall reaches the file while the session is still going (not held for a picture)
+    on_disk = wait_for(lambda: seconds_on_disk(path), lambda s: s >= 2.4, timeout=60)
+    assert on_disk >= 2.4 and rec.error is None
     assert abs(rec.close() - 4.0) <= 0.2
     x, _ = decode(path)
     assert abs(len(x) / RATE - 4.0) <= 0.2
@@ -287,7 +315,7 @@ VIDEO_CRASH_SCRIPT = textwrap.dedent(
     import numpy as np
     from recorder import SessionRecorder
     camera_until = float(sys.argv[2])
-    rec = SessionRecorder(sys.argv[1], session_id="crash", video=True)
+    rec = SessionRecorder(sys.argv[1], session_id="crash", video=True, max_video_queue=1000)
     t = np.arange(48000 * 5) / 48000
     x = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)
     img = np.zeros((360, 640, 3), np.uint8)
@@ -302,7 +330,7 @@ VIDEO_CRASH_SCRIPT = textwrap.dedent(
     while rec.encoded_seconds < 4.4:
         time.sleep(0.05)
     time.sleep(0.5)
-    print("ready", flush=True)
+    print("ready" if rec.video_dropped == 0 else f"dropped {rec.video_dropped}", flush=True)
     time.sleep(60)
     """
 )
@@ -333,5 +361,8 @@ def test_crash_with_video_leaves_a_playable_file(tmp_path: Path, camera_until: f
     assert stream is not None and stream.codec_context.name == "vp8"
     assert frames and frames[-1][0] >= min(camera_until, 3.3) - 0.2
     assert all(near(rgb, BLUE) for _, rgb in frames)
-    if camera_until >= 5.0:
-        assert len(frames) >= 0.85 * 15 * 3.3
+    # every picture the script handed over up to 3.3 s (all but the last open cluster) is in the file
+    sent = admitted([i * 0.02 for i in range(250) if i % 3 == 0 and i * 0.02 < camera_until])
+    assert [round(t, 3) for t, _ in frames if t < 3.3][: len([t for t in sent if t < 3.3])] == [
+        round(t, 3) for t in sent if t < 3.3
+    ]

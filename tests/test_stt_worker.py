@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -402,3 +403,47 @@ async def test_sigterm_finishes_the_segment_in_hand(infra: Infra, r: aioredis.Re
     assert w.proc.wait(60) == 0, w.log_text()[-3000:]
     assert await handled(r, entry)
     assert [c.id for c in await captions_on_stream(r, sid)] == [f"{sid}:interviewer:1"]
+
+
+def _log_events(w: Worker) -> list[str]:
+    """The worker's start-up and model-loading lines, in order, as short tags."""
+    out = []
+    for ln in w.log_text().splitlines():
+        if m := re.search(r"loading whisper model name=(\S+)", ln):
+            out.append(f"load {m.group(1)}")
+        elif m := re.search(r"models ready models=(\S+)", ln):
+            out.append(f"ready models={m.group(1)}")
+        elif "stt worker ready" in ln:
+            out.append("serving")
+    return out
+
+
+async def test_stt_preload_loads_the_named_languages_before_ready(
+    infra: Infra, r: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    """STT_PRELOAD=en,es: tiny.en and multilingual base load before /health answers; a caption needs no load."""
+    w = start_worker(infra, "stt-preload-en-es", STT_PRELOAD="en,es")
+    try:
+        assert _log_events(w) == ["load tiny.en", "load base", "ready models=tiny.en,base", "serving"]
+        sid = await new_session(pool)
+        await add(r, segment(sid, "q_why_company.wav", 1))
+        await wait_until(lambda: _nonempty(captions_on_stream(r, sid)), what="caption")
+        assert _log_events(w) == ["load tiny.en", "load base", "ready models=tiny.en,base", "serving"]
+    finally:
+        assert w.stop() == 0, w.log_text()[-3000:]
+
+
+async def test_stt_preload_none_is_ready_at_once_and_loads_on_first_segment(
+    infra: Infra, r: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    w = start_worker(infra, "stt-preload-none", STT_PRELOAD="none")
+    try:
+        assert _log_events(w) == ["ready models=-", "serving"]  # /health answered with no model loaded
+        sid = await new_session(pool)
+        await add(r, segment(sid, "q_why_company.wav", 1))
+        await wait_until(lambda: _nonempty(captions_on_stream(r, sid)), what="caption")
+        [cap] = await captions_on_stream(r, sid)
+        assert "company" in cap.text.lower()
+        assert _log_events(w) == ["ready models=-", "serving", "load tiny.en"]  # loaded lazily, once
+    finally:
+        assert w.stop() == 0, w.log_text()[-3000:]

@@ -3,9 +3,9 @@ fallback, and the paced server->client track that plays it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,9 +14,9 @@ import pytest_asyncio
 from aiohttp import web
 
 from interview_room.config import Config
-from media_server import tts
+from media_server import tts, tts_track
 from media_server.tts import EspeakSynthesizer, FallbackSynthesizer, OpenAISpeech, SpeechError, make_synthesizer
-from media_server.tts_track import FRAME_SAMPLES, InterviewerTrack
+from media_server.tts_track import FRAME_SAMPLES, PTIME, InterviewerTrack
 
 QUESTION = "Tell me about a time you had a conflict with a coworker and how you resolved it."
 
@@ -112,10 +112,27 @@ def test_synthesizer_choice() -> None:
     assert isinstance(chosen, FallbackSynthesizer) and isinstance(chosen.first, OpenAISpeech)
 
 
-async def test_interviewer_track_plays_speech_then_silence() -> None:
+class VirtualClock:
+    """The event loop's clock as the track sees it: time moves only when the track sleeps (no wall clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+
+
+async def test_interviewer_track_plays_speech_then_silence(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = VirtualClock()
+    monkeypatch.setattr(tts_track, "asyncio", SimpleNamespace(get_running_loop=lambda: clock, sleep=clock.sleep))
     heard: list[np.ndarray] = []
-    track = InterviewerTrack(on_frame=lambda _t, s: heard.append(s))
-    loop = asyncio.get_running_loop()
+    stamps: list[float] = []
+    track = InterviewerTrack(on_frame=lambda t, s: (heard.append(s), stamps.append(t)))
 
     async def frames(n: int) -> list[np.ndarray]:
         return [(await track.recv()).to_ndarray().reshape(-1) for _ in range(n)]
@@ -124,14 +141,17 @@ async def test_interviewer_track_plays_speech_then_silence() -> None:
     speech = np.full(FRAME_SAMPLES * 5 + 100, 5000, np.int16)
     spoken = track.say("q1", speech)
     assert track.speaking
-    start = loop.time()
+    start = clock.now
     out = await frames(10)
-    elapsed = loop.time() - start
     voiced = [f for f in out if rms(f) > 0]
     assert len(voiced) == 6 and spoken.done.is_set() and not track.speaking
     assert sum(int(np.count_nonzero(f)) for f in out) == len(speech)  # every sample sent once, in order
     assert len(heard) == 6  # the recording hook saw the speech frames only
-    assert elapsed >= 10 * 0.02 * 0.7  # paced like a live microphone, not burst
+    # paced like a live microphone, not burst: each frame waits for its 20 ms slot on the track's clock
+    assert clock.now - start == pytest.approx(10 * PTIME)
+    assert [round(b - a, 6) for a, b in zip(stamps, stamps[1:], strict=False)] == [PTIME] * 5
+    # the first frame goes at once, every later one sleeps until its slot
+    assert len(clock.sleeps) == 3 + 10 - 1 and all(d == pytest.approx(PTIME) for d in clock.sleeps)
 
     # a newer utterance cuts the current one short
     first = track.say("q2", np.full(FRAME_SAMPLES * 50, 4000, np.int16))

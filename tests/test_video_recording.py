@@ -49,6 +49,13 @@ async def fetch(client: RoomClient, url: str, dest: Path) -> str:
         return r.headers["Content-Type"]
 
 
+def video_stats(log: str, session_id: str) -> dict[str, int]:
+    """The media node's closing figures for one session's recording (its ``video finalized`` log line)."""
+    lines = [ln for ln in log.splitlines() if f"session={session_id}" in ln and "video finalized" in ln]
+    assert len(lines) == 1, lines
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", lines[0].split("video finalized", 1)[1])}
+
+
 def speech_onset(path: Path) -> tuple[float, float]:
     """(first time the sound is loud, seconds of audio) of a recording."""
     with av.open(str(path)) as c:
@@ -102,10 +109,12 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
         pictures = [(float(f.time), f.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0)) for f in c.decode(video=0)]
     times = [t for t, _ in pictures]
     assert abs(times[0] - CAMERA_AT) <= 0.5  # a camera that starts late starts late in the file
-    sent = camera.sent / camera.fps
-    # the camera's pictures arrive at ~15 fps (a held last picture fills the tail after the camera stops)
-    camera_pictures = [t for t in times if t <= times[0] + sent - 0.5]
-    assert len(camera_pictures) >= 0.7 * 15 * (sent - 0.5), (len(camera_pictures), sent)
+    # every picture the node encoded is in the file, plus the held last picture's repeats; none is invented
+    # (how many arrive per second depends on the machine: loadtests/video_cpu.py measures that)
+    node = video_stats(stack.log_of("media"), started["session_id"])
+    assert node["frames"] >= 1 and len(pictures) == node["frames"] + node["repeats"], (node, len(pictures))
+    assert node["frames"] + node["late"] + node["dropped_busy"] + node["above_fps"] <= camera.sent, node
+    assert times == sorted(set(times))
     assert abs(times[-1] + 1 / 15 - audio_seconds) <= 0.05 * audio_seconds + 0.2
     colours = [(t, RED if rgb[0] > rgb[2] else BLUE) for t, rgb in pictures]
     assert all(np.abs(rgb - np.array(c)).max() <= 40 for (_, rgb), (_, c) in zip(pictures, colours, strict=True))
