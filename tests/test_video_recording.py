@@ -3,20 +3,25 @@
 A recruiter's candidate answers a question with a microphone and a camera (an aiortc peer through the
 candidate link, mode ``recorded_answer``): the recruiter's review plays a WebM with a VP8 picture on the
 same clock as the sound. A plain assistant session with a camera, under the default RECORD_VIDEO=answers,
-declines the camera and records audio only.
+declines the camera and records audio only; with the media node restarted under RECORD_VIDEO=all it records the
+assistant session's camera, and under RECORD_VIDEO=off it declines even a recorded answer's camera.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+import pytest_asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection
 from conftest import FIXTURES, Stack
+from test_llm_e2e import _wait_health
 from test_recruiting_e2e import CandidateClient
 
 from interview_room.loopback_ice import restrict_ice_hosts
@@ -165,3 +170,81 @@ async def test_only_the_first_camera_is_received() -> None:
         finally:
             await client.close()
             await node.close()
+
+
+@pytest_asyncio.fixture
+async def media_with(stack: Stack) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """Restart the stack's media node under another RECORD_VIDEO; the default one is put back afterwards."""
+    port = stack.env["MEDIA_PORT"]
+
+    async def restart(record_video: str) -> None:
+        await asyncio.to_thread(stack.stop_part, "media")
+        stack.start_part("media", RECORD_VIDEO=record_video)
+        await _wait_health(port)
+
+    try:
+        yield restart
+    finally:
+        await asyncio.to_thread(stack.stop_part, "media")
+        stack.start_part("media")
+        await _wait_health(port)
+
+
+async def test_record_video_all_records_an_assistant_sessions_camera(
+    stack: Stack, tmp_path: Path, media_with: Callable[[str], Awaitable[None]]
+) -> None:
+    await media_with("all")
+    async with RoomClient(stack.base_url) as c:
+        await c.register(f"all-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "A")
+        s = await c.create_session(title="Camera on", mode="assistant")
+        camera = CameraTrack([solid_picture(BLUE)])
+        await c.connect(s["id"], [("interviewer", WavTrack([ANSWER]))], video=camera)
+        assert c.answer_sdp is not None and video_direction(c.answer_sdp) == "recvonly"
+        await c.wait_played(timeout=60)
+        await c.end()
+        path = tmp_path / "all.webm"
+        assert await fetch(c, f"{stack.base_url}/api/sessions/{s['id']}/recording", path) == "video/webm"
+        assert (await c.get_session(s["id"]))["has_video"] is True
+    with av.open(str(path)) as container:
+        assert len(container.streams.video) == 1 and len(container.streams.audio) == 1
+        pictures = [p.to_ndarray(format="rgb24").reshape(-1, 3).mean(axis=0) for p in container.decode(video=0)]
+    assert pictures and all(np.abs(rgb - np.array(BLUE)).max() <= 40 for rgb in pictures)
+    node = video_stats(stack.log_of("media"), s["id"])
+    assert node["frames"] >= 1 and len(pictures) == node["frames"] + node["repeats"]
+
+
+async def test_record_video_off_declines_even_a_recorded_answers_camera(
+    stack: Stack, tmp_path: Path, media_with: Callable[[str], Awaitable[None]]
+) -> None:
+    await media_with("off")
+    rec = RoomClient(stack.base_url)
+    await rec.register(f"off-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await rec.request("POST", "/api/org", {"name": "No Video Org"})
+    iv = await rec.request(
+        "POST", "/api/org/interviews", {"title": "Engineer", "job_description": "- Migrations", "questions": ["Why?"]}
+    )
+    inv = await rec.request("POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": "Lee"})
+    token = inv["link"].split("#", 1)[1]
+    cand = CandidateClient(stack.base_url, token)
+    peer = CandidateClient(stack.base_url, token)
+    try:
+        await cand.request("POST", f"/api/c/{token}/consent")
+        started = await cand.request("POST", f"/api/c/{token}/answers/0/start")
+        camera = CameraTrack([solid_picture(RED)])
+        await peer.connect(started["session_id"], [("candidate", WavTrack([ANSWER]))], video=camera)
+        assert peer.answer_sdp is not None and video_direction(peer.answer_sdp) == "inactive"
+        await peer.wait_played(timeout=60)
+        await peer.close()
+        await cand.request("POST", f"/api/c/{token}/answers/0/finish")
+        review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")
+        assert review["answers"][0]["has_video"] is False
+        path = tmp_path / "off.webm"
+        assert await fetch(rec, stack.base_url + review["answers"][0]["recording_url"], path) == "audio/webm"
+    finally:
+        await peer.close()
+        await cand.close()
+        await rec.close()
+    with av.open(str(path)) as f:
+        assert len(f.streams.video) == 0 and len(f.streams.audio) == 1
+    _, audio_seconds = speech_onset(path)
+    assert audio_seconds >= 4.5  # the answer fixture is 4.8 s long
