@@ -239,4 +239,9 @@ def test_early_partial_is_the_final_when_speech_does_not_resume() -> None:
     us = run(np.concatenate([silence(0.5), a, silence(0.33), a, silence(1.5)]), replace(BASE, early_partial=True))
     finals = [u for u in us if u.final]
     assert len(finals) == 1
-    assert all(u.speech_end != finals[0].speech_end for u in us if not u.final and u.t1 < finals[0].t1 - 1.0)
+    # exactly one partial at the pause, ending with the first sentence; the final runs on past the second
+    first_end, second_start = 0.5 + len(a) / 16000, 0.5 + len(a) / 16000 + 0.33
+    at_pause = [u for u in us if not u.final and u.t1 < finals[0].t1 - 1.0]
+    assert len(at_pause) == 1, [(u.t0, u.t1, u.final) for u in us]
+    assert first_end - 0.3 <= at_pause[0].speech_end <= second_start, at_pause[0].speech_end
+    assert at_pause[0].t0 == finals[0].t0 and finals[0].speech_end > second_start + 1.0
