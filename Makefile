@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements/dev.txt
-# the edit-test loop: unit and API tests, no headless Chromium, no Whisper model
-FAST := not browser and not whisper
+# the edit-test loop: unit and API tests, no headless Chromium, no Whisper model, no stack of their own
+FAST := not browser and not whisper and not slow
 
 .PHONY: run test test-fast lint bench clean system-packages lock
 

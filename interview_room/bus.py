@@ -25,6 +25,9 @@ STT_SEGMENTS = "stt:segments"
 STT_GROUP = "stt"
 LLM_JOBS = "llm:jobs"
 LLM_GROUP = "llm"
+# every media node URL that ever registered in this Redis (a set, kept): the orphan reaper ends only sessions
+# held by one of these that is gone, never sessions of nodes that belong to another Redis (another cluster)
+KNOWN_MEDIA_NODES = "media:nodes:known"
 EVENTS_MAXLEN = 5000
 WORK_MAXLEN = 100_000
 

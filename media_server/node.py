@@ -167,7 +167,10 @@ class MediaNode:
             "draining": self.draining,
             "heartbeat": round(time.time(), 3),
         }
-        await self.redis.set(self.registry_key, json.dumps(info), ex=NODE_TTL_SECONDS)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.registry_key, json.dumps(info), ex=NODE_TTL_SECONDS)
+            pipe.sadd(bus.KNOWN_MEDIA_NODES, self.url.rstrip("/"))
+            await pipe.execute()
 
     async def _announce(self) -> None:
         """Publish a changed session count now: signaling may place the next session within the second."""

@@ -1,7 +1,8 @@
 """Ends sessions left ``live`` by a media node that died and that no client brought back.
 
 A node that dies cannot end its sessions; its registry key expires within seconds. Such a
-session stays resumable for ``grace_s`` (the client re-offers and is placed on another node,
+session (on a node that registered in this Redis, ``bus.KNOWN_MEDIA_NODES``: a session held by a node of
+another Redis, another cluster sharing the database, is not this reaper's to judge) stays resumable for ``grace_s`` (the client re-offers and is placed on another node,
 which marks it live there); after that it is ended, so history, billing and the mock report
 (the llm worker's ``session_end``) see it finished. Idempotent, so every signaling replica may run it.
 """
@@ -37,10 +38,15 @@ class OrphanReaper:
         """One pass; returns the ids of the sessions it ended."""
         now = time.monotonic() if now is None else now
         up = {n.url for n in await media_nodes.live_nodes(self.redis)}
+        known = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(bus.KNOWN_MEDIA_NODES)}
         rows = await self.pool.fetch(
             "SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL"
         )
-        orphans = {str(r["id"]): r["media_node"] for r in rows if r["media_node"].rstrip("/") not in up}
+        orphans = {
+            str(r["id"]): r["media_node"]
+            for r in rows
+            if r["media_node"].rstrip("/") not in up and r["media_node"].rstrip("/") in known
+        }
         for sid in list(self._orphaned_since):
             if sid not in orphans:
                 del self._orphaned_since[sid]  # back on a node, or ended

@@ -23,6 +23,7 @@ import pytest_asyncio
 
 from interview_room import db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from interview_room.loopback_ice import restrict_ice_hosts, restricted_hosts
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -37,6 +38,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = vars(item.module).values() if getattr(item, "module", None) else ()
         if any(str(getattr(v, "__module__", "")).startswith("playwright") for v in names):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(autouse=True)
+def ice_hosts_restored() -> Iterator[None]:
+    """aioice's host list is process-wide: each test leaves it as it found it (loopback-only stays loopback-only)."""
+    before = restricted_hosts()
+    yield
+    restrict_ice_hosts(before or [])
 
 
 @dataclass

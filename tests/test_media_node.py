@@ -455,3 +455,14 @@ def test_media_node_uses_stun_but_never_the_browsers_turn_urls() -> None:
     urls = ["stun:stun.example.com:3478", "turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]
     assert server_ice_urls(urls) == ["stun:stun.example.com:3478"]
     assert server_ice_urls([]) == []
+
+
+async def test_the_node_is_known_in_its_redis_for_the_orphan_reaper(media: NodeUnderTest) -> None:
+    """The reaper of this Redis may end sessions this node leaves live; other Redis databases never learn of it."""
+    known = {m.decode() for m in await media.redis.smembers(bus.KNOWN_MEDIA_NODES)}
+    assert media.url in known
+    other = bus.connect(media.cfg.redis_url.rsplit("/", 1)[0] + "/0")
+    try:
+        assert media.url not in {m.decode() for m in await other.smembers(bus.KNOWN_MEDIA_NODES)}
+    finally:
+        await other.aclose()

@@ -33,7 +33,9 @@ async def test_orphaned_live_session_is_ended_after_grace(infra, pool: asyncpg.P
         alive_url = f"http://127.0.0.1:{uuid.uuid4().int % 20000 + 30000}"
         await r.set(f"media:node:test-{uuid.uuid4().hex[:6]}", json.dumps({"url": alive_url, "sessions": 1}), ex=60)
         on_alive = await _live_session(pool, alive_url)
-        orphan = await _live_session(pool, "http://127.0.0.1:9")  # no node registers this url
+        # a node that registered here once and is gone (its registry key expired)
+        await r.sadd(bus.KNOWN_MEDIA_NODES, "http://127.0.0.1:9")
+        orphan = await _live_session(pool, "http://127.0.0.1:9")
         reaper = OrphanReaper(pool, r, grace_s=100)
 
         assert orphan not in await reaper.sweep(now=1000.0)  # first seen: the client may still come back
@@ -54,3 +56,28 @@ async def test_orphaned_live_session_is_ended_after_grace(infra, pool: asyncpg.P
     finally:
         await pool.execute("UPDATE sessions SET status = 'ended' WHERE id = ANY($1::uuid[])", [uuid.UUID(x) for x in mine])
         await r.aclose()
+
+
+async def test_sessions_of_another_clusters_nodes_are_left_alone(infra, pool: asyncpg.Pool) -> None:
+    """Two clusters sharing one database (as the test modules do, each on its own Redis database): a reaper ends
+    only sessions held by nodes that registered in its own Redis, whatever it cannot see of the others."""
+    mine_r = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/6")
+    other_r = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/7")
+    try:
+        other_url = f"http://127.0.0.1:{uuid.uuid4().int % 20000 + 30000}"
+        await other_r.set(f"media:node:other-{uuid.uuid4().hex[:6]}", json.dumps({"url": other_url}), ex=60)
+        await other_r.sadd(bus.KNOWN_MEDIA_NODES, other_url)
+        theirs = await _live_session(pool, other_url)
+        reaper = OrphanReaper(pool, mine_r, grace_s=100)
+        assert theirs not in await reaper.sweep(now=1000.0)
+        assert theirs not in await reaper.sweep(now=5000.0)
+        assert await pool.fetchval("SELECT status FROM sessions WHERE id = $1", theirs) == "live"
+        # the other cluster's own reaper still ends it once its node is gone
+        await other_r.delete(*[k async for k in other_r.scan_iter(match="media:node:other-*")])
+        theirs_reaper = OrphanReaper(pool, other_r, grace_s=100)
+        assert theirs not in await theirs_reaper.sweep(now=1000.0)
+        assert theirs in await theirs_reaper.sweep(now=1101.0)
+    finally:
+        await pool.execute("UPDATE sessions SET status = 'ended' WHERE id = ANY($1::uuid[])", [uuid.UUID(x) for x in mine])
+        await mine_r.aclose()
+        await other_r.aclose()
