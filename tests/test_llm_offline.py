@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,14 +14,19 @@ from ai_sidecar.llm.detection import QuestionTracker, clearly_ends_question, has
 from ai_sidecar.llm.offline import OFFLINE_HEADER, OfflineProvider, chunk_words
 from ai_sidecar.llm.provider import AnswerContext, ProviderError, ScoreContext
 from interview_room.messages import Caption
-from loadtests.offline_eval import evaluate, report
+from loadtests.offline_eval import PARAPHRASES, evaluate, report
 
 # floors for the labelled set (tests/data/labelled_qa.json); measured values are in docs/benchmarks.md
-PRECISION_FLOOR = 0.9
-RECALL_FLOOR = 0.85
-BANK_ACCURACY_FLOOR = 0.8
-OFF_BANK_REJECTION_FLOOR = 0.6
-GOOD_BEATS_POOR_FLOOR = 0.8
+# (just under what is measured: one more miss than today fails)
+PRECISION_FLOOR = 0.97
+RECALL_FLOOR = 0.97
+BANK_ACCURACY_FLOOR = 0.97
+OFF_BANK_REJECTION_FLOOR = 0.85
+COVERAGE_BEATS_POOR_FLOOR = 0.95
+SCORE_BEATS_POOR_FLOOR = 0.97
+# tests/data/paraphrased_questions.json: questions the detector was not written against
+PARAPHRASE_PRECISION_FLOOR = 0.97
+PARAPHRASE_RECALL_FLOOR = 0.95
 
 
 def cap(i: int, text: str, role: str = "interviewer", t0: float | None = None, dur: float = 2.0) -> Caption:
@@ -283,8 +289,27 @@ def test_offline_eval_beats_the_floors(capsys: pytest.CaptureFixture[str]) -> No
     assert res.recall >= RECALL_FLOOR
     assert res.bank_accuracy >= BANK_ACCURACY_FLOOR
     assert res.off_bank_rejection >= OFF_BANK_REJECTION_FLOOR
-    assert res.coverage_win_rate >= GOOD_BEATS_POOR_FLOOR
-    assert res.score_win_rate >= GOOD_BEATS_POOR_FLOOR
+    assert res.coverage_win_rate >= COVERAGE_BEATS_POOR_FLOOR
+    assert res.score_win_rate >= SCORE_BEATS_POOR_FLOOR
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def test_question_detection_on_paraphrases_it_was_not_written_against(capsys: pytest.CaptureFixture[str]) -> None:
+    items = json.loads(PARAPHRASES.read_text())["items"]
+    # paraphrases, not copies: no stretch is (nearly) a bank question word for word
+    bank = [_words(e.question) for e in default_bank().entries]
+    for it in items:
+        said = _words(" ".join(it["captions"]))
+        closest = max(len(said & b) / len(said | b) for b in bank)
+        assert closest < 0.6, (it["captions"], closest)
+    res = evaluate(PARAPHRASES)
+    print(report(res))
+    assert (res.tp + res.fn, res.fp + res.tn) == (36, 25)
+    assert res.precision >= PARAPHRASE_PRECISION_FLOOR
+    assert res.recall >= PARAPHRASE_RECALL_FLOOR
 
 
 @pytest.mark.parametrize(
