@@ -105,6 +105,10 @@ class Config:
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
     )
+    # every query is bounded: the server cancels a statement after DB_STATEMENT_TIMEOUT_MS (a lock held by a
+    # stuck transaction), the client gives up after DB_COMMAND_TIMEOUT_S (a hung or unreachable server)
+    db_statement_timeout_ms: int = field(default_factory=lambda: _int("DB_STATEMENT_TIMEOUT_MS", 15_000))
+    db_command_timeout_s: float = field(default_factory=lambda: _float("DB_COMMAND_TIMEOUT_S", 20.0))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 
     @property
