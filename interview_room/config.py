@@ -43,6 +43,10 @@ class Config:
     llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
     llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 64))  # model calls at once
     llm_job_concurrency: int = field(default_factory=lambda: _int("LLM_JOB_CONCURRENCY", 256))  # jobs in flight
+    # circuit breaker: after this many model outages in a row (timeouts, 5xx) the offline provider answers
+    # for LLM_BREAKER_OPEN_S seconds, then one trial call decides
+    llm_breaker_failures: int = field(default_factory=lambda: _int("LLM_BREAKER_FAILURES", 3))
+    llm_breaker_open_s: float = field(default_factory=lambda: _float("LLM_BREAKER_OPEN_S", 30.0))
     llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
     llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
     # mock interviews: the interviewer's voice (auto = OpenAI speech when OPENAI_API_KEY is set, else espeak-ng)
