@@ -109,6 +109,9 @@ class Config:
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
     )
+    # rows of tables that only grow (payment-gateway events, the ATS webhook log) are deleted after this many
+    # days; expired logins a day after expiry (0 = keep everything)
+    prune_after_days: float = field(default_factory=lambda: _float("PRUNE_AFTER_DAYS", 90.0))
     # every query is bounded: the server cancels a statement after DB_STATEMENT_TIMEOUT_MS (a lock held by a
     # stuck transaction), the client gives up after DB_COMMAND_TIMEOUT_S (a hung or unreachable server)
     db_statement_timeout_ms: int = field(default_factory=lambda: _int("DB_STATEMENT_TIMEOUT_MS", 15_000))

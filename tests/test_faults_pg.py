@@ -116,7 +116,9 @@ async def until(pred: Any, timeout: float, what: str, interval: float = 0.2) -> 
 
 async def get(http: aiohttp.ClientSession, url: str, token: str) -> tuple[int, Any, dict[str, str]]:
     """GET with a client timeout far above the server's bounds: a hang shows up as a TimeoutError."""
-    async with http.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=60)) as r:
+    async with http.get(
+        url, headers={"Authorization": f"Bearer {token}"}, timeout=aiohttp.ClientTimeout(total=60)
+    ) as r:
         return r.status, await r.json(content_type=None), dict(r.headers)
 
 

@@ -75,7 +75,10 @@ async def test_provider_refuses_calls_while_open_without_reaching_the_model() ->
     clock = Clock()
     async with FakeOpenAI(lambda body: Reply("overloaded", status=500)) as fake:
         p = OpenAIProvider(
-            api_key="k", base_url=fake.base_url, max_retries=0, breaker=CircuitBreaker(failures=2, open_s=30, clock=clock)
+            api_key="k",
+            base_url=fake.base_url,
+            max_retries=0,
+            breaker=CircuitBreaker(failures=2, open_s=30, clock=clock),
         )
         try:
             codes = []
@@ -83,7 +86,13 @@ async def test_provider_refuses_calls_while_open_without_reaching_the_model() ->
                 with pytest.raises(ProviderError) as e:
                     await p.detect(["Why?"], [])
                 codes.append(e.value.code)
-            assert codes == ["ai_unavailable", "ai_unavailable", "ai_circuit_open", "ai_circuit_open", "ai_circuit_open"]
+            assert codes == [
+                "ai_unavailable",
+                "ai_unavailable",
+                "ai_circuit_open",
+                "ai_circuit_open",
+                "ai_circuit_open",
+            ]
             assert len(fake.requests) == 2
             # the model recovers; after the open period one trial reaches it and closes the breaker
             fake.responder = lambda body: Reply(DETECT_YES)
@@ -110,7 +119,8 @@ QUESTIONS = [
 
 
 async def test_a_hanging_model_is_called_a_bounded_number_of_times_then_offline_answers_with_a_notice(
-    r: aioredis.Redis, pool: asyncpg.Pool  # noqa: F811
+    r: aioredis.Redis,
+    pool: asyncpg.Pool,  # noqa: F811
 ) -> None:
     clock = Clock()
     sid = await new_session(pool)
