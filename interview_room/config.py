@@ -109,6 +109,10 @@ class Config:
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
     )
+    # free space DATA_DIR must keep: below it new sessions get 507 insufficient_storage, and a live session stops
+    # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
+    min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))
+    disk_check_interval_ms: int = field(default_factory=lambda: _int("DISK_CHECK_INTERVAL_MS", 5000))
     # rows of tables that only grow (payment-gateway events, the ATS webhook log) are deleted after this many
     # days; expired logins a day after expiry (0 = keep everything)
     prune_after_days: float = field(default_factory=lambda: _float("PRUNE_AFTER_DAYS", 90.0))

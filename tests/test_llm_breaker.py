@@ -119,8 +119,8 @@ QUESTIONS = [
 
 
 async def test_a_hanging_model_is_called_a_bounded_number_of_times_then_offline_answers_with_a_notice(
-    r: aioredis.Redis,
-    pool: asyncpg.Pool,  # noqa: F811
+    r: aioredis.Redis,  # noqa: F811
+    pool: asyncpg.Pool,
 ) -> None:
     clock = Clock()
     sid = await new_session(pool)
