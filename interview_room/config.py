@@ -113,6 +113,12 @@ class Config:
     # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
     min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))
     disk_check_interval_ms: int = field(default_factory=lambda: _int("DISK_CHECK_INTERVAL_MS", 5000))
+    # `interview-room run` restarts what it started when it dies (after SUPERVISE_BACKOFF_MS, doubling) and
+    # gives up, stopping the stack with exit code 1, after SUPERVISE_MAX_RESTARTS restarts of one child in
+    # SUPERVISE_WINDOW_S
+    supervise_max_restarts: int = field(default_factory=lambda: _int("SUPERVISE_MAX_RESTARTS", 5))
+    supervise_window_s: float = field(default_factory=lambda: _float("SUPERVISE_WINDOW_S", 600.0))
+    supervise_backoff_ms: int = field(default_factory=lambda: _int("SUPERVISE_BACKOFF_MS", 1000))
     # rows of tables that only grow (payment-gateway events, the ATS webhook log) are deleted after this many
     # days; expired logins a day after expiry (0 = keep everything)
     prune_after_days: float = field(default_factory=lambda: _float("PRUNE_AFTER_DAYS", 90.0))
