@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, disk
+from interview_room import bus, db, disk
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
@@ -62,6 +62,7 @@ VOICE_MARK_TTL = 300
 TTS_CAPTION_SEQ0 = 1_000_000  # interviewer captions of spoken questions, apart from the segmenter's seqs
 GOODBYE_WAIT = 30.0
 RTP_WRAP = 1 << 32
+PART_ROW_ATTEMPTS = 12  # about a minute and a half of retries while the database restarts
 VIDEO_RESYNC = 2.0  # s between a picture's RTP time and its arrival before the track is re-anchored
 
 
@@ -367,18 +368,24 @@ class MediaSession:
 
     async def _register_part(self, offset: float, wall: float) -> None:
         """Say where this node's recording sits on the session clock (playback joins the parts)."""
-        try:
-            part = await parts_store.add_part(
-                self.pool,
-                uuid.UUID(self.id),
-                path=str(self.recording_path),
-                offset_s=round(offset, 3),
-                started_wall=wall,
-                media_node=self.cfg.media_base_url,
-            )
-            log.info("recording part=%s offset=%.3f path=%s", part, offset, self.recording_path)
-        except Exception:
-            log.exception("could not register the recording part path=%s", self.recording_path)
+        for attempt in range(PART_ROW_ATTEMPTS):  # the database may be restarting: playback needs this row
+            try:
+                part = await parts_store.add_part(
+                    self.pool,
+                    uuid.UUID(self.id),
+                    path=str(self.recording_path),
+                    offset_s=round(offset, 3),
+                    started_wall=wall,
+                    media_node=self.cfg.media_base_url,
+                )
+                log.info("recording part=%s offset=%.3f path=%s", part, offset, self.recording_path)
+                return
+            except Exception as e:
+                if not db.unavailable(e) or attempt + 1 == PART_ROW_ATTEMPTS:
+                    log.exception("could not register the recording part path=%s", self.recording_path)
+                    return
+                log.warning("database unavailable, registering the recording part again soon: %s", e)
+                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
 
     async def _consume_video(self, track: MediaStreamTrack, mid: str) -> None:
         """The camera -> recorder (which encodes in its thread, dropping pictures it has no time for).
