@@ -20,6 +20,7 @@ import time
 
 from . import config, db, logs
 from .embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedUnavailable
+from .supervisor import Child, Supervisor
 
 log = logging.getLogger("cli")
 PARTS = ("signaling", "media", "stt", "llm")
@@ -56,9 +57,14 @@ class Infra:
             self.pg.stop()
 
 
+def spawn_part(env: dict[str, str], part: str) -> subprocess.Popen[bytes]:
+    p = subprocess.Popen([sys.executable, "-m", "interview_room.cli", part], env={**os.environ, **env})
+    log.info("started %s pid=%d", part, p.pid)
+    return p
+
+
 def spawn_parts(env: dict[str, str], parts: tuple[str, ...] = PARTS) -> list[subprocess.Popen[bytes]]:
-    full = {**os.environ, **env}
-    return [subprocess.Popen([sys.executable, "-m", "interview_room.cli", p], env=full) for p in parts]
+    return [spawn_part(env, p) for p in parts]
 
 
 def stop_parts(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:
@@ -73,11 +79,41 @@ def stop_parts(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> Non
             p.kill()
 
 
+def _exit_code(p: subprocess.Popen[bytes]) -> str:
+    return f"code={p.returncode}" if p.poll() is not None else ""
+
+
+def supervised(infra: Infra, env: dict[str, str], procs: dict[str, subprocess.Popen[bytes]]) -> list[Child]:
+    """What ``run`` started, each with how to tell it is alive and how to start it again."""
+    children: list[Child] = []
+    pg, redis = infra.pg, infra.redis
+    if pg is not None:
+        children.append(Child("postgres", pg.start, pg.alive))
+    if redis is not None:
+        children.append(Child("redis", redis.start, redis.alive, lambda: _exit_code(redis.proc) if redis.proc else ""))
+    for part in procs:
+
+        def start(part: str = part) -> None:
+            procs[part] = spawn_part(env, part)
+
+        children.append(
+            Child(part, start, lambda part=part: procs[part].poll() is None, lambda part=part: _exit_code(procs[part]))
+        )
+    return children
+
+
 def cmd_run(cfg: config.Config) -> int:
     infra = Infra(cfg)
     env = infra.start()
-    procs = spawn_parts(env)
+    procs = {p: spawn_part(env, p) for p in PARTS}
+    sup = Supervisor(
+        supervised(infra, env, procs),
+        max_restarts=cfg.supervise_max_restarts,
+        window_s=cfg.supervise_window_s,
+        backoff_s=cfg.supervise_backoff_ms / 1000.0,
+    )
     stop = False
+    code = 0
 
     def _stop(*_: object) -> None:
         nonlocal stop
@@ -88,16 +124,17 @@ def cmd_run(cfg: config.Config) -> int:
     print(f"\n  Interview room is running: http://{cfg.http_host}:{cfg.http_port}/   (Ctrl-C stops it)\n", flush=True)
     try:
         while not stop:
-            dead = [p for p in procs if p.poll() is not None]
-            if dead:
-                log.error("a part exited code=%s; stopping the stack", dead[0].returncode)
+            why = sup.check()
+            if why:
+                log.error("%s; stopping the stack", why)
+                code = 1
                 break
             time.sleep(0.5)
     finally:
-        stop_parts(procs)
+        stop_parts(list(procs.values()))
         infra.stop()
-    print("stopped", flush=True)
-    return 0
+    print("stopped" if code == 0 else "stopped: a part kept failing (see the log above)", flush=True)
+    return code
 
 
 def cmd_infra(cfg: config.Config) -> int:

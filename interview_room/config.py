@@ -43,6 +43,10 @@ class Config:
     llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
     llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 64))  # model calls at once
     llm_job_concurrency: int = field(default_factory=lambda: _int("LLM_JOB_CONCURRENCY", 256))  # jobs in flight
+    # circuit breaker: after this many model outages in a row (timeouts, 5xx) the offline provider answers
+    # for LLM_BREAKER_OPEN_S seconds, then one trial call decides
+    llm_breaker_failures: int = field(default_factory=lambda: _int("LLM_BREAKER_FAILURES", 3))
+    llm_breaker_open_s: float = field(default_factory=lambda: _float("LLM_BREAKER_OPEN_S", 30.0))
     llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
     llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
     # mock interviews: the interviewer's voice (auto = OpenAI speech when OPENAI_API_KEY is set, else espeak-ng)
@@ -105,6 +109,23 @@ class Config:
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
     )
+    # free space DATA_DIR must keep: below it new sessions get 507 insufficient_storage, and a live session stops
+    # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
+    min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))
+    disk_check_interval_ms: int = field(default_factory=lambda: _int("DISK_CHECK_INTERVAL_MS", 5000))
+    # `interview-room run` restarts what it started when it dies (after SUPERVISE_BACKOFF_MS, doubling) and
+    # gives up, stopping the stack with exit code 1, after SUPERVISE_MAX_RESTARTS restarts of one child in
+    # SUPERVISE_WINDOW_S
+    supervise_max_restarts: int = field(default_factory=lambda: _int("SUPERVISE_MAX_RESTARTS", 5))
+    supervise_window_s: float = field(default_factory=lambda: _float("SUPERVISE_WINDOW_S", 600.0))
+    supervise_backoff_ms: int = field(default_factory=lambda: _int("SUPERVISE_BACKOFF_MS", 1000))
+    # rows of tables that only grow (payment-gateway events, the ATS webhook log) are deleted after this many
+    # days; expired logins a day after expiry (0 = keep everything)
+    prune_after_days: float = field(default_factory=lambda: _float("PRUNE_AFTER_DAYS", 90.0))
+    # every query is bounded: the server cancels a statement after DB_STATEMENT_TIMEOUT_MS (a lock held by a
+    # stuck transaction), the client gives up after DB_COMMAND_TIMEOUT_S (a hung or unreachable server)
+    db_statement_timeout_ms: int = field(default_factory=lambda: _int("DB_STATEMENT_TIMEOUT_MS", 15_000))
+    db_command_timeout_s: float = field(default_factory=lambda: _float("DB_COMMAND_TIMEOUT_S", 20.0))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
 
     @property

@@ -50,6 +50,23 @@ def _port_file(folder: Path, default: int | None = None) -> int:
     return port
 
 
+def pid_alive(pid: int) -> bool:
+    """A running process (a zombie nobody reaped yet counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.3)
@@ -112,9 +129,20 @@ class EmbeddedPostgres:
         log.info("postgres started port=%d", self.port)
         return self.url
 
+    def pid(self) -> int | None:
+        """The postmaster's pid from ``postmaster.pid``, if there is one."""
+        try:
+            return int((self.folder / "pgdata" / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        pid = self.pid()
+        return pid is not None and pid_alive(pid)
+
     def stop(self) -> None:
         pgdata = self.folder / "pgdata"
-        if (pgdata / "postmaster.pid").exists():
+        if (pgdata / "postmaster.pid").exists() and self.alive():
             try:
                 self._run([self._bin("pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"], timeout=60)
             except subprocess.CalledProcessError as e:
@@ -153,6 +181,9 @@ class EmbeddedRedis:
             time.sleep(0.05)
         log.info("redis started port=%d", self.port)
         return self.url
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None if self.proc is not None else _port_open(self.port)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

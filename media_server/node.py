@@ -27,7 +27,7 @@ from aiohttp import web
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, db
+from interview_room import bus, db, disk
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.loopback_ice import restrict_ice_hosts
@@ -63,7 +63,12 @@ async def _json_errors(
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(e.status, "bad_request")
         return _error(e.status, code, e.reason or "Request refused")
-    except Exception:
+    except Exception as e:
+        if db.unavailable(e):
+            log.warning("database unavailable path=%s error=%s: %s", request.path, type(e).__name__, e)
+            resp = _error(503, "database_unavailable", "The database is not answering right now; please try again shortly")
+            resp.headers["Retry-After"] = "2"
+            return resp
         log.exception("internal error path=%s", request.path)
         return _error(500, "internal", "The media node failed to handle the request")
 
@@ -279,6 +284,9 @@ class MediaNode:
             return None if session.ending else session
         if self.draining:  # drained while this offer was being answered
             raise OfferError(503, "node_draining", "This media node is shutting down")
+        if not disk.has_room(self.cfg.recordings_dir, self.cfg.min_free_disk_mb):
+            log.warning("no disk space for a new session dir=%s", self.cfg.recordings_dir)
+            raise OfferError(507, "insufficient_storage", disk.NO_ROOM_MESSAGE)
         recording = new_recording_path(self.cfg.recordings_dir, sid)
         row = await media_store.mark_live(self.pool, uuid.UUID(sid), recording_path=str(recording), media_node=self.url)
         if row is None:

@@ -29,10 +29,10 @@ import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus
+from interview_room import bus, db, disk
 from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Segment, SessionEnded
+from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
 from interview_room.metrics import PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
@@ -62,6 +62,7 @@ VOICE_MARK_TTL = 300
 TTS_CAPTION_SEQ0 = 1_000_000  # interviewer captions of spoken questions, apart from the segmenter's seqs
 GOODBYE_WAIT = 30.0
 RTP_WRAP = 1 << 32
+PART_ROW_ATTEMPTS = 12  # about a minute and a half of retries while the database restarts
 VIDEO_RESYNC = 2.0  # s between a picture's RTP time and its arrival before the track is re-anchored
 
 
@@ -156,6 +157,7 @@ class MediaSession:
         self._relay_stopping = False
         self._end_task: asyncio.Task[EndResult] | None = None
         self.ending = False
+        self.unrecorded: str | None = None  # why recording stopped (a full disk): that time is not billed
         self.segments_published = 0
         self.started = False
         # mock sessions: the interviewer's voice, one track per peer connection
@@ -187,6 +189,7 @@ class MediaSession:
         self._relay_task = self.tasks.spawn(self._relay_events(), "events")
         self.tasks.spawn(self._handle_inbox(), "inbox")
         self.tasks.spawn(self.meter.run(self._credits_exhausted), "credits")
+        self.tasks.spawn(self._watch_disk(), "disk")
         if self.mode == "mock":
             self.tasks.spawn(self._speaker(), "speaker")
             # the interviewer starts (or, after a node restart, repeats where it was)
@@ -319,6 +322,31 @@ class MediaSession:
         self._grace = None
         self._owner.spawn(self._request_end("peer_gone"), f"end-{self.id[:8]}")
 
+    async def _watch_disk(self) -> None:
+        """Stop recording (and billing) when DATA_DIR runs out of space or the recorder failed writing."""
+        interval = max(0.05, self.cfg.disk_check_interval_ms / 1000.0)
+        while self.unrecorded is None:
+            if self.recorder is not None and self.recorder.error is not None:
+                await self._stop_recording(f"recorder failed: {self.recorder.error!r}")
+            elif not disk.has_room(self.cfg.recordings_dir, self.cfg.min_free_disk_mb):
+                await self._stop_recording(f"free disk below {self.cfg.min_free_disk_mb:.0f} MB")
+            else:
+                await asyncio.sleep(interval)
+
+    async def _stop_recording(self, why: str) -> None:
+        self.unrecorded = why
+        log.error("recording stopped, no longer billed: %s", why)
+        if self.recorder is not None:  # finalize what is there: the file stays playable
+            await self.recorder.aclose()
+        await self.publish_event(
+            Notice(
+                level="warning",
+                code="insufficient_storage",
+                message="The server ran out of disk space: recording has stopped and the rest of this session is "
+                "not billed. Captions and answers go on.",
+            )
+        )
+
     async def _credits_exhausted(self) -> None:
         self._owner.spawn(self._request_end("credits_exhausted"), f"end-{self.id[:8]}")
 
@@ -330,6 +358,8 @@ class MediaSession:
         wall = time.time()
         offset = max(0.0, wall - self._origin) if self._origin is not None else 0.0
         self._clock0 = now - offset
+        if self.unrecorded is not None:  # the disk filled before the first frame: nothing to record into
+            return
         self.recorder = SessionRecorder(
             self.recording_path, session_id=self.id, video=self._video_received, start=offset
         )
@@ -338,18 +368,24 @@ class MediaSession:
 
     async def _register_part(self, offset: float, wall: float) -> None:
         """Say where this node's recording sits on the session clock (playback joins the parts)."""
-        try:
-            part = await parts_store.add_part(
-                self.pool,
-                uuid.UUID(self.id),
-                path=str(self.recording_path),
-                offset_s=round(offset, 3),
-                started_wall=wall,
-                media_node=self.cfg.media_base_url,
-            )
-            log.info("recording part=%s offset=%.3f path=%s", part, offset, self.recording_path)
-        except Exception:
-            log.exception("could not register the recording part path=%s", self.recording_path)
+        for attempt in range(PART_ROW_ATTEMPTS):  # the database may be restarting: playback needs this row
+            try:
+                part = await parts_store.add_part(
+                    self.pool,
+                    uuid.UUID(self.id),
+                    path=str(self.recording_path),
+                    offset_s=round(offset, 3),
+                    started_wall=wall,
+                    media_node=self.cfg.media_base_url,
+                )
+                log.info("recording part=%s offset=%.3f path=%s", part, offset, self.recording_path)
+                return
+            except Exception as e:
+                if not db.unavailable(e) or attempt + 1 == PART_ROW_ATTEMPTS:
+                    log.exception("could not register the recording part path=%s", self.recording_path)
+                    return
+                log.warning("database unavailable, registering the recording part again soon: %s", e)
+                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
 
     async def _consume_video(self, track: MediaStreamTrack, mid: str) -> None:
         """The camera -> recorder (which encodes in its thread, dropping pictures it has no time for).
@@ -406,9 +442,10 @@ class MediaSession:
                     log.info("track started role=%s t=%.3f", role, offset)
                 chunk = conv.convert(frame)  # type: ignore[arg-type]
                 t = offset + chunk.t
-                if self.recorder is not None:
-                    self.recorder.write(t, chunk.pcm48k)
-                self.meter.add(chunk.seconds, mid)
+                if self.unrecorded is None:  # what is not recorded is not billed
+                    if self.recorder is not None:
+                        self.recorder.write(t, chunk.pcm48k)
+                    self.meter.add(chunk.seconds, mid)
                 for u in seg.push(chunk.pcm16k, t):
                     await self._publish_segment(role, u, seg)
                 if seg.active and role == "candidate" and self.mode == "mock":

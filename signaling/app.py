@@ -22,6 +22,7 @@ from . import account_routes, auth_routes, billing, recruiting, report_routes, s
 from .auth import auth_middleware
 from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
+from .pruning import Pruner
 from .reaper import OrphanReaper
 from .recruiting import webhooks
 from .recruiting.answer_limits import AnswerTimeLimit
@@ -90,6 +91,7 @@ def main(cfg: Config) -> None:
         app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
         app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
         app[SERVICES].tasks.spawn(RetentionSweeper(app[SERVICES]).run(), "candidate-retention")
+        app[SERVICES].tasks.spawn(Pruner(pool, cfg.prune_after_days).run(), "pruning")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

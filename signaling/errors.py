@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room import db
 from interview_room.metrics import HTTP_REQUESTS
 
 log = logging.getLogger("signaling.http")
@@ -55,6 +56,19 @@ def _from_http_exception(e: web.HTTPException) -> web.Response:
     return resp
 
 
+DB_RETRY_AFTER_S = 2
+
+
+def database_unavailable(request: web.Request, e: BaseException) -> web.Response:
+    """The database is restarting, unreachable or too slow: 503 the client may retry, no traceback."""
+    log.warning(
+        "database unavailable method=%s path=%s error=%s: %s", request.method, request.path, type(e).__name__, e
+    )
+    resp = error_response(503, "database_unavailable", "The database is not answering right now; please try again shortly")
+    resp.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
+    return resp
+
+
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     status = 500
@@ -76,6 +90,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if e.status < 400:
             raise
         return _from_http_exception(e)
-    except Exception:
+    except Exception as e:
+        if db.unavailable(e):
+            return database_unavailable(request, e)
         log.exception("unhandled error method=%s path=%s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side; please try again")

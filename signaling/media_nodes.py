@@ -78,7 +78,10 @@ def _is_error_json(body: Any) -> bool:
 async def post_to_placed_node(
     http: aiohttp.ClientSession, nodes: list[MediaNode], path: str, payload: dict[str, Any]
 ) -> tuple[MediaNode, int, dict[str, Any]]:
-    """POST to the first node that takes it; returns (node, status, JSON body) to pass through."""
+    """POST to the first node that takes it; returns (node, status, JSON body) to pass through.
+
+    A node that is draining or out of disk space is passed over; when every node is full, its 507."""
+    full: tuple[MediaNode, int, dict[str, Any]] | None = None
     for node in nodes:
         try:
             async with http.post(node.url + path, json=payload, timeout=OFFER_TIMEOUT) as resp:
@@ -95,12 +98,17 @@ async def post_to_placed_node(
             raise ApiError(502, "media_node_error", "The media server did not answer; please try again") from e
         if status == 503 and _is_error_json(body) and body["error"]["code"] == "node_draining":
             continue
+        if status == 507 and _is_error_json(body):
+            full = (node, status, body)
+            continue
         if status == 200 and isinstance(body, dict):
             return node, status, body
         if status >= 400 and _is_error_json(body):
             return node, status, body
         log.warning("media node answered something unexpected node=%s status=%d", node.url, status)
         raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
+    if full is not None:
+        return full
     raise ApiError(503, "no_media_node", "No media server is available right now; please try again shortly")
 
 

@@ -25,9 +25,12 @@ from pathlib import Path
 import asyncpg
 import av
 
+from interview_room import disk
 from interview_room.config import Config
 from interview_room.store import recording_parts as parts_store
 from interview_room.store.sessions import Session
+
+from .errors import ApiError
 
 log = logging.getLogger("signaling.recordings")
 
@@ -69,13 +72,24 @@ async def playback_file(cfg: Config, pool: asyncpg.Pool, s: Session) -> Path | N
     lock = _merge_locks.setdefault(str(out), asyncio.Lock())
     async with lock:
         try:
-            return await _up_to_date(out, present, live=s.status == "live")
+            return await _up_to_date(out, present, live=s.status == "live", min_free_mb=cfg.min_free_disk_mb)
+        except NoRoom as e:
+            log.warning("no disk space to join the recording parts session=%s need_bytes=%d", s.id, e.need)
+            raise ApiError(507, "insufficient_storage", disk.NO_ROOM_MESSAGE) from None
         except Exception:
             log.exception("could not join the recording parts session=%s parts=%d", s.id, len(present))
             return recording_file(cfg, s)
 
 
-async def _up_to_date(out: Path, parts: list[tuple[Path, float]], *, live: bool = False) -> Path:
+class NoRoom(Exception):
+    def __init__(self, need: int) -> None:
+        super().__init__(f"no room for {need} bytes")
+        self.need = need
+
+
+async def _up_to_date(
+    out: Path, parts: list[tuple[Path, float]], *, live: bool = False, min_free_mb: float = 0.0
+) -> Path:
     """Rebuilt when the parts changed; while the session is live (its last part grows every second) a
     join of the same parts younger than ``LIVE_REJOIN_S`` is served as it is, so seeking through it does
     not rebuild it on every request."""
@@ -93,6 +107,9 @@ async def _up_to_date(out: Path, parts: list[tuple[Path, float]], *, live: bool 
     ):
         return out
     if built != signature:
+        need = sum(int(sig[2]) for sig in signature)  # the joined file is about the parts' size
+        if not disk.has_room(out.parent, min_free_mb, need):
+            raise NoRoom(need)
         seconds = await asyncio.to_thread(merge_parts, parts, out)
         stamp.write_text(json.dumps(signature))
         log.info("recording parts joined path=%s parts=%d seconds=%.2f", out, len(parts), seconds)

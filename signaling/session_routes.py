@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room import disk
 from interview_room.bus import events_stream
 from interview_room.config import HANGOVER_MS
 from interview_room.store import credits
@@ -116,11 +117,19 @@ async def _detail(svc: Services, user_id: uuid.UUID, session_id: uuid.UUID) -> d
 # ---- create / list / detail ----
 
 
+def _require_disk_room(svc: Services) -> None:
+    """A new session needs room for its recording under DATA_DIR (``MIN_FREE_DISK_MB``)."""
+    if not disk.has_room(svc.cfg.recordings_dir, svc.cfg.min_free_disk_mb):
+        log.warning("no disk space for a new session dir=%s", svc.cfg.recordings_dir)
+        raise ApiError(507, "insufficient_storage", disk.NO_ROOM_MESSAGE)
+
+
 async def create_session(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     body = parse(await read_json(request), SESSION_SPEC)
     mode = body.get("mode", "assistant")
+    _require_disk_room(svc)
     if mode == "mock":
         body["mock"] = {**MOCK_DEFAULTS, **parse(body.get("mock") or {}, MOCK_SPEC, prefix="mock.")}
     elif body.get("mock") is not None:
@@ -196,6 +205,8 @@ async def offer(request: web.Request) -> web.Response:
 
 async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, str]) -> web.Response:
     """Place the session on a media node (its current one first) and answer with the node's SDP."""
+    if s.status != "live":  # a reconnect of a live session is the media node's to decide
+        _require_disk_room(svc)
     nodes = media_nodes.placement_order(
         await media_nodes.live_nodes(svc.redis), s.media_node if s.status == "live" else None
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from interview_room.config import Config
 
+from .breaker import CircuitBreaker
 from .offline import OfflineProvider
 from .openai_provider import OpenAIProvider
 from .provider import Provider
@@ -20,5 +21,6 @@ def make_provider(cfg: Config) -> Provider:
             fast_model=cfg.llm_model_fast,
             timeout=cfg.llm_timeout_s,
             max_retries=cfg.llm_max_retries,
+            breaker=CircuitBreaker(name="openai", failures=cfg.llm_breaker_failures, open_s=cfg.llm_breaker_open_s),
         )
     return OfflineProvider()

@@ -3,12 +3,15 @@
 Answers stream; question detection and scores ask for a JSON object and validate it (a
 malformed reply is retried once, then reported as ``BadReply``). Timeouts, 429s and 5xx are
 retried with backoff by the client (``max_retries``); what still fails becomes a
-``ProviderError`` for the caller to turn into a notice.
+``ProviderError`` for the caller to turn into a notice. Every call goes through a circuit breaker
+(``breaker.py``): after repeated outages the provider refuses calls at once for a while
+(``ai_circuit_open``), so callers answer from the offline provider without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -18,6 +21,7 @@ from typing import Any, TypeVar
 import openai
 
 from . import prompts
+from .breaker import OUTAGE_CODES, CircuitBreaker
 from .delivery import delivery_score
 from .provider import AnswerContext, BadReply, Provider, ProviderError, ScoreContext
 from .scoring import ScoreResult, overall
@@ -90,6 +94,7 @@ class OpenAIProvider(Provider):
         fast_model: str = "",
         timeout: float = 20.0,
         max_retries: int = 2,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         # a compatible local server (vLLM, Ollama, llama.cpp) needs no key, but the client wants one
         self.client = openai.AsyncOpenAI(
@@ -99,6 +104,32 @@ class OpenAIProvider(Provider):
         self.fast_model = fast_model or model
         self.timeout = timeout
         self.max_retries = max_retries
+        self.breaker = breaker or CircuitBreaker(name=self.name)
+
+    @contextlib.asynccontextmanager
+    async def _guarded(self) -> AsyncIterator[None]:
+        """One model call under the circuit breaker: refused at once while it is open."""
+        b = self.breaker
+        if not b.allow():
+            raise ProviderError(
+                "ai_circuit_open",
+                f"The AI model failed {b.failures} times in a row; the offline provider answers for the next "
+                f"{max(1, round(b.retry_in()))} s",
+            )
+        try:
+            yield
+        except ProviderError as e:
+            if e.code in OUTAGE_CODES:
+                b.failure()
+            elif isinstance(e, BadReply):
+                b.success()  # it answered: it is up
+            else:
+                b.release()
+            raise
+        except BaseException:
+            b.release()
+            raise
+        b.success()
 
     @property
     def deadline(self) -> float:
@@ -108,15 +139,16 @@ class OpenAIProvider(Provider):
     async def _json(self, messages: list[dict[str, str]], model: str, parse: Callable[[Any], T]) -> T:
         last = ""
         for _attempt in range(2):  # one retry for a malformed reply
-            try:
-                async with asyncio.timeout(self.deadline):
-                    resp = await self.client.chat.completions.create(
-                        model=model,
-                        messages=messages,  # type: ignore[arg-type]
-                        response_format={"type": "json_object"},
-                    )
-            except (openai.APIError, TimeoutError) as e:
-                raise _error(e) from e
+            async with self._guarded():
+                try:
+                    async with asyncio.timeout(self.deadline):
+                        resp = await self.client.chat.completions.create(
+                            model=model,
+                            messages=messages,  # type: ignore[arg-type]
+                            response_format={"type": "json_object"},
+                        )
+                except (openai.APIError, TimeoutError) as e:
+                    raise _error(e) from e
             content = resp.choices[0].message.content if resp.choices else None
             try:
                 return parse(json.loads(content or ""))
@@ -143,21 +175,23 @@ class OpenAIProvider(Provider):
             talking_points=ctx.match.entry.key_points if ctx.match else (),
         )
         # each read is bounded by the client's timeout; the caller bounds the whole answer
-        try:
-            stream = await self.client.chat.completions.create(model=self.model, messages=messages, stream=True)  # type: ignore[arg-type]
-            async for chunk in stream:
-                if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except openai.APIError as e:
-            raise _error(e) from e
+        async with self._guarded():
+            try:
+                stream = await self.client.chat.completions.create(model=self.model, messages=messages, stream=True)  # type: ignore[arg-type]
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+            except openai.APIError as e:
+                raise _error(e) from e
 
     async def translate(self, text: str, source: str, target: str) -> str:
         messages = prompts.translate_messages(text=text, source=source, target=target)
-        try:
-            async with asyncio.timeout(self.deadline):
-                resp = await self.client.chat.completions.create(model=self.fast_model, messages=messages)  # type: ignore[arg-type]
-        except (openai.APIError, TimeoutError) as e:
-            raise _error(e) from e
+        async with self._guarded():
+            try:
+                async with asyncio.timeout(self.deadline):
+                    resp = await self.client.chat.completions.create(model=self.fast_model, messages=messages)  # type: ignore[arg-type]
+            except (openai.APIError, TimeoutError) as e:
+                raise _error(e) from e
         out = (resp.choices[0].message.content or "").strip() if resp.choices else ""
         if not out:
             raise BadReply("The AI model sent an empty translation")
