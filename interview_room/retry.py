@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -28,6 +28,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     RedisConnectionError,  # also redis-py's "Connection closed by server" and refused connections
     RedisTimeoutError,
     BusyLoadingError,  # Redis is loading its AOF/RDB after a restart
+    OutOfMemoryError,  # maxmemory reached under noeviction: writes refused until workers catch up
+    ReadOnlyError,  # a failover is under way: we still talk to the old primary, now a replica
     OSError,  # ConnectionRefusedError, ConnectionResetError, ...
     TimeoutError,
     asyncpg.PostgresConnectionError,  # SQLSTATE 08: connection lost / refused

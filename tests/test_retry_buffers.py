@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError
 
 from interview_room import retry
 from interview_room.messages import Segment
@@ -38,6 +39,7 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
 def test_transient_errors_are_the_outages_of_redis_and_postgres() -> None:
     assert retry.is_transient(RedisConnectionError("Connection refused"))
     assert retry.is_transient(ConnectionRefusedError())
+    assert retry.is_transient(OutOfMemoryError("OOM command not allowed when used memory > 'maxmemory'"))
     assert retry.is_transient(asyncpg.CannotConnectNowError("the database system is starting up"))
     assert retry.is_transient(asyncpg.ConnectionDoesNotExistError("connection was closed"))
     assert not retry.is_transient(ValueError("bad data"))
