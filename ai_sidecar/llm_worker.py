@@ -178,10 +178,8 @@ class LlmWorker:
         await self.provider.close()
 
 
-async def _lag_loop(r: aioredis.Redis) -> None:
-    while True:
-        metrics.STREAM_LAG.labels(stream=bus.LLM_JOBS).set(await bus.stream_lag(r, bus.LLM_JOBS, bus.LLM_GROUP))
-        await asyncio.sleep(5)
+async def _lag_pass(r: aioredis.Redis) -> None:
+    metrics.STREAM_LAG.labels(stream=bus.LLM_JOBS).set(await bus.stream_lag(r, bus.LLM_JOBS, bus.LLM_GROUP))
 
 
 async def run(cfg: Config, stop: asyncio.Event) -> None:
@@ -200,12 +198,13 @@ async def run(cfg: Config, stop: asyncio.Event) -> None:
     consumer = bus.StreamConsumer(
         r, bus.LLM_JOBS, bus.LLM_GROUP, bus.consumer_name("llm"), worker.handle, concurrency=cfg.llm_job_concurrency
     )
-    app = web.Application()
-    service.add_health_routes(app)
-    site = await service.start_site(app, cfg.http_host, cfg.llm_metrics_port)
     bg = service.TaskGroup("llm-main")
-    bg.spawn(consumer.run(), "consumer")
-    bg.spawn(_lag_loop(r), "lag")
+    run_task = bg.spawn(consumer.run(), "consumer")
+    bg.spawn(service.every(5.0, lambda: _lag_pass(r), "stream lag"), "lag")
+    app = web.Application()
+    health = service.Health().redis(r).database(pool).task("consumer", lambda: run_task, consumer.health)
+    service.add_health_routes(app, health)
+    site = await service.start_site(app, cfg.http_host, cfg.llm_metrics_port)
     log.info(
         "llm worker ready provider=%s model=%s port=%d",
         provider.name,

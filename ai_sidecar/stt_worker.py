@@ -33,9 +33,7 @@ from typing import Any, TypeVar
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from interview_room import bus, db, metrics, service
 from interview_room.config import Config
@@ -238,31 +236,9 @@ class SttWorker:
         return False
 
 
-async def poll_lag(r: aioredis.Redis) -> None:
-    streams = ((bus.STT_SEGMENTS, bus.STT_GROUP), (bus.LLM_JOBS, bus.LLM_GROUP))
-    while True:
-        for stream, group in streams:
-            try:
-                metrics.STREAM_LAG.labels(stream).set(await bus.stream_lag(r, stream, group))
-            except (RedisConnectionError, RedisTimeoutError) as e:
-                log.warning("stream lag poll failed stream=%s error=%s", stream, e)
-        await asyncio.sleep(LAG_POLL_S)
-
-
-async def consume(consumer: bus.StreamConsumer, stop: asyncio.Event) -> None:
-    """The consumer loop, restarted after a lost Redis connection instead of killing the worker."""
-    while not stop.is_set():
-        try:
-            await consumer.run()
-            return
-        except (RedisConnectionError, RedisTimeoutError) as e:
-            log.warning("redis unavailable, retrying error=%s", e)
-            await asyncio.sleep(1.0)
-        except ResponseError as e:
-            if "NOGROUP" not in str(e):
-                raise
-            log.warning("stream or group vanished, recreating error=%s", e)  # e.g. the stream key was deleted
-            await asyncio.sleep(0.2)
+async def lag_pass(r: aioredis.Redis) -> None:
+    for stream, group in ((bus.STT_SEGMENTS, bus.STT_GROUP), (bus.LLM_JOBS, bus.LLM_GROUP)):
+        metrics.STREAM_LAG.labels(stream).set(await bus.stream_lag(r, stream, group))
 
 
 async def serve(cfg: Config, stop: asyncio.Event) -> None:
@@ -290,12 +266,14 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         concurrency=1,
         claim_idle_ms=_env_int("STT_CLAIM_IDLE_MS", 10_000),
         delete_acked=True,
+        bytes_key=bus.STT_BACKLOG_BYTES,
     )
     tasks = service.TaskGroup("stt")
-    run_task = tasks.spawn(consume(consumer, stop), "consumer")
-    tasks.spawn(poll_lag(r), "lag")
+    run_task = tasks.spawn(consumer.run(), "consumer")
+    tasks.spawn(service.every(LAG_POLL_S, lambda: lag_pass(r), "stream lag"), "lag")
     app = web.Application()
-    service.add_health_routes(app)
+    health = service.Health().redis(r).database(pool).task("consumer", lambda: run_task, consumer.health)
+    service.add_health_routes(app, health)
     runner = await service.start_site(app, cfg.http_host, cfg.stt_metrics_port)
     log.info("stt worker ready consumer=%s port=%d", consumer.consumer, cfg.stt_metrics_port)
     try:

@@ -172,6 +172,8 @@ class EmbeddedRedis:
             exe, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.folder),
             "--appendonly", "yes", "--appendfsync", "everysec", "--save", "60 1",
             "--protected-mode", "yes", "--logfile", str(self.folder / "redis.log"), "--daemonize", "no",
+            # never evict: an evicted stream entry or idempotency key loses or doubles a caption (README)
+            "--maxmemory-policy", "noeviction",
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 20

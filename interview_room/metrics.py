@@ -8,7 +8,12 @@ PEER_CONNECTIONS = Gauge("ir_peer_connections", "Open WebRTC peer connections on
 SESSIONS_LIVE = Gauge("ir_sessions_live", "Sessions with media on this node")
 SEGMENTS = Counter("ir_segments_total", "Utterance segments published", ["role"])
 SEGMENTS_REJECTED = Counter("ir_segments_rejected_total", "Segments dropped by the second VAD check or as empty", ["reason"])
-AUDIO_FRAMES_DROPPED = Counter("ir_audio_frames_dropped_total", "Audio frames dropped (queue full)")
+AUDIO_FRAMES_DROPPED = Counter(
+    "ir_audio_frames_dropped_total", "20 ms audio frames dropped: recorder queue full, or in segments shed"
+)
+SEGMENTS_SHED = Counter(
+    "ir_segments_shed_total", "Final segments never transcribed: outage_buffer_full | backlog_full", ["reason"]
+)
 CAPTIONS = Counter("ir_captions_total", "Final captions published")
 CAPTION_LATENCY = Histogram(
     "ir_caption_latency_seconds",

@@ -27,15 +27,17 @@ from aiohttp import web
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, db, disk
+from interview_room import bus, db, disk, registry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.loopback_ice import restrict_ice_hosts
-from interview_room.service import TaskGroup, add_health_routes, run_forever, start_site
+from interview_room.messages import Notice
+from interview_room.service import Health, TaskGroup, add_health_routes, run_forever, start_site
 from interview_room.store import media as media_store
 from recorder.session_recorder import new_recording_path
 
 from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles, records_video
+from .publisher import SegmentPublisher
 from .session import EndResult, MediaSession, handle_client_message, interviewer_voice
 
 log = logging.getLogger("media.node")
@@ -121,10 +123,14 @@ class MediaNode:
         self._locks: dict[str, asyncio.Lock] = {}
         self._troubleshoot: set[RTCPeerConnection] = set()
         self._cpu = 0.0
+        self._heartbeat_task: asyncio.Task[Any] | None = None
+        self.publisher = SegmentPublisher(
+            redis, buffer_bytes=cfg.media_outage_buffer_bytes, backlog_bytes=cfg.stt_backlog_bytes, on_shed=self._on_shed
+        )
 
     @property
     def registry_key(self) -> str:
-        return f"media:node:{self.node_id}"
+        return registry.node_key(self.node_id)
 
     # ---- lifecycle ----
 
@@ -134,14 +140,15 @@ class MediaNode:
         app.router.add_post("/internal/sessions/{id}/end", self.handle_end)
         app.router.add_post("/internal/troubleshoot/offer", self.handle_troubleshoot)
         app.router.add_post("/internal/drain", self.handle_drain)
-        add_health_routes(app)
+        health = Health().redis(self.redis).database(self.pool).task("heartbeat", lambda: self._heartbeat_task)
+        add_health_routes(app, health)
         return app
 
     async def start(self) -> None:
         restrict_ice_hosts(self.cfg.ice_hosts)
         self.cfg.recordings_dir.mkdir(parents=True, exist_ok=True)
         await self._register()
-        self.tasks.spawn(self._heartbeat(), "heartbeat")
+        self._heartbeat_task = self.tasks.spawn(self._heartbeat(), "heartbeat")
         log.info("media node up id=%s url=%s ice_hosts=%s", self.node_id, self.url, self.cfg.ice_hosts or "all")
 
     async def shutdown(self) -> None:
@@ -158,11 +165,32 @@ class MediaNode:
             return_exceptions=True,
         )
         await asyncio.gather(*(pc.close() for pc in list(self._troubleshoot)), return_exceptions=True)
+        await self.publisher.close()
         await self.tasks.close()
         try:
-            await self.redis.delete(self.registry_key)
+            await registry.deregister(self.redis, self.node_id)
         except Exception:
             log.warning("could not deregister")
+
+    def _on_shed(self, session_id: str, reason: str, nbytes: int) -> None:
+        """A segment was shed: its session hears of it (held here, or on another node through its events)."""
+        session = self.sessions.get(session_id)
+        if session is not None:
+            session.notify_shed(session_id, reason, nbytes)
+        elif reason == "backlog_full" and session_id:
+            self.tasks.spawn(self._notify_elsewhere(session_id), "shed-notice")
+
+    async def _notify_elsewhere(self, session_id: str) -> None:
+        key = f"shed:notice:{session_id}"
+        try:
+            if await self.redis.set(key, "1", nx=True, ex=30):
+                notice = Notice(
+                    level="warning", code="captions_dropped",
+                    message="Some speech could not be captioned: the caption service is overloaded",
+                )  # fmt: skip
+                await bus.publish_event(self.redis, session_id, notice)
+        except Exception as e:
+            log.warning("could not send a shed notice error=%r", e)
 
     async def _register(self) -> None:
         info = {
@@ -172,10 +200,8 @@ class MediaNode:
             "draining": self.draining,
             "heartbeat": round(time.time(), 3),
         }
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(self.registry_key, json.dumps(info), ex=NODE_TTL_SECONDS)
-            pipe.sadd(bus.KNOWN_MEDIA_NODES, self.url.rstrip("/"))
-            await pipe.execute()
+        await registry.register(self.redis, self.node_id, json.dumps(info), NODE_TTL_SECONDS)
+        await self.redis.sadd(bus.KNOWN_MEDIA_NODES, self.url.rstrip("/"))
 
     async def _announce(self) -> None:
         """Publish a changed session count now: signaling may place the next session within the second."""
@@ -304,6 +330,7 @@ class MediaNode:
             request_end=lambda reason: self.end_session(sid, by_node=True, reason=reason),
             end_grace=self.end_grace,
             recording_path=recording,
+            publisher=self.publisher,
         )
         self.sessions[sid] = session
         await session.start()

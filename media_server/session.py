@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, db, disk
+from interview_room import bus, db, disk, retry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
@@ -44,6 +44,7 @@ from . import tts
 from .audio import AudioConverter
 from .metering import CreditMeter
 from .peer import default_role
+from .publisher import SegmentPublisher
 from .segmenter import Segmenter, SegmenterSettings, Utterance
 from .tts_track import InterviewerTrack, Spoken
 
@@ -51,8 +52,8 @@ log = logging.getLogger("media.session")
 
 EVENTS_LABEL = "events"
 MAX_PENDING_EVENTS = 1000  # events kept for a data channel that is not open yet
-RELAY_BLOCK_MS = 1000
-SEQ_TTL_S = 7 * 86400  # blocking XREAD of the session's events; bounds how long a stop takes
+RELAY_BLOCK_MS = 1000  # blocking XREAD of the session's events; bounds how long a stop takes
+SEQ_TTL_S = 12 * 3600  # the Redis copy of a session's segment numbers (PostgreSQL seeds them when it is gone)
 MAX_CLIENT_MESSAGE = 64 * 1024
 LANGUAGE_MAX = 16
 MOCK_ACTIONS = ("skip", "repeat", "next", "end")
@@ -61,6 +62,19 @@ VOICE_MARK_EVERY = 0.25  # s between "the candidate is speaking" marks in Redis
 VOICE_MARK_TTL = 300
 TTS_CAPTION_SEQ0 = 1_000_000  # interviewer captions of spoken questions, apart from the segmenter's seqs
 GOODBYE_WAIT = 30.0
+SHED_NOTICE_EVERY = 30.0  # s between "some speech could not be captioned" notices to one session
+
+# HINCRBY a session's segment counter, lifted above ARGV[2] (the numbers already used) when Redis lost it
+_NEXT_SEQ = """
+local v = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local floor = tonumber(ARGV[2])
+if v <= floor then
+  v = floor + 1
+  redis.call('HSET', KEYS[1], ARGV[1], v)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return v
+"""
 RTP_WRAP = 1 << 32
 PART_ROW_ATTEMPTS = 12  # about a minute and a half of retries while the database restarts
 VIDEO_RESYNC = 2.0  # s between a picture's RTP time and its arrival before the track is re-anchored
@@ -121,6 +135,7 @@ class MediaSession:
         request_end: Callable[[str], Awaitable[object]],
         end_grace: float = 30.0,
         recording_path: Path | None = None,
+        publisher: SegmentPublisher | None = None,
     ) -> None:
         self.id = session_id
         self.user_id = user_id
@@ -135,6 +150,10 @@ class MediaSession:
         self._owner = owner
         self._request_end = request_end
         self._end_grace = end_grace
+        self.publisher = publisher or SegmentPublisher(
+            redis, buffer_bytes=cfg.media_outage_buffer_bytes, backlog_bytes=cfg.stt_backlog_bytes, on_shed=self.notify_shed
+        )
+        self._shed_notified = -SHED_NOTICE_EVERY
         self.meter = CreditMeter(pool, user_id, session_id, self.publish_event)
         self.recorder: SessionRecorder | None = None
         self.pcs: set[RTCPeerConnection] = set()
@@ -181,8 +200,11 @@ class MediaSession:
             log.exception("could not read earlier recording parts; the clock starts at 0")
         # segment numbers go on where they were, also when the session moved here from a dead node
         # (a reused number would read as an already-captioned segment to the stt worker)
+        # (Redis keeps them; PostgreSQL's stored captions are the floor, should Redis have lost them)
         stored = await self.redis.hgetall(self._seq_key)
-        self._seq = {k.decode(): int(v) for k, v in stored.items()}
+        self._seq = await captions_store.last_seqs(self.pool, self.id, TTS_CAPTION_SEQ0)
+        for k, v in stored.items():
+            self._seq[k.decode()] = max(self._seq.get(k.decode(), 0), int(v))
         last = await self.redis.xrevrange(bus.events_stream(self.id), count=1)
         # not "$" at the first XREAD: events published between now and that read are kept
         self._events_last = last[0][0] if last else b"0-0"
@@ -271,6 +293,10 @@ class MediaSession:
             )
         except Exception:
             log.exception("could not publish session_end")
+        try:
+            await bus.expire_events(self.redis, self.id)
+        except Exception as e:
+            log.warning("could not set the event stream to expire error=%r", e)
         try:
             await media_store.store_media_seconds(self.pool, uuid.UUID(self.id), media_seconds, mark_ended=by_node)
         except Exception:
@@ -456,16 +482,29 @@ class MediaSession:
             self._segmenters.discard(seg)
             log.info("track ended role=%s received=%.2f s", role, conv.received_seconds)
 
+    async def _next_seq(self, role: str) -> int:
+        """The next final segment number of ``role``: from Redis (several nodes may briefly hold one
+        session), never at or below one this node used or PostgreSQL stored (Redis may have lost
+        its data); while Redis is away, this node goes on counting alone."""
+        floor = self._seq.get(role, 0)
+        try:
+            seq = int(await self.redis.eval(_NEXT_SEQ, 1, self._seq_key, role, str(floor), str(SEQ_TTL_S)))  # type: ignore[misc]
+        except Exception as e:
+            if not retry.is_transient(e):
+                raise
+            seq = floor + 1
+            log.warning("redis unavailable, numbering segments here role=%s seq=%d", role, seq)
+        self._seq[role] = seq
+        return seq
+
     async def _publish_segment(self, role: str, u: Utterance, seg: Segmenter) -> None:
         seq = self._seq.get(role, 0) + 1  # a partial shares the seq of the final that closes it
         if u.final:
             try:
-                seq = int(await self.redis.hincrby(self._seq_key, role, 1))
-                await self.redis.expire(self._seq_key, SEQ_TTL_S)
+                seq = await self._next_seq(role)
             except Exception:
                 log.exception("could not allocate a segment number role=%s", role)
                 return
-            self._seq[role] = seq
         now_t = seg.now if seg.now is not None else u.t1  # session time of the audio that just arrived
         msg = Segment(
             session_id=self.id,
@@ -479,14 +518,24 @@ class MediaSession:
             speech_end=round(u.speech_end, 3),
             final=u.final,
         )
-        try:
-            await self.redis.xadd(bus.STT_SEGMENTS, msg.to_fields(), maxlen=bus.WORK_MAXLEN, approximate=True)  # type: ignore[arg-type]
-        except Exception:
-            log.exception("could not publish segment seq=%d role=%s", seq, role)
+        if not await self.publisher.publish(msg):
             return
         if u.final:
             SEGMENTS.labels(role=role).inc()
             self.segments_published += 1
+
+    def notify_shed(self, session_id: str, reason: str, nbytes: int) -> None:
+        """A segment of this session was not transcribed: say so on the data channel (at most every 30 s)."""
+        now = time.monotonic()
+        if now - self._shed_notified < SHED_NOTICE_EVERY:
+            return
+        self._shed_notified = now
+        text = (
+            "Some speech could not be captioned: the caption service is briefly unavailable"
+            if reason == "outage_buffer_full"
+            else "Some speech could not be captioned: the caption service is overloaded"
+        )
+        self.send(Notice(level="warning", code="captions_dropped", message=text).to_json())
 
     # ---- events: server -> client ----
 
@@ -496,14 +545,17 @@ class MediaSession:
 
     async def _relay_events(self) -> None:
         stream = bus.events_stream(self.id)
+        backoff = retry.Backoff(initial=0.2, cap=2.0)
         while not self._relay_stopping:
             try:
                 res = await self.redis.xread(
                     {stream: self._events_last}, count=100, block=RELAY_BLOCK_MS
                 )  # below redis-py 8's 5 s socket timeout
+                backoff.reset()
             except (ConnectionError, OSError, aioredis.RedisError) as e:
-                log.warning("events read failed, retrying error=%r", e)
-                await asyncio.sleep(1)
+                delay = backoff.next_delay()
+                log.warning("events read failed, retrying in %.2f s error=%r", delay, e)
+                await asyncio.sleep(delay)
                 continue
             for _, entries in res or []:
                 for entry_id, fields in entries:

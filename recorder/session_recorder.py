@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from interview_room.logs import session_id_var
+from interview_room.metrics import AUDIO_FRAMES_DROPPED
 
 from .video import FrameRateLimit, VideoEncoder
 
@@ -108,6 +109,7 @@ class SessionRecorder:
             self._q.put_nowait((t - self.start, samples))
         except queue.Full:  # the encoder cannot keep up: lose audio in the file, never stall the call
             self.dropped += 1
+            AUDIO_FRAMES_DROPPED.inc()
 
     def write_video(self, t: float, frame: av.VideoFrame) -> None:
         """Queue a camera picture that arrived at session time ``t`` (never blocks, may drop it)."""

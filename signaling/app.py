@@ -16,7 +16,7 @@ from aiohttp import web
 
 from interview_room import bus, config, db
 from interview_room.config import Config
-from interview_room.service import add_health_routes, run_forever, start_site
+from interview_room.service import Health, add_health_routes, run_forever, start_site
 
 from . import account_routes, auth_routes, billing, recruiting, report_routes, session_routes, static
 from .auth import auth_middleware
@@ -66,7 +66,7 @@ def create_app(
         svc.tasks.spawn(app[webhooks.DISPATCHER].run(), "webhook-dispatcher")
 
     app.on_startup.append(_start)
-    add_health_routes(app)
+    add_health_routes(app, Health().redis(redis).database(pool))
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
     session_routes.add_routes(app)

@@ -1,7 +1,7 @@
 """Placing sessions on media nodes and talking to their internal API (docs/internals.md).
 
-Nodes announce themselves in Redis (``media:node:{id}``, JSON with a 5 s TTL); a node that stops
-refreshing disappears. A node that refuses connections is skipped for the next one.
+Nodes announce themselves in Redis (``interview_room/registry.py``: the set ``media:nodes`` and
+``media:node:{id}``, JSON with a 5 s TTL); a node that stops refreshing disappears. A node that refuses connections is skipped for the next one.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from interview_room import registry
+
 from .errors import ApiError
 
 log = logging.getLogger("signaling.media")
 
-NODE_KEY_PATTERN = "media:node:*"
 OFFER_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=3)
 END_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=3)
 
@@ -50,11 +51,8 @@ def _parse_node(key: bytes | str, raw: bytes | str | None) -> MediaNode | None:
 
 
 async def live_nodes(r: aioredis.Redis) -> list[MediaNode]:
-    keys = [k async for k in r.scan_iter(match=NODE_KEY_PATTERN, count=100)]
-    if not keys:
-        return []
-    values = await r.mget(keys)
-    return [n for k, v in zip(keys, values, strict=True) if (n := _parse_node(k, v)) is not None]
+    """Every registered node (one SMEMBERS + one MGET, no keyspace scan)."""
+    return [n for k, v in (await registry.entries(r)).items() if (n := _parse_node(k, v)) is not None]
 
 
 def placement_order(nodes: list[MediaNode], prefer_url: str | None = None) -> list[MediaNode]:

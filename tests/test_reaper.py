@@ -7,7 +7,7 @@ import uuid
 
 import asyncpg
 
-from interview_room import bus
+from interview_room import bus, registry
 from interview_room.messages import LlmJob
 from signaling.reaper import OrphanReaper
 
@@ -31,7 +31,7 @@ async def test_orphaned_live_session_is_ended_after_grace(infra, pool: asyncpg.P
     r = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/5")
     try:
         alive_url = f"http://127.0.0.1:{uuid.uuid4().int % 20000 + 30000}"
-        await r.set(f"media:node:test-{uuid.uuid4().hex[:6]}", json.dumps({"url": alive_url, "sessions": 1}), ex=60)
+        await registry.register(r, f"test-{uuid.uuid4().hex[:6]}", json.dumps({"url": alive_url, "sessions": 1}), 60)
         on_alive = await _live_session(pool, alive_url)
         # a node that registered here once and is gone (its registry key expired)
         await r.sadd(bus.KNOWN_MEDIA_NODES, "http://127.0.0.1:9")

@@ -20,7 +20,7 @@ import asyncpg
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 
-from interview_room import bus
+from interview_room import bus, registry
 from interview_room.bus import events_stream
 from interview_room.config import Config
 from interview_room.embedded import free_port
@@ -68,6 +68,7 @@ async def no_media_nodes(redis: Any) -> AsyncIterator[None]:
         keys = [k async for k in redis.scan_iter(match="media:node:*")]
         if keys:
             await redis.delete(*keys)
+        await redis.delete(registry.NODES)
 
     await clear()
     yield
@@ -498,9 +499,9 @@ async def test_offer_without_a_usable_media_node_is_503(api: TestClient, redis: 
     err = (await u.call("POST", f"/api/sessions/{sid}/offer", 503, json=body))["error"]
     assert err["code"] == "no_media_node"
     # a draining node takes no new sessions; a registered node that refuses connections is skipped
-    await redis.set("media:node:draining", '{"url": "http://127.0.0.1:1", "sessions": 0, "cpu": 0, "draining": true}', ex=5)
+    await registry.register(redis, "draining", '{"url": "http://127.0.0.1:1", "sessions": 0, "cpu": 0, "draining": true}', 5)
     dead = f"http://127.0.0.1:{free_port()}"
-    await redis.set("media:node:dead", f'{{"url": "{dead}", "sessions": 3, "cpu": 0.1, "draining": false}}', ex=5)
+    await registry.register(redis, "dead", f'{{"url": "{dead}", "sessions": 3, "cpu": 0.1, "draining": false}}', 5)
     err = (await u.call("POST", f"/api/sessions/{sid}/offer", 503, json=body))["error"]
     assert err["code"] == "no_media_node"
     d = await u.call("GET", f"/api/sessions/{sid}", 200)
@@ -570,7 +571,7 @@ async def test_offer_goes_to_a_live_media_node_and_end_collects_the_recording(
 
     await wait_registered(redis, media_node)
     # a draining node with fewer sessions must not be chosen
-    await redis.set("media:node:old", '{"url": "http://127.0.0.1:1", "sessions": 0, "cpu": 0, "draining": true}', ex=30)
+    await registry.register(redis, "old", '{"url": "http://127.0.0.1:1", "sessions": 0, "cpu": 0, "draining": true}', 30)
     room = RoomClient(str(api.make_url("")).rstrip("/"))
     try:
         await room.register(f"user-{uuid.uuid4().hex[:12]}@example.com", PASSWORD, "Ann")

@@ -130,7 +130,7 @@ class MockEngine:
         session_id_var.set(self.sid)
         if job.kind == "mock":
             action = job.payload.get("action")
-            if await self.r.set(f"mock:job:{entry_id}", "1", nx=True, ex=86400):  # a redelivered action is not taken twice
+            if await self.r.set(f"mock:job:{entry_id}", "1", nx=True, ex=bus.PUBLISHED_TTL_S):  # a redelivered action is not taken twice
                 await self._on_action(str(action))
         elif job.kind == "caption":
             await self._on_caption(job.payload)
@@ -484,7 +484,7 @@ class MockEngine:
             return
         action, answer = parse_command(c.text)
         if action is not None and not answer:
-            if await self.r.set(f"mock:cmd:{c.id}", "1", nx=True, ex=86400):  # a redelivered command is not obeyed twice
+            if await self.r.set(f"mock:cmd:{c.id}", "1", nx=True, ex=bus.PUBLISHED_TTL_S):  # a redelivered command is not obeyed twice
                 log.info("candidate said action=%s", action)
                 await self._on_action(action)
             return

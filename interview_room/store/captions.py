@@ -64,3 +64,14 @@ async def captions_of_sessions(db: Db, session_ids: list[uuid.UUID]) -> dict[str
     for r in rows:
         out[str(r["session_id"])].append(_caption(r))
     return out
+
+
+async def last_seqs(db: Db, session_id: str, below: int) -> dict[str, int]:
+    """role -> the highest segment number stored for the session (numbers >= ``below`` are other
+    series, e.g. the mock interviewer's spoken lines). Seeds segment numbering when Redis lost it."""
+    rows = await db.fetch(
+        "SELECT role, max(seq) AS seq FROM captions WHERE session_id = $1 AND seq < $2 GROUP BY role",
+        session_id,
+        below,
+    )
+    return {r["role"]: int(r["seq"]) for r in rows}
