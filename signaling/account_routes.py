@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import BodyPartReader, web
@@ -10,7 +9,7 @@ from aiohttp import BodyPartReader, web
 from interview_room.config import Config
 from interview_room.store import credits, users
 
-from . import passwords, ratelimit, resume
+from . import passwords, ratelimit, resume, resume_sandbox
 from .auth import current_token_id, current_user
 from .context import services
 from .errors import ApiError
@@ -106,11 +105,13 @@ async def extract_resume(request: web.Request) -> web.Response:
     if not found:
         raise ApiError(400, "validation_error", "file is required", field="file")
     try:
-        text = await asyncio.to_thread(resume.extract_text, filename, data)
+        text = await resume_sandbox.extract(filename, data)
     except resume.UnsupportedFile:
         raise ApiError(400, "unsupported_file_type", "Upload a .txt, .pdf or .docx file") from None
     except resume.UnreadableFile as e:
         raise ApiError(400, "unreadable_file", f"Could not read text from the file: {e}") from None
+    except resume.TooComplex as e:
+        raise ApiError(413, "file_too_complex", f"This file is too large or complex to read: {e}") from None
     return web.json_response({"text": text})
 
 
