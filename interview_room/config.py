@@ -101,6 +101,12 @@ class Config:
     candidate_retention_days: float = field(default_factory=lambda: _float("CANDIDATE_RETENTION_DAYS", 0.0))
     # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
     reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
+    # candidate links: attempts per question that may be abandoned on top of its retakes (a closed tab,
+    # a lost connection); more are refused, so a link holder cannot open sessions without end
+    candidate_spare_attempts: int = field(default_factory=lambda: _int("CANDIDATE_SPARE_ATTEMPTS", 5))
+    # candidate links: seconds one candidate may record in all; 0 = each question's answer time (plus
+    # the 30 s the time limit allows) times its retakes + 1, plus 10 minutes
+    candidate_max_recorded_seconds: float = field(default_factory=lambda: _float("CANDIDATE_MAX_RECORDED_SECONDS", 0.0))
     # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")

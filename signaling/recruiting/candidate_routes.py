@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room.config import Config
 from interview_room.store import credits, users
 from interview_room.store import sessions as sessions_store
 
@@ -26,6 +27,7 @@ from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
 from . import links, mail, store, webhooks
+from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
 log = logging.getLogger("signaling.recruiting.candidate")
@@ -131,6 +133,14 @@ def _open(c: dict[str, Any]) -> None:
         raise ApiError(409, "already_completed", "You have already completed this interview")
 
 
+def max_recorded_seconds(cfg: Config, questions: list[dict[str, Any]]) -> float:
+    """CANDIDATE_MAX_RECORDED_SECONDS, else every answer and retake at its full time (and the 30 s the
+    time limit allows past it), plus 10 minutes for attempts lost to a closed tab or a dropped connection."""
+    if cfg.candidate_max_recorded_seconds > 0:
+        return cfg.candidate_max_recorded_seconds
+    return sum((q["answer_seconds"] + OVERRUN_S) * (q["retakes"] + 1) for q in questions) + 600.0
+
+
 async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[str, Any]:
     mine = [a for a in await store.attempts(svc.pool, c["id"]) if a["question_idx"] == idx]
     if not mine or mine[-1]["status"] != "recording":
@@ -169,6 +179,14 @@ async def start_answer(request: web.Request) -> web.Response:
     used = sum(1 for a in mine if a["status"] == "done")
     if used >= q["retakes"] + 1:
         raise ApiError(409, "no_retakes_left", "No retakes are left for this question")
+    if len(mine) >= q["retakes"] + 1 + svc.cfg.candidate_spare_attempts:
+        raise ApiError(
+            409, "too_many_attempts", "This question has been started too often; please contact the hiring team"
+        )
+    if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, iv["questions"]):
+        raise ApiError(
+            409, "recording_limit_reached", "You have recorded as much as this interview allows; please contact the hiring team"
+        )
     if not await credits.has_credits(svc.pool, c["owner_id"]):
         await _tell_owner_credits_ran_out(svc, c, links.base_url(request))
         raise ApiError(
