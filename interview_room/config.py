@@ -81,12 +81,16 @@ class Config:
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
     partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
     segment_early_partial: bool = field(default_factory=lambda: _env("SEGMENT_EARLY_PARTIAL", "1") not in ("0", "false", "no"))
-    # SMTP for login codes
+    # SMTP for login codes and the recruiter side's e-mails; TLS: auto = verified STARTTLS when the server
+    # offers it, require = refuse to send without verified TLS, off = never (a local relay)
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 25))
     smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
     smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
     smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "interview-room@localhost"))
+    smtp_tls: str = field(default_factory=lambda: _env("SMTP_TLS", "auto"))  # auto | require | off
+    # development: without SMTP_HOST, write whole e-mails (login codes, candidate links) to the log
+    dev_log_emails: bool = field(default_factory=lambda: _env("DEV_LOG_EMAILS", "0") not in ("0", "false", "no", ""))
     # billing
     stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))

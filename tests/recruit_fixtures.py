@@ -88,6 +88,7 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
+    port = free_port()
     cfg = dataclasses.replace(
         config.load(),
         **{
@@ -99,6 +100,8 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
             "smtp_port": smtp.port,
             "smtp_user": "",
             "public_url": "",
+            "http_host": "127.0.0.1",  # the links in e-mails and webhooks: http://HTTP_HOST:HTTP_PORT
+            "http_port": port,
             "webhook_allow_private": True,  # the tests' ATS receivers listen on 127.0.0.1
             **overrides,
         },
@@ -108,7 +111,6 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     app = create_app(cfg, pool, redis, web_root=None, docs_root=None)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with aiohttp.ClientSession() as http:
