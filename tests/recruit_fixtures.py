@@ -5,6 +5,7 @@ Shared by the recruiter test modules; each wraps ``recruit_api`` in its own modu
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -70,12 +71,29 @@ class Api:
             except ValueError:
                 return r.status, body.decode()
 
+    async def email_code(self, addr: str) -> str:
+        """The latest sign-in/verification code e-mailed to ``addr`` (waits for the e-mail)."""
+        for _ in range(200):
+            codes = [m for m in self.inbox.to(addr) if "sign-in code" in str(m["Subject"])]
+            if codes:
+                return str(codes[-1]["Subject"]).rsplit(" ", 1)[-1]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no code e-mailed to {addr}")
+
+    async def confirm_email(self, token: str, addr: str) -> None:
+        """Verify the new account as its owner does: the e-mailed code, entered while signed in."""
+        st, body = await self.call(
+            "POST", "/api/auth/verify-code", token, json={"email": addr, "code": await self.email_code(addr)}
+        )
+        assert st == 200 and body["user"]["email_verified"], body
+
     async def recruiter(self, org_name: str | None = "Acme") -> str:
         addr = f"rec-{uuid.uuid4().hex[:8]}@example.com"
         st, body = await self.call(
             "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "R"}
         )
         assert st == 201, body
+        await self.confirm_email(body["token"], addr)
         if org_name:
             st, _ = await self.call("POST", "/api/org", body["token"], json={"name": org_name})
             assert st == 201

@@ -76,6 +76,9 @@ async def test_team_invite_by_email(api: Api) -> None:
         "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "M"}
     )
     mate = body["token"]
+    st, body = await api.call("POST", "/api/org/join", mate, json={"token": token})
+    assert st == 403 and body["error"]["code"] == "email_unverified"  # the invited address, not yet proven
+    await api.confirm_email(mate, addr)
     other = await api.recruiter(None)
     st, body = await api.call("POST", "/api/org/join", other, json={"token": token})
     assert st == 404 and body["error"]["code"] == "invalid_invite"  # another e-mail address
