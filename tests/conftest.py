@@ -50,6 +50,7 @@ def infra() -> Iterator[Infra]:
         url = pg.start()
         rurl = rd.start()
         asyncio.run(db.migrate(url))
+        _DATA_DIRS.append(data_dir)
         yield Infra(data_dir, url, rurl)
     finally:
         rd.stop()
@@ -97,22 +98,41 @@ class Stack:
         return f.read_text(errors="replace") if f.exists() else ""
 
     def email_code(self, email: str, timeout: float = 15) -> str:
-        """The latest one-time code e-mailed to ``email``: the stack runs without SMTP and with
-        DEV_LOG_EMAILS=1, so signaling writes it to its log (as on a developer's laptop)."""
-        pattern = re.compile(rf"login code for {re.escape(email.lower())}: (\d{{6}})")
-        deadline = time.monotonic() + timeout
-        while True:
-            codes = pattern.findall(self.log_of("signaling"))
-            if codes:
-                return str(codes[-1])
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no code for {email} in the signaling log")
-            time.sleep(0.1)
+        """The latest one-time code e-mailed to ``email`` (see ``email_code``)."""
+        return email_code(self.infra.data_dir, email, timeout)
 
     def confirm_email(self, token: str, email: str) -> None:
         """Verify a freshly registered account the way its owner does: the e-mailed code, entered while
         signed in (so the password is kept)."""
         confirm_email(self.base_url, token, self.email_code(email), email)
+
+
+_DATA_DIRS: list[Path] = []  # the infra fixtures' folders, where every stack's process logs are
+
+
+def email_code(data_dir: Path, email: str, timeout: float = 15) -> str:
+    """The latest one-time code e-mailed to ``email``: the test stacks run without SMTP and with
+    DEV_LOG_EMAILS=1, so their signaling processes write it to their logs (as on a developer's laptop)."""
+    pattern = re.compile(rf"login code for {re.escape(email.lower())}: (\d{{6}})")
+    deadline = time.monotonic() + timeout
+    while True:
+        for log in sorted(data_dir.glob("*signaling*.log")):
+            codes = pattern.findall(log.read_text(errors="replace"))
+            if codes:
+                return str(codes[-1])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no code for {email} in the signaling logs")
+        time.sleep(0.1)
+
+
+async def confirm_client(c: Any) -> None:
+    """A loadtests RoomClient just registered on a test stack: its address verified with the e-mailed
+    code, entered with its own token (so its password is kept)."""
+    email = c.user["email"]
+    code = await asyncio.to_thread(email_code, _DATA_DIRS[-1], email)
+    body = await c.request("POST", "/api/auth/verify-code", {"email": email, "code": code})
+    assert body["user"]["email_verified"] is True
+    c.token, c.user = body["token"], body["user"]
 
 
 async def verified(db: Any, user_id: Any) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import asyncpg
+from conftest import confirm_client
 
 from interview_room.store import credits
 from loadtests.client import FIXTURES, RoomClient, WavTrack
@@ -14,6 +15,7 @@ from loadtests.client import FIXTURES, RoomClient, WavTrack
 async def _user(stack) -> RoomClient:
     c = RoomClient(stack.base_url)
     await c.register(f"meter-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Meter")
+    await confirm_client(c)
     return c
 
 

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from browser_helpers import word_recall
-from conftest import FIXTURES, Stack
+from conftest import FIXTURES, Stack, confirm_client
 
 from loadtests.client import RoomClient, WavTrack
 
@@ -37,6 +37,7 @@ class CandidateClient(RoomClient):
 async def test_candidate_answers_two_questions_and_recruiter_reviews(stack: Stack) -> None:
     rec = RoomClient(stack.base_url)
     await rec.register(f"rec-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await confirm_client(rec)
     await rec.request("POST", "/api/org", {"name": "E2E Org"})
     iv = await rec.request(
         "POST",

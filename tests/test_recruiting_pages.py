@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from browser_helpers import PHONE, chromium, page_a11y_problems, silence_wav
+from browser_helpers import PHONE, chromium, confirm_registration, page_a11y_problems, silence_wav
 from conftest import ROOT, Stack
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -85,12 +85,13 @@ def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None)
         return res.status, res.text()
 
 
-def _register(page: Page, name: str, email: str) -> None:
+def _register(page: Page, name: str, email: str, stack: Stack) -> None:
     page.click("#tab-register")
     page.fill("#reg-name", name)
     page.fill("#reg-email", email)
     page.fill("#reg-password", PASSWORD)
     page.click("[data-testid=register-submit]")
+    confirm_registration(page, stack.email_code(email))
 
 
 def _invite(page: Page, interview_id: str, name: str, email: str | None = None) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def site(stack: Stack, browser: Browser) -> Iterator[Site]:
     try:
         page = s.owner
         page.goto("/index.html#register")
-        _register(page, "Olga Owner", f"owner-{uuid.uuid4().hex[:10]}@example.com")
+        _register(page, "Olga Owner", f"owner-{uuid.uuid4().hex[:10]}@example.com", stack)
         page.wait_for_url("**/sessions.html*")
         page.goto("/recruit/index.html")
         page.wait_for_selector("#org-setup:not([hidden])")
@@ -188,7 +189,7 @@ def test_team_member_joins_and_sees_the_interviews(site: Site) -> None:
     member = site.new_page()
     member.goto(link)
     member.wait_for_url("**/index.html?next=*")
-    _register(member, "Mo Member", member_email)
+    _register(member, "Mo Member", member_email, site.stack)
     member.wait_for_url("**/recruit/join.html#*")
     member.wait_for_selector("#join-btn:not([disabled])")
     assert member_email in (member.text_content("#join-who") or "")

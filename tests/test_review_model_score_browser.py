@@ -111,6 +111,7 @@ def test_review_swaps_in_the_models_score(stack: Stack, ai_signaling: str, brows
         # a recruiter signed in by the API (the cookie rides along), an organisation, an interview
         addr = f"model-{uuid.uuid4().hex[:10]}@example.com"
         _api(page, "POST", "/api/auth/register", {"email": addr, "password": "correct horse battery"})
+        _api(page, "POST", "/api/auth/verify-code", {"email": addr, "code": stack.email_code(addr)})  # its cookie: kept
         _api(page, "POST", "/api/org", {"name": "Model Co"})
         iv = _api(
             page,

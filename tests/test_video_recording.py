@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection
-from conftest import FIXTURES, Stack
+from conftest import FIXTURES, Stack, confirm_client
 from test_recruiting_e2e import CandidateClient
 
 from interview_room.loopback_ice import restrict_ice_hosts
@@ -58,6 +58,7 @@ def speech_onset(path: Path) -> tuple[float, float]:
 async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: Path) -> None:
     rec = RoomClient(stack.base_url)
     await rec.register(f"rec-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await confirm_client(rec)
     await rec.request("POST", "/api/org", {"name": "Video Org"})
     iv = await rec.request(
         "POST",
@@ -114,6 +115,7 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
 async def test_assistant_session_declines_the_camera_by_default(stack: Stack, tmp_path: Path) -> None:
     async with RoomClient(stack.base_url) as c:
         await c.register(f"a-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "A")
+        await confirm_client(c)
         s = await c.create_session(title="Camera on", mode="assistant")
         camera = CameraTrack([solid_picture(BLUE)])
         await c.connect(s["id"], [("interviewer", WavTrack([ANSWER]))], video=camera)
