@@ -71,6 +71,17 @@ class Api:
             except ValueError:
                 return r.status, body.decode()
 
+    async def cand(self, method: str, path: str, link_token: str, **kw: Any) -> tuple[int, Any]:
+        """The candidate API: the link's token in its header."""
+        async with self.http.request(
+            method, self.base + path, headers={"X-Candidate-Token": link_token}, **kw
+        ) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body) if body else None
+            except ValueError:
+                return r.status, body.decode()
+
     async def email_code(self, addr: str) -> str:
         """The latest sign-in/verification code e-mailed to ``addr`` (waits for the e-mail)."""
         for _ in range(200):

@@ -76,9 +76,13 @@ def _sql(stack: Stack, query: str, *args: Any) -> list[Any]:
         return pool.submit(asyncio.run, run()).result(timeout=60)
 
 
-def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """The API with the page's own cookie (what the page itself would send)."""
-    res = page.request.fetch(path, method=method, data=body if body is not None else None)
+def _api(
+    page: Page, method: str, path: str, body: dict[str, Any] | None = None, link: str | None = None
+) -> tuple[int, Any]:
+    """The API with the page's own cookie (what the page itself would send); ``link``: a candidate
+    link's token, sent in its header."""
+    headers = {"X-Candidate-Token": link} if link is not None else None
+    res = page.request.fetch(path, method=method, data=body if body is not None else None, headers=headers)
     try:
         return res.status, res.json()
     except Exception:  # noqa: BLE001 - a 204 or a non-JSON body
@@ -348,7 +352,7 @@ def test_delete_candidate_asks_first_then_erases(site: Site) -> None:
     owner.keyboard.press("Escape")  # cancel: nothing happens
     owner.wait_for_selector("#erase-dialog", state="hidden")
     assert row.is_visible()
-    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    st, _ = _api(owner, "GET", "/api/c/state", link=doomed["link"].split("#", 1)[1])
     assert st == 200
     row.locator(".erase-btn").click()
     owner.click("#erase-confirm")
@@ -356,7 +360,7 @@ def test_delete_candidate_asks_first_then_erases(site: Site) -> None:
     assert row.count() == 0
     st, _ = _api(owner, "GET", f"/api/org/candidates/{doomed['candidate']['id']}")
     assert st == 404
-    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    st, _ = _api(owner, "GET", "/api/c/state", link=doomed["link"].split("#", 1)[1])
     assert st == 404
     site.no_page_errors()
 
@@ -398,7 +402,7 @@ def test_settings_webhook_and_delivery_log(site: Site) -> None:
     assert st == 201, iv
     token = _invite(owner, iv["id"], "Walt Webhook")["link"].split("#", 1)[1]
     for step in ("consent", "complete"):
-        st, out = _api(owner, "POST", f"/api/c/{token}/{step}")
+        st, out = _api(owner, "POST", f"/api/c/{step}", link=token)
         assert st == 200, (step, out)
 
     def rows() -> list[dict[str, str]]:

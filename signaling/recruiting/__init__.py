@@ -1,8 +1,8 @@
 """Recorded interviews for recruiters (issue 8): organisations, interviews, candidate links, review.
 
 Register with ``recruiting.setup(app)``. Recruiter routes live under /api/org (signed-in users,
-scoped to their organisation); candidate routes under /api/c/{token} (public: the link's token is
-the credential, see ``signaling.auth.PUBLIC_PREFIXES``).
+scoped to their organisation); candidate routes under /api/c/ (public: the link's token, sent in the
+X-Candidate-Token header, is the credential, see ``signaling.auth.PUBLIC_PREFIXES``).
 """
 
 from __future__ import annotations

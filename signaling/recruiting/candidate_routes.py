@@ -1,4 +1,8 @@
-"""/api/c/{token}/*: the candidate's side, reached by the link alone (no account).
+"""/api/c/*: the candidate's side, reached by the link alone (no account).
+
+The link's token travels in the ``X-Candidate-Token`` header, never in the API path: paths land in
+access logs and proxies' logs, and the token opens the interview. (The page's own URL carries it in
+the fragment, which browsers never send.)
 
 The token names exactly one candidate row; every query below takes that row's id, so a link
 never reaches another candidate's answers or another organisation. Each answer attempt is a
@@ -33,6 +37,7 @@ from .answer_sessions import end_answer_session
 log = logging.getLogger("signaling.recruiting.candidate")
 
 routes = web.RouteTableDef()
+TOKEN_HEADER = "X-Candidate-Token"
 MODE = "recorded_answer"
 LATE_GRACE_S = 1800 + 300  # the longest answer time allowed, and a few minutes to save it
 
@@ -41,10 +46,10 @@ async def _candidate(request: web.Request, *, late_ok: bool = False) -> dict[str
     """The link's candidate. ``late_ok``: an answer started before the link expired may still be
     connected, finished and the interview completed for ``LATE_GRACE_S`` after (a new one may not)."""
     svc = services(request)
-    token = request.match_info["token"]
+    token = request.headers.get(TOKEN_HEADER, "").strip()
     c = (
         await store.candidate_by_token(svc.pool, links.token_hash(svc, "candidate", token))
-        if len(token) < 200
+        if 0 < len(token) < 200
         else None
     )
     if c is None:
@@ -94,13 +99,13 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@routes.get("/api/c/{token}")
+@routes.get("/api/c/state")
 async def intro(request: web.Request) -> web.Response:
     c = await _candidate(request)
     return web.json_response(await _state(services(request), c))
 
 
-@routes.get("/api/c/{token}/config")
+@routes.get("/api/c/config")
 async def rtc_config(request: web.Request) -> web.Response:
     """ICE servers for the candidate's browser (no account: the link vouches for the TURN credentials)."""
     c = await _candidate(request, late_ok=True)
@@ -108,7 +113,7 @@ async def rtc_config(request: web.Request) -> web.Response:
     return web.json_response({"ice_servers": ice_servers_for(cfg, f"cand-{c['id']}")})
 
 
-@routes.post("/api/c/{token}/consent")
+@routes.post("/api/c/consent")
 async def consent(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request)
@@ -158,7 +163,7 @@ async def _tell_owner_credits_ran_out(svc: Services, c: dict[str, Any], base_url
         await mail.credits_ran_out(svc.cfg, owner.email, c["org_name"], base_url)
 
 
-@routes.post("/api/c/{token}/answers/{n}/start")
+@routes.post("/api/c/answers/{n}/start")
 async def start_answer(request: web.Request) -> web.Response:
     """A new attempt at question n: the questions are answered in order, retakes while any are left."""
     svc = services(request)
@@ -227,7 +232,7 @@ def audio_mids(sdp: str) -> list[str]:
     return out
 
 
-@routes.post("/api/c/{token}/answers/{n}/offer")
+@routes.post("/api/c/answers/{n}/offer")
 async def offer(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request, late_ok=True)
@@ -243,7 +248,7 @@ async def offer(request: web.Request) -> web.Response:
     return await forward_offer(svc, s, body["sdp"], roles)
 
 
-@routes.post("/api/c/{token}/answers/{n}/finish")
+@routes.post("/api/c/answers/{n}/finish")
 async def finish_answer(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request, late_ok=True)
@@ -256,7 +261,7 @@ async def finish_answer(request: web.Request) -> web.Response:
     return web.json_response(await _state(svc, c))
 
 
-@routes.post("/api/c/{token}/complete")
+@routes.post("/api/c/complete")
 async def complete(request: web.Request) -> web.Response:
     """Every question answered: completed, confirmation e-mail, ATS webhook (each once)."""
     svc = services(request)
