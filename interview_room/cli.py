@@ -76,6 +76,8 @@ def stop_parts(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> Non
 def cmd_run(cfg: config.Config) -> int:
     infra = Infra(cfg)
     env = infra.start()
+    if not cfg.smtp_host and "DEV_LOG_EMAILS" not in os.environ:
+        env["DEV_LOG_EMAILS"] = "1"  # one laptop without SMTP: login codes and links go to the log
     procs = spawn_parts(env)
     stop = False
 
