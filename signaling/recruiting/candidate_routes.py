@@ -176,10 +176,6 @@ async def start_answer(request: web.Request) -> web.Response:
     if any(i not in done for i in range(idx)):
         raise ApiError(409, "previous_unanswered", "Answer the earlier questions first")
     mine = [a for a in all_attempts if a["question_idx"] == idx]
-    for a in mine:  # an attempt left open by a closed tab: end it; it does not count
-        if a["status"] == "recording":
-            await end_answer_session(svc, c["owner_id"], a["session_id"])
-            await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
     q = iv["questions"][idx]
     used = sum(1 for a in mine if a["status"] == "done")
     if used >= q["retakes"] + 1:
@@ -190,8 +186,14 @@ async def start_answer(request: web.Request) -> web.Response:
         )
     if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, iv["questions"]):
         raise ApiError(
-            409, "recording_limit_reached", "You have recorded as much as this interview allows; please contact the hiring team"
+            409,
+            "recording_limit_reached",
+            "You have recorded as much as this interview allows; please contact the hiring team",
         )
+    for a in mine:  # an attempt left open by a closed tab: end it; it does not count
+        if a["status"] == "recording":
+            await end_answer_session(svc, c["owner_id"], a["session_id"])
+            await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
     if not await credits.has_credits(svc.pool, c["owner_id"]):
         await _tell_owner_credits_ran_out(svc, c, links.base_url(request))
         raise ApiError(
