@@ -432,6 +432,33 @@ def _docx(text: str, extra: tuple[str, int] | None = None) -> bytes:
     return out.getvalue()
 
 
+def _pdf_bomb(size: int) -> bytes:
+    """A one-page PDF whose content stream is ``size`` zero bytes, Flate-compressed (about 1/1000 of it)."""
+    import zlib
+
+    z = zlib.compressobj(9)
+    chunk = bytes(1 << 20)
+    stream = b"".join(z.compress(chunk) for _ in range(size >> 20)) + z.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % i + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    for off in offsets:
+        out.write(b"%010d 00000 n \n" % off)
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
 async def test_a_docx_bomb_is_refused_and_signaling_memory_does_not_grow(stack: Stack) -> None:
     addr = _addr("resume")
     async with aiohttp.ClientSession() as http:
@@ -462,6 +489,9 @@ async def test_a_docx_bomb_is_refused_and_signaling_memory_does_not_grow(stack: 
                 z.writestr(f"word/p{i}.xml", b"<w/>")
         st, err = await upload("cv.docx", many.getvalue())
         assert st == 413 and err["error"]["code"] == "file_too_complex", err
+        # a PDF whose one page inflates to 1 GiB: parsed in the limited child, which gives up
+        st, err = await upload("cv.pdf", _pdf_bomb(1 << 30))
+        assert (st, err["error"]["code"]) in {(413, "file_too_complex"), (400, "unreadable_file")}, err
         grown_mib = (_rss_kib(pid) - before) / 1024
         assert grown_mib < 40, f"signaling grew by {grown_mib:.0f} MiB"
         assert stack.procs["signaling"].poll() is None

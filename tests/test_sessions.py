@@ -577,6 +577,7 @@ async def test_offer_goes_to_a_live_media_node_and_end_collects_the_recording(
     room = RoomClient(str(api.make_url("")).rstrip("/"))
     try:
         await room.register(f"user-{uuid.uuid4().hex[:12]}@example.com", PASSWORD, "Ann")
+        await verified(pool, room.user["id"])
         s = await room.create_session(title="Live one")
         await room.connect(s["id"], [("interviewer", FIXTURES / "q_weakness.wav")])
         assert room.answer_sdp and room.answer_sdp.startswith("v=0")
