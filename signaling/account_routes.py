@@ -44,13 +44,16 @@ async def patch_me(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    """Signs out every other device, as a user changing a leaked password expects."""
+    """Signs out every other device, as a user changing a leaked password expects. An account without a
+    password (signed in by code only, or whose address' owner cleared a password someone else set) sets
+    one without ``current_password``."""
     svc = services(request)
-    body = parse(await read_json(request), PASSWORD_SPEC, required=("current_password", "new_password"))
     user = current_user(request)
+    required = ("current_password", "new_password") if user.password_hash else ("new_password",)
+    body = parse(await read_json(request), PASSWORD_SPEC, required=required)
     limit = (ratelimit.LOGIN_PER_EMAIL, user.email)
     await ratelimit.check(svc.redis, limit)
-    if not await passwords.verify_password(user.password_hash, body["current_password"]):
+    if user.password_hash and not await passwords.verify_password(user.password_hash, body["current_password"]):
         await ratelimit.hit(svc.redis, limit)
         raise ApiError(403, "invalid_credentials", "The current password is wrong", field="current_password")
     await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["new_password"]))

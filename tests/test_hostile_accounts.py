@@ -113,6 +113,11 @@ async def test_the_address_owner_takes_back_an_account_someone_else_registered(a
     assert st == 401 and err["error"]["code"] == "unauthorized"
     st, err = await api.call("POST", "/api/auth/login", json={"email": victim, "password": "squatters password"})
     assert st == 401 and err["error"]["code"] == "invalid_credentials"
+    # the owner sets a password of their own (no current one to give)
+    st, _ = await api.call("POST", "/api/me/password", owner["token"], json={"new_password": "owners own password"})
+    assert st == 204
+    st, login = await api.call("POST", "/api/auth/login", json={"email": victim, "password": "owners own password"})
+    assert st == 200 and login["user"]["has_password"] is True
     # the owner is served, and a later code sign-in changes nothing more
     st, s = await api.call("POST", "/api/sessions", owner["token"], json={"title": "mine"})
     assert st == 201, s
@@ -249,6 +254,9 @@ async def test_the_candidate_token_travels_in_a_header_not_a_path(api: Api) -> N
     assert st == 404 and err["error"]["code"] == "not_found"
     st, state = await api.cand("GET", "/api/c/state", token)
     assert st == 200 and state["candidate"]["name"] == "Hana" and state["candidate"]["consented"] is False
+    async with api.http.get(f"{api.base}/api/c/state", headers={"X-Candidate-Token": "nope"}) as r:
+        # one URL for every link: no cache may answer it for another token
+        assert r.status == 404 and r.headers["Cache-Control"] == "no-store" and r.headers["Vary"] == "X-Candidate-Token"
 
 
 async def test_a_webhook_receiver_answering_without_end_is_read_only_64_kib(api: Api) -> None:

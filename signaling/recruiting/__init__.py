@@ -23,6 +23,7 @@ def setup(app: web.Application) -> None:
         await app[SCORER].close()
 
     app.on_cleanup.append(_close)
+    app.on_response_prepare.append(candidate_routes.not_cached)
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)
     app.router.add_routes(webhooks.routes)

@@ -42,6 +42,14 @@ MODE = "recorded_answer"
 LATE_GRACE_S = 1800 + 300  # the longest answer time allowed, and a few minutes to save it
 
 
+async def not_cached(request: web.Request, response: web.StreamResponse) -> None:
+    """Every /api/c/ answer (errors too) depends on the token header: no cache may keep or share it
+    (a browser would otherwise answer one link's URL with another link's 410)."""
+    if request.path.startswith("/api/c/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Vary"] = TOKEN_HEADER
+
+
 async def _candidate(request: web.Request, *, late_ok: bool = False) -> dict[str, Any]:
     """The link's candidate. ``late_ok``: an answer started before the link expired may still be
     connected, finished and the interview completed for ``LATE_GRACE_S`` after (a new one may not)."""
