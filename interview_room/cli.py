@@ -105,6 +105,8 @@ def supervised(infra: Infra, env: dict[str, str], procs: dict[str, subprocess.Po
 def cmd_run(cfg: config.Config) -> int:
     infra = Infra(cfg)
     env = infra.start()
+    if not cfg.smtp_host and "DEV_LOG_EMAILS" not in os.environ:
+        env["DEV_LOG_EMAILS"] = "1"  # one laptop without SMTP: login codes and links go to the log
     procs = {p: spawn_part(env, p) for p in PARTS}
     sup = Supervisor(
         supervised(infra, env, procs),

@@ -89,12 +89,16 @@ class Config:
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
     partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
     segment_early_partial: bool = field(default_factory=lambda: _env("SEGMENT_EARLY_PARTIAL", "1") not in ("0", "false", "no"))
-    # SMTP for login codes
+    # SMTP for login codes and the recruiter side's e-mails; TLS: auto = verified STARTTLS when the server
+    # offers it, require = refuse to send without verified TLS, off = never (a local relay)
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: _int("SMTP_PORT", 25))
     smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
     smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
     smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "interview-room@localhost"))
+    smtp_tls: str = field(default_factory=lambda: _env("SMTP_TLS", "auto"))  # auto | require | off
+    # development: without SMTP_HOST, write whole e-mails (login codes, candidate links) to the log
+    dev_log_emails: bool = field(default_factory=lambda: _env("DEV_LOG_EMAILS", "0") not in ("0", "false", "no", ""))
     # billing
     stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
@@ -109,6 +113,12 @@ class Config:
     candidate_retention_days: float = field(default_factory=lambda: _float("CANDIDATE_RETENTION_DAYS", 0.0))
     # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
     reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
+    # candidate links: attempts per question that may be abandoned on top of its retakes (a closed tab,
+    # a lost connection); more are refused, so a link holder cannot open sessions without end
+    candidate_spare_attempts: int = field(default_factory=lambda: _int("CANDIDATE_SPARE_ATTEMPTS", 5))
+    # candidate links: seconds one candidate may record in all; 0 = each question's answer time (plus
+    # the 30 s the time limit allows) times its retakes + 1, plus 10 minutes
+    candidate_max_recorded_seconds: float = field(default_factory=lambda: _float("CANDIDATE_MAX_RECORDED_SECONDS", 0.0))
     # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")

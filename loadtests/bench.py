@@ -5,7 +5,8 @@
 Prints, per N: end-of-speech -> final-caption latency p50/p95 (client clock: caption received
 minus the wall time the utterance's last sample was sent), caption WER against the references,
 CPU% and RSS of each stack process, frames dropped (media node counter) and client pacing stalls.
-Traffic goes only to the given loopback URL; every peer stops after --seconds.
+Traffic goes only to the given loopback URL; every peer stops after --seconds. The peers' new
+accounts are verified in the stack's database: set DATABASE_URL (``interview-room infra`` prints it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import jiwer
 import psutil
 
+from loadtests import accounts
 from loadtests.client import FIXTURES, RoomClient, Utterance, WavTrack, load_references
 
 REFS = load_references()
@@ -55,12 +57,15 @@ def _match(utts: list[Utterance], cap: dict[str, Any]) -> Utterance | None:
     return best
 
 
-async def run_peer(url: str, seconds: float, offset: float, hangover: str) -> PeerResult:
+async def run_peer(
+    url: str, seconds: float, offset: float, hangover: str, database_url: str | None = None
+) -> PeerResult:
     res = PeerResult()
     await asyncio.sleep(offset)  # stagger so peers don't all speak in lockstep
     c = RoomClient(url)
     try:
         await c.register(f"bench-{uuid.uuid4().hex[:10]}@example.com", "bench password 123", "Bench")
+        await accounts.verify(str(c.user["id"]) if c.user else "", database_url)
         s = await c.create_session(title="bench", mode="assistant", hangover=hangover)
         track = WavTrack([FIXTURES / f for f in SCRIPT], gap=2.0, loop_seconds=seconds)
         await c.connect(s["id"], [("interviewer", track)])

@@ -306,6 +306,7 @@ class RoomClient:
         (DESIGN.md network rule; default loopback). Applied process-wide at ``connect``."""
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.headers: dict[str, str] = {}  # sent with every API call (a candidate's X-Candidate-Token)
         self.ice_hosts = list(ice_hosts)
         self.user: dict[str, Any] | None = None
         self.session_id: str | None = None
@@ -346,6 +347,7 @@ class RoomClient:
     async def request(self, method: str, path: str, json_body: Any = None) -> Any:
         """Call the API; returns parsed JSON ({} for 204 / empty), raises ApiError on 4xx/5xx."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers.update(self.headers)
         async with self._session().request(method, self.base_url + path, json=json_body, headers=headers) as r:
             body = await r.read()
             data: Any = None

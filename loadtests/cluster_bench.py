@@ -39,6 +39,7 @@ import psutil
 from interview_room import bus, db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from interview_room.messages import Segment
+from loadtests import accounts
 from loadtests.bench import SCRIPT, pct, run_peer
 from loadtests.client import FIXTURES, decode_wav
 from signaling.media_nodes import live_nodes
@@ -166,7 +167,10 @@ async def run_level(args: argparse.Namespace, layout: Layout, base_url: str, n: 
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch(layout.env["REDIS_URL"], stop, peaks))
     t0 = time.monotonic()
-    results = await asyncio.gather(*(run_peer(base_url, args.seconds, i * 0.37, args.hangover) for i in range(n)))
+    db_url = layout.env["DATABASE_URL"]
+    results = await asyncio.gather(
+        *(run_peer(base_url, args.seconds, i * 0.37, args.hangover, db_url) for i in range(n))
+    )
     elapsed = time.monotonic() - t0
     stop.set()
     await watcher
@@ -204,7 +208,9 @@ async def backlog(layout: Layout, base_url: str, k: int, timeout: float = 600) -
         async with http.post(
             f"{base_url}/api/auth/register", json={"email": email, "password": "bench password 123", "name": "B"}
         ) as r:
-            token = (await r.json())["token"]
+            reg = await r.json()
+        token = reg["token"]
+        await accounts.verify(reg["user"]["id"], layout.env["DATABASE_URL"])
         headers = {"Authorization": f"Bearer {token}"}
         async with http.post(f"{base_url}/api/sessions", json={"title": "backlog"}, headers=headers) as r:
             sid = (await r.json())["id"]

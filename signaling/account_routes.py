@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiohttp import BodyPartReader, web
@@ -10,7 +9,7 @@ from aiohttp import BodyPartReader, web
 from interview_room.config import Config
 from interview_room.store import credits, users
 
-from . import passwords, ratelimit, resume
+from . import passwords, ratelimit, resume, resume_sandbox
 from .auth import current_token_id, current_user
 from .context import services
 from .errors import ApiError
@@ -45,13 +44,16 @@ async def patch_me(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    """Signs out every other device, as a user changing a leaked password expects."""
+    """Signs out every other device, as a user changing a leaked password expects. An account without a
+    password (signed in by code only, or whose address' owner cleared a password someone else set) sets
+    one without ``current_password``."""
     svc = services(request)
-    body = parse(await read_json(request), PASSWORD_SPEC, required=("current_password", "new_password"))
     user = current_user(request)
+    required = ("current_password", "new_password") if user.password_hash else ("new_password",)
+    body = parse(await read_json(request), PASSWORD_SPEC, required=required)
     limit = (ratelimit.LOGIN_PER_EMAIL, user.email)
     await ratelimit.check(svc.redis, limit)
-    if not await passwords.verify_password(user.password_hash, body["current_password"]):
+    if user.password_hash and not await passwords.verify_password(user.password_hash, body["current_password"]):
         await ratelimit.hit(svc.redis, limit)
         raise ApiError(403, "invalid_credentials", "The current password is wrong", field="current_password")
     await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["new_password"]))
@@ -106,11 +108,13 @@ async def extract_resume(request: web.Request) -> web.Response:
     if not found:
         raise ApiError(400, "validation_error", "file is required", field="file")
     try:
-        text = await asyncio.to_thread(resume.extract_text, filename, data)
+        text = await resume_sandbox.extract(filename, data)
     except resume.UnsupportedFile:
         raise ApiError(400, "unsupported_file_type", "Upload a .txt, .pdf or .docx file") from None
     except resume.UnreadableFile as e:
         raise ApiError(400, "unreadable_file", f"Could not read text from the file: {e}") from None
+    except resume.TooComplex as e:
+        raise ApiError(413, "file_too_complex", f"This file is too large or complex to read: {e}") from None
     return web.json_response({"text": text})
 
 

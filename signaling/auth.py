@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -32,6 +33,11 @@ PUBLIC_PATHS = frozenset(
 PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/")
 
 
+# what an account whose e-mail is not verified yet may change (besides reading): "a first look"
+UNVERIFIED_WRITES = frozenset({"/api/auth/logout", "/api/me", "/api/me/password"})
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def current_user(request: web.Request) -> User:
     user: User = request[_USER]
     return user
@@ -48,6 +54,14 @@ def _presented_token(request: web.Request) -> str | None:
         scheme, _, value = header.partition(" ")
         return value.strip() if scheme.lower() == "bearer" else ""
     return request.cookies.get(COOKIE)
+
+
+async def presented_user_id(request: web.Request, svc: Services) -> uuid.UUID | None:
+    """The user of the token this request carries, on a public path too (where nothing checked it)."""
+    token = _presented_token(request)
+    token_id = token_id_of(svc.secret, token) if token else None
+    user = await users.user_for_token(svc.pool, token_id) if token_id else None
+    return user.id if user is not None else None
 
 
 async def issue_token(svc: Services, user: User) -> str:
@@ -86,6 +100,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if COOKIE in request.cookies:
             clear_auth_cookie(resp)
         return resp
+    if not user.email_verified and request.method not in READ_METHODS and path not in UNVERIFIED_WRITES:
+        return error_response(
+            403,
+            "email_unverified",
+            f"Confirm your e-mail address first: enter the code we sent to {user.email} "
+            "(or ask for a new one with 'E-mail me a code' on the sign-in page)",
+        )
     request[_USER] = user
     request[_TOKEN_ID] = token_id
     return await handler(request)

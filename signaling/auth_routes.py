@@ -1,4 +1,11 @@
-"""/api/auth/*: register, password login, one-time code login, logout."""
+"""/api/auth/*: register, password login, one-time code login, logout.
+
+E-mail verification reuses the code login: registering sends a code to the address, and entering it
+(``/api/auth/verify-code``) in the browser that registered (its token rides along) verifies the
+account. Until then the account may look around but not spend anything (``auth.UNVERIFIED_WRITES``).
+A code sign-in from anywhere else to an unverified account is its address's owner taking it back
+from whoever registered it: their password is cleared and their tokens revoked.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,14 @@ from interview_room.store import users
 from interview_room.store.users import User
 
 from . import mailer, passwords, ratelimit
-from .auth import clear_auth_cookie, current_token_id, current_user, issue_token, set_auth_cookie
+from .auth import (
+    clear_auth_cookie,
+    current_token_id,
+    current_user,
+    issue_token,
+    presented_user_id,
+    set_auth_cookie,
+)
 from .context import Services, services
 from .errors import ApiError
 from .serialize import user_json
@@ -48,6 +62,7 @@ async def register(request: web.Request) -> web.Response:
     if per_ip.max_attempts > 0:
         await ratelimit.hit(svc.redis, (per_ip, ip))
     log.info("user registered user=%s", user.id)
+    await _new_code(svc, user.email)  # the verification code (once per address: it is new)
     return await _signed_in(request, svc, user, 201)
 
 
@@ -80,13 +95,17 @@ async def login_code(request: web.Request) -> web.Response:
     if user is None:
         log.info("login code requested for an address without an account")
         return web.json_response({}, status=202)
+    await _new_code(svc, addr)
+    return web.json_response({}, status=202)
+
+
+async def _new_code(svc: Services, addr: str) -> None:
     code = f"{secrets.randbelow(1_000_000):06d}"
     await users.create_login_code(svc.pool, addr, _code_hash(svc, addr, code))
     if svc.cfg.smtp_host:
         svc.tasks.spawn(mailer.send_login_code(svc.cfg, addr, code), "send-login-code")
     else:
         await mailer.send_login_code(svc.cfg, addr, code)
-    return web.json_response({}, status=202)
 
 
 def _code_hash(svc: Services, addr: str, code: str) -> str:
@@ -106,6 +125,18 @@ async def verify_code(request: web.Request) -> web.Response:
         await ratelimit.hit(svc.redis, *limits)
         raise ApiError(401, "invalid_code", "The code is wrong, used or expired; ask for a new one")
     await ratelimit.reset(svc.redis, ratelimit.CODE_PER_EMAIL, addr)
+    if not user.email_verified:
+        if await presented_user_id(request, svc) == user.id:  # the browser that registered: its password stays
+            await users.mark_email_verified(svc.pool, user.id)
+            log.info("e-mail verified user=%s", user.id)
+        else:
+            revoked = await users.claim_unverified(svc.pool, user.id)
+            log.warning(
+                "unverified account signed in by its address' owner: password cleared user=%s tokens_revoked=%s",
+                user.id,
+                revoked,
+            )
+        user = await users.get_user(svc.pool, user.id) or user
     return await _signed_in(request, svc, user, 200)
 
 

@@ -71,7 +71,8 @@ def _base_url(request: web.Request) -> str:
 
 
 def _is_admin(request: web.Request) -> bool:
-    return current_user(request).email.lower() in services(request).cfg.admin_emails
+    user = current_user(request)  # a verified address only: anyone can register an unverified one
+    return user.email_verified and user.email.lower() in services(request).cfg.admin_emails
 
 
 def _payment_id(request: web.Request) -> str:

@@ -44,12 +44,31 @@ OPUS_FRAME_MS = 20
 OPUS_SILENCE = {1: b"\xf8\xff\xfe", 2: b"\xfc\xff\xfe"}
 
 
+def safe_recording_path(cfg: Config, path: str | os.PathLike[str] | None) -> Path | None:
+    """``path`` (read from the database) resolved, if it lies inside the recordings folder; else None.
+
+    Every path that is served or deleted goes through here: a row pointing at ``/etc/passwd`` or
+    ``../secret_key`` (a bug, a restored backup, a hand-edited row) must not leave the folder."""
+    if not path:
+        return None
+    try:
+        root = cfg.recordings_dir.resolve()
+        p = Path(path)
+        resolved = (p if p.is_absolute() else root / p).resolve()
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if resolved == root or not resolved.is_relative_to(root):
+        log.warning("recording path outside the recordings folder refused path=%r", str(path)[:300])
+        return None
+    return resolved
+
+
 def recording_file(cfg: Config, s: Session) -> Path | None:
     """The recorded file (the latest part): the path the media node stored, else the conventional location."""
-    candidates = [Path(s.recording_path)] if s.recording_path else []
-    candidates.append(cfg.recordings_dir / f"{s.id}.webm")
+    candidates = [safe_recording_path(cfg, s.recording_path)] if s.recording_path else []
+    candidates.append(safe_recording_path(cfg, cfg.recordings_dir / f"{s.id}.webm"))
     for p in candidates:
-        if p.is_file():
+        if p is not None and p.is_file():
             return p
     return None
 
@@ -65,7 +84,8 @@ async def playback_file(cfg: Config, pool: asyncpg.Pool, s: Session) -> Path | N
         parts = []
     if len(parts) < 2:
         return recording_file(cfg, s)
-    present = [(Path(p.path), p.offset_s) for p in parts if Path(p.path).is_file()]
+    safe = [(safe_recording_path(cfg, p.path), p.offset_s) for p in parts]
+    present = [(path, offset) for path, offset in safe if path is not None and path.is_file()]
     if not present:
         return recording_file(cfg, s)
     out = present[-1][0].parent / f"{s.id}.full.webm"
@@ -278,14 +298,17 @@ def delete_files(cfg: Config, s: Session) -> list[Path]:
     """Remove the recording, all its parts, the joined file and any side files named after the session."""
     paths = {cfg.recordings_dir / f"{s.id}.webm"}
     folders = {cfg.recordings_dir}
-    if s.recording_path:
-        paths.add(Path(s.recording_path))
-        folders.add(Path(s.recording_path).parent)
+    stored = safe_recording_path(cfg, s.recording_path)
+    if stored is not None:
+        paths.add(stored)
+        folders.add(stored.parent)
     for folder in folders:
         if folder.is_dir():
             paths.update(folder.glob(f"{s.id}*"))
     removed = []
     for p in paths:
+        if safe_recording_path(cfg, p) is None:
+            continue
         try:
             p.unlink()
             removed.append(p)

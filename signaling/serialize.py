@@ -26,6 +26,7 @@ def user_json(u: User) -> dict[str, Any]:
         "default_answer_language": u.default_answer_language,
         "default_instructions": u.default_instructions,
         "has_password": u.password_hash is not None,
+        "email_verified": u.email_verified,
         "created_at": iso(u.created_at),
     }
 

@@ -73,6 +73,13 @@ def chromium(fake_audio: Path) -> Iterator[Browser]:
             b.close()
 
 
+def confirm_registration(page: Page, code: str) -> None:
+    """After "Create account": the sign-in page asks for the code e-mailed to confirm the address; enter it."""
+    page.wait_for_selector("#code-verify-form:not([hidden])")
+    page.fill("#code-code", code)
+    page.click("#code-verify-form [type=submit]")
+
+
 def silence_wav(out: Path, seconds: float = 1.0) -> Path:
     """A quiet microphone for pages that record nothing."""
     with wave.open(str(out), "wb") as w:

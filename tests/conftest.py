@@ -6,7 +6,9 @@ Every server listens on 127.0.0.1; WebRTC offers loopback host candidates only (
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -64,6 +67,7 @@ def infra() -> Iterator[Infra]:
         url = pg.start()
         rurl = rd.start()
         asyncio.run(db.migrate(url))
+        _DATA_DIRS.append(data_dir)
         yield Infra(data_dir, url, rurl)
     finally:
         rd.stop()
@@ -110,6 +114,73 @@ class Stack:
         f = self.infra.data_dir / f"{name}.log"
         return f.read_text(errors="replace") if f.exists() else ""
 
+    def email_code(self, email: str, timeout: float = 15) -> str:
+        """The latest one-time code e-mailed to ``email`` (see ``email_code``)."""
+        return email_code(self.infra.data_dir, email, timeout)
+
+    def confirm_email(self, token: str, email: str) -> None:
+        """Verify a freshly registered account the way its owner does: the e-mailed code, entered while
+        signed in (so the password is kept)."""
+        confirm_email(self.base_url, token, self.email_code(email), email)
+
+
+_DATA_DIRS: list[Path] = []  # the infra fixtures' folders, where every stack's process logs are
+
+
+def email_code(data_dir: Path, email: str, timeout: float = 15) -> str:
+    """The latest one-time code e-mailed to ``email``: the test stacks run without SMTP and with
+    DEV_LOG_EMAILS=1, so their signaling processes write it to their logs (as on a developer's laptop)."""
+    pattern = re.compile(rf"login code for {re.escape(email.lower())}: (\d{{6}})")
+    deadline = time.monotonic() + timeout
+    while True:
+        for log in sorted(data_dir.glob("*signaling*.log")):
+            codes = pattern.findall(log.read_text(errors="replace"))
+            if codes:
+                return str(codes[-1])
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no code for {email} in the signaling logs")
+        time.sleep(0.1)
+
+
+async def confirm_client(c: Any) -> None:
+    """A loadtests RoomClient just registered on a test stack: its address verified with the e-mailed
+    code, entered with its own token (so its password is kept)."""
+    email = c.user["email"]
+    code = await asyncio.to_thread(email_code, _DATA_DIRS[-1], email)
+    body = await c.request("POST", "/api/auth/verify-code", {"email": email, "code": code})
+    assert body["user"]["email_verified"] is True
+    c.token, c.user = body["token"], body["user"]
+
+
+async def verified(db: Any, user_id: Any) -> None:
+    """In-process app tests: the account's address marked verified, as entering the e-mailed code does
+    (the code flow itself is tested in test_auth / test_hostile_accounts)."""
+    import uuid
+
+    from interview_room.store import users
+
+    await users.mark_email_verified(db, uuid.UUID(str(user_id)))
+
+
+def confirm_email(base_url: str, token: str, code: str, email: str | None = None) -> dict[str, Any]:
+    """POST /api/auth/verify-code with the account's own token; returns the signed-in answer."""
+    import urllib.request
+
+    if email is None:
+        req = urllib.request.Request(f"{base_url}/api/me", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            email = json.loads(r.read())["user"]["email"]
+    req = urllib.request.Request(
+        f"{base_url}/api/auth/verify-code",
+        data=json.dumps({"email": email, "code": code}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as r:
+        body: dict[str, Any] = json.loads(r.read())
+    assert body["user"]["email_verified"] is True, body
+    return body
+
 
 def _wait_http(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout: float = 120) -> None:
     import urllib.request
@@ -148,6 +219,7 @@ def stack(infra: Infra) -> Iterator[Stack]:
         "STRIPE_API_KEY": "",
         "WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' ATS receivers listen on 127.0.0.1
         "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # no SMTP: login codes go to the signaling log (Stack.email_code reads them)
     }
     s = Stack(infra, env)
     try:

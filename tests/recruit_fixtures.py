@@ -5,6 +5,7 @@ Shared by the recruiter test modules; each wraps ``recruit_api`` in its own modu
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import uuid
@@ -70,12 +71,40 @@ class Api:
             except ValueError:
                 return r.status, body.decode()
 
+    async def cand(self, method: str, path: str, link_token: str, **kw: Any) -> tuple[int, Any]:
+        """The candidate API: the link's token in its header."""
+        async with self.http.request(
+            method, self.base + path, headers={"X-Candidate-Token": link_token}, **kw
+        ) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body) if body else None
+            except ValueError:
+                return r.status, body.decode()
+
+    async def email_code(self, addr: str) -> str:
+        """The latest sign-in/verification code e-mailed to ``addr`` (waits for the e-mail)."""
+        for _ in range(200):
+            codes = [m for m in self.inbox.to(addr) if "sign-in code" in str(m["Subject"])]
+            if codes:
+                return str(codes[-1]["Subject"]).rsplit(" ", 1)[-1]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no code e-mailed to {addr}")
+
+    async def confirm_email(self, token: str, addr: str) -> None:
+        """Verify the new account as its owner does: the e-mailed code, entered while signed in."""
+        st, body = await self.call(
+            "POST", "/api/auth/verify-code", token, json={"email": addr, "code": await self.email_code(addr)}
+        )
+        assert st == 200 and body["user"]["email_verified"], body
+
     async def recruiter(self, org_name: str | None = "Acme") -> str:
         addr = f"rec-{uuid.uuid4().hex[:8]}@example.com"
         st, body = await self.call(
             "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "R"}
         )
         assert st == 201, body
+        await self.confirm_email(body["token"], addr)
         if org_name:
             st, _ = await self.call("POST", "/api/org", body["token"], json={"name": org_name})
             assert st == 201
@@ -88,6 +117,7 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
+    port = free_port()
     cfg = dataclasses.replace(
         config.load(),
         **{
@@ -99,6 +129,8 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
             "smtp_port": smtp.port,
             "smtp_user": "",
             "public_url": "",
+            "http_host": "127.0.0.1",  # the links in e-mails and webhooks: http://HTTP_HOST:HTTP_PORT
+            "http_port": port,
             "webhook_allow_private": True,  # the tests' ATS receivers listen on 127.0.0.1
             **overrides,
         },
@@ -108,7 +140,6 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     app = create_app(cfg, pool, redis, web_root=None, docs_root=None)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         async with aiohttp.ClientSession() as http:

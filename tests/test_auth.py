@@ -17,11 +17,13 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import verified
 
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.embedded import free_port
 from signaling.app import create_app
+from signaling.context import SERVICES
 
 PASSWORD = "correct horse battery"
 
@@ -37,6 +39,7 @@ def _config(infra: Any, **over: Any) -> Config:
         "llm_provider": "auto",
         "stripe_api_key": "",
         "smtp_host": "",
+        "dev_log_emails": True,  # the code tests read login codes from the log
         "ice_servers": [],
     }
     return Config(**{**base, **over})
@@ -88,6 +91,7 @@ async def register(api: TestClient, email: str | None = None, password: str = PA
     resp = await api.post("/api/auth/register", json={"email": email or new_email(), "password": password, "name": "Ann"})
     assert resp.status == 201, await resp.text()
     body = await resp.json()
+    await verified(api.server.app[SERVICES].pool, body["user"]["id"])
     return body["user"], body["token"]
 
 

@@ -15,10 +15,12 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import verified
 
 from interview_room import bus
 from interview_room.config import Config
 from signaling.app import create_app
+from signaling.context import SERVICES
 
 MAX_BODY = 16 * 1024
 PASSWORD = "correct horse battery"
@@ -68,7 +70,9 @@ async def auth(api: TestClient) -> dict[str, str]:
     email = f"user-{uuid.uuid4().hex[:12]}@example.com"
     resp = await api.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Ann"})
     assert resp.status == 201
-    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    body = await resp.json()
+    await verified(api.server.app[SERVICES].pool, body["user"]["id"])
+    return {"Authorization": f"Bearer {body['token']}"}
 
 
 async def error_of(resp: aiohttp.ClientResponse, status: int) -> dict[str, Any]:

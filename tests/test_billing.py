@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 import stripe
 from aiohttp.test_utils import TestServer
-from conftest import Infra
+from conftest import Infra, verified
 from fake_stripe import FakeStripe, dumps
 
 from interview_room import bus
@@ -37,6 +37,7 @@ class Api:
 
     base: str
     http: aiohttp.ClientSession
+    pool: Any = None
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = dict(kw.pop("headers", {}))
@@ -51,6 +52,7 @@ class Api:
         email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
         status, body = await self.call("POST", "/api/auth/register", json={"email": email, "password": "pw-123456789"})
         assert status == 201, body
+        await verified(self.pool, body["user"]["id"])
         return body["token"], uuid.UUID(body["user"]["id"])
 
     async def balance(self, token: str) -> float:
@@ -84,7 +86,7 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
     await server.start_server()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield Api(str(server.make_url("")).rstrip("/"), http)
+            yield Api(str(server.make_url("")).rstrip("/"), http, pool)
     finally:
         await server.close()
         await pool.close()

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import OVERFLOW_JS, UNNAMED_CONTROLS_JS, chromium, failure_report, poll, speech_wav, word_recall
+from browser_helpers import (
+    OVERFLOW_JS,
+    UNNAMED_CONTROLS_JS,
+    chromium,
+    confirm_registration,
+    failure_report,
+    poll,
+    speech_wav,
+    word_recall,
+)
 from conftest import FIXTURES, ROOT, Stack
 from playwright.sync_api import Browser, Page
 
@@ -175,9 +184,11 @@ def live_room(flow: Flow) -> Flow:
     page = flow.page
     page.goto("/index.html#register")
     page.fill("#reg-name", "Browser Test")
-    page.fill("#reg-email", f"browser-{uuid.uuid4().hex[:10]}@example.com")
+    email = f"browser-{uuid.uuid4().hex[:10]}@example.com"
+    page.fill("#reg-email", email)
     page.fill("#reg-password", "correct horse battery staple")
     page.click("[data-testid=register-submit]")
+    confirm_registration(page, flow.stack.email_code(email))
     page.wait_for_url("**/sessions.html*")
 
     flow.title = f"Browser test {uuid.uuid4().hex[:6]}"

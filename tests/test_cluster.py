@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from conftest import Infra, Stack, _wait_http
+from conftest import Infra, Stack, _wait_http, confirm_client
 
 from interview_room import bus
 from interview_room.embedded import free_port
@@ -80,6 +80,7 @@ def cluster(infra: Infra) -> Iterator[Cluster]:
         "STT_THREADS": "1",
         "STT_CLAIM_IDLE_MS": "3000",  # a dead worker's segment is taken over after 3 s
         "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # the verification codes (conftest.confirm_client reads them)
     }
     s = Stack(infra, env)
     c = Cluster(s, redis_url, {})
@@ -137,6 +138,7 @@ async def new_client(base_url: str, token: str | None = None) -> RoomClient:
     c = RoomClient(base_url, token)
     if token is None:
         await c.register(f"cluster-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Cluster")
+        await confirm_client(c)
     return c
 
 

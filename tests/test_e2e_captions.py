@@ -14,6 +14,7 @@ import uuid
 import av
 import jiwer
 import pytest
+from conftest import confirm_client
 
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack, load_references
 
@@ -54,6 +55,7 @@ def parse_vtt(text: str) -> list[tuple[float, float, str]]:
 async def _user(base_url: str) -> RoomClient:
     c = RoomClient(base_url)
     await c.register(f"e2e-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "E2E")
+    await confirm_client(c)
     return c
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+from conftest import confirm_client
 
 from ai_sidecar.llm.offline import OFFLINE_HEADER
 from loadtests.client import FIXTURES, RoomClient, WavTrack
@@ -30,6 +31,7 @@ AI_TIMEOUT = 90.0
 async def _user(base_url: str) -> RoomClient:
     c = RoomClient(base_url)
     await c.register(f"llm-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "LLM E2E")
+    await confirm_client(c)
     return c
 
 

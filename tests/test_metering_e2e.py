@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import pytest
+from conftest import confirm_client
 
 from interview_room.store import credits
 from loadtests.client import FIXTURES, RoomClient, WavTrack
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (n
 async def _user(stack) -> RoomClient:
     c = RoomClient(stack.base_url)
     await c.register(f"meter-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Meter")
+    await confirm_client(c)
     return c
 
 

@@ -30,6 +30,7 @@ from browser_helpers import (
     REMOTE_VOICED_JS,
     UNNAMED_CONTROLS_JS,
     chromium,
+    confirm_registration,
     failure_report,
     poll,
     speech_wav,
@@ -205,9 +206,11 @@ def room(mock: Mock) -> Mock:
     page = mock.page
     page.goto("/index.html#register")
     page.fill("#reg-name", "Mock Browser")
-    page.fill("#reg-email", f"mock-browser-{uuid.uuid4().hex[:10]}@example.com")
+    email = f"mock-browser-{uuid.uuid4().hex[:10]}@example.com"
+    page.fill("#reg-email", email)
     page.fill("#reg-password", "correct horse battery staple")
     page.click("[data-testid=register-submit]")
+    confirm_registration(page, mock.stack.email_code(email))
     page.wait_for_url("**/sessions.html*")
 
     mock.title = f"Mock browser {uuid.uuid4().hex[:6]}"

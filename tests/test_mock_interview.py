@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from conftest import confirm_client
 from pypdf import PdfReader
 
 from ai_sidecar.llm.bank import default_bank
@@ -53,6 +54,7 @@ async def _user(base_url: str) -> RoomClient:
     c = RoomClient(base_url)
     try:
         await c.register(EMAIL, PASSWORD, "Mock Candidate")
+        await confirm_client(c)
     except ApiError:
         await c.login(EMAIL, PASSWORD)
     return c

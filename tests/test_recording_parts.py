@@ -18,12 +18,14 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import verified
 
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.store import media
 from interview_room.store import recording_parts as parts_store
 from signaling.app import create_app
+from signaling.context import SERVICES
 from signaling.recordings import merge_parts
 
 RATE = 48000
@@ -160,7 +162,9 @@ async def new_session(api: TestClient) -> tuple[str, dict[str, str]]:
     email = f"parts-{uuid.uuid4().hex[:12]}@example.com"
     resp = await api.post("/api/auth/register", json={"email": email, "password": "parts password 123", "name": "P"})
     assert resp.status == 201
-    headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    body = await resp.json()
+    await verified(api.server.app[SERVICES].pool, body["user"]["id"])
+    headers = {"Authorization": f"Bearer {body['token']}"}
     resp = await api.post("/api/sessions", json={"title": "moved"}, headers=headers)
     assert resp.status == 201
     return (await resp.json())["id"], headers

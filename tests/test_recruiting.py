@@ -76,6 +76,9 @@ async def test_team_invite_by_email(api: Api) -> None:
         "POST", "/api/auth/register", json={"email": addr, "password": "password123", "name": "M"}
     )
     mate = body["token"]
+    st, body = await api.call("POST", "/api/org/join", mate, json={"token": token})
+    assert st == 403 and body["error"]["code"] == "email_unverified"  # the invited address, not yet proven
+    await api.confirm_email(mate, addr)
     other = await api.recruiter(None)
     st, body = await api.call("POST", "/api/org/join", other, json={"token": token})
     assert st == 404 and body["error"]["code"] == "invalid_invite"  # another e-mail address
@@ -102,22 +105,22 @@ async def test_candidate_links_csv_expiry_and_revocation(api: Api) -> None:
     ann, bob = token_of(ann_link), token_of(res["created"][1]["link"])
     assert ann != bob and len(ann) >= 40
 
-    st, intro = await api.call("GET", f"/api/c/{ann}")
+    st, intro = await api.cand("GET", "/api/c/state", ann)
     assert st == 200 and intro["interview"]["company_name"] == "Acme Corp" and intro["total"] == 2
     assert intro["candidate"] == {"name": "Ann", "status": "invited", "consented": False}
-    st, body = await api.call("POST", f"/api/c/{ann}/answers/0/start")
+    st, body = await api.cand("POST", "/api/c/answers/0/start", ann)
     assert st == 409 and body["error"]["code"] == "consent_required"
-    st, _ = await api.call("POST", f"/api/c/{ann}/consent")
-    st, body = await api.call("POST", f"/api/c/{ann}/answers/1/start")
+    st, _ = await api.cand("POST", "/api/c/consent", ann)
+    st, body = await api.cand("POST", "/api/c/answers/1/start", ann)
     assert st == 409 and body["error"]["code"] == "previous_unanswered"
-    st, started = await api.call("POST", f"/api/c/{ann}/answers/0/start")
+    st, started = await api.cand("POST", "/api/c/answers/0/start", ann)
     assert st == 201 and started["attempt"] == 1
     # Bob's link sees Bob only: nothing of Ann's progress
-    st, bob_state = await api.call("GET", f"/api/c/{bob}")
+    st, bob_state = await api.cand("GET", "/api/c/state", bob)
     assert bob_state["candidate"]["status"] == "invited" and bob_state["candidate"]["name"] == "Bob"
-    st, body = await api.call("POST", f"/api/c/{bob}/answers/0/finish")
+    st, body = await api.cand("POST", "/api/c/answers/0/finish", bob)
     assert st == 409  # Bob consented to nothing and started nothing
-    st, body = await api.call("GET", f"/api/c/{ann[:-2]}xx")
+    st, body = await api.cand("GET", "/api/c/state", ann[:-2] + "xx")
     assert st == 404 and body["error"]["code"] == "not_found"
     # the answer session is the organisation owner's, mode recorded_answer; it cannot be forged onto a candidate's link
     st, lst = await api.call("GET", f"/api/org/interviews/{iv['id']}/candidates", rec)
@@ -127,15 +130,15 @@ async def test_candidate_links_csv_expiry_and_revocation(api: Api) -> None:
     # revoked: a clear 410; expired: 410 link_expired and listed as expired
     bob_id = res["created"][1]["candidate"]["id"]
     st, _ = await api.call("POST", f"/api/org/candidates/{bob_id}/revoke", rec)
-    st, body = await api.call("GET", f"/api/c/{bob}")
+    st, body = await api.cand("GET", "/api/c/state", bob)
     assert st == 410 and body["error"]["code"] == "link_revoked"
     ann_id = res["created"][0]["candidate"]["id"]
     await api.pool.execute(
         "UPDATE candidates SET expires_at = now() - interval '1 minute' WHERE id = $1", uuid.UUID(ann_id)
     )
-    st, body = await api.call("GET", f"/api/c/{ann}")
+    st, body = await api.cand("GET", "/api/c/state", ann)
     assert st == 410 and body["error"]["code"] == "link_expired"
-    st, body = await api.call("POST", f"/api/c/{ann}/answers/1/start")  # nothing new after the deadline
+    st, body = await api.cand("POST", "/api/c/answers/1/start", ann)  # nothing new after the deadline
     assert st == 410 and body["error"]["code"] == "link_expired"
     # (the answer Ann started before the deadline may still be saved: test_recruiting_links.py)
     st, lst = await api.call("GET", f"/api/org/interviews/{iv['id']}/candidates", rec)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_helpers import PHONE, chromium, page_a11y_problems, speech_wav, word_recall
+from browser_helpers import PHONE, chromium, confirm_registration, page_a11y_problems, speech_wav, word_recall
 from conftest import FIXTURES, ROOT, Stack
 from playwright.sync_api import Browser, BrowserContext, Page
 from pypdf import PdfReader
@@ -133,9 +133,11 @@ def test_recruiter_creates_interview_and_invites(people: People) -> None:
     page = people.recruiter
     page.goto("/index.html#register")
     page.fill("#reg-name", "Rita Recruiter")
-    page.fill("#reg-email", f"recruiter-{uuid.uuid4().hex[:10]}@example.com")
+    email = f"recruiter-{uuid.uuid4().hex[:10]}@example.com"
+    page.fill("#reg-email", email)
     page.fill("#reg-password", "correct horse battery staple")
     page.click("[data-testid=register-submit]")
+    confirm_registration(page, people.stack.email_code(email))
     page.wait_for_url("**/sessions.html*")
 
     page.click("#site-nav a[data-nav=recruiting]")  # the shared nav leads to the recruiter pages

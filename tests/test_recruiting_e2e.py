@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from browser_helpers import word_recall
-from conftest import FIXTURES, Stack
+from conftest import FIXTURES, Stack, confirm_client
 
 from loadtests.client import RoomClient, WavTrack
 
@@ -24,22 +24,24 @@ REFERENCES = json.loads((FIXTURES / "references.json").read_text())
 
 
 class CandidateClient(RoomClient):
-    """The room client speaking to /api/c/{token}: offers go to the answer of question ``n``."""
+    """The room client speaking to /api/c/* with the link's token in its header: offers go to the answer
+    of question ``n``."""
 
     def __init__(self, base_url: str, link_token: str) -> None:
         super().__init__(base_url)
-        self.link_token = link_token
+        self.headers["X-Candidate-Token"] = link_token
         self.question = 0
 
     async def request(self, method: str, path: str, json_body: Any = None) -> Any:
         if path.startswith("/api/sessions/") and path.endswith("/offer"):
-            path = f"/api/c/{self.link_token}/answers/{self.question}/offer"
+            path = f"/api/c/answers/{self.question}/offer"
         return await super().request(method, path, json_body)
 
 
 async def test_candidate_answers_two_questions_and_recruiter_reviews(stack: Stack) -> None:
     rec = RoomClient(stack.base_url)
     await rec.register(f"rec-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await confirm_client(rec)
     await rec.request("POST", "/api/org", {"name": "E2E Org"})
     iv = await rec.request(
         "POST",
@@ -54,9 +56,9 @@ async def test_candidate_answers_two_questions_and_recruiter_reviews(stack: Stac
     token = inv["link"].split("#", 1)[1]
     cand = CandidateClient(stack.base_url, token)
     try:
-        await cand.request("POST", f"/api/c/{token}/consent")
+        await cand.request("POST", "/api/c/consent")
         for n, wav in enumerate(ANSWERS):
-            started = await cand.request("POST", f"/api/c/{token}/answers/{n}/start")
+            started = await cand.request("POST", f"/api/c/answers/{n}/start")
             peer = CandidateClient(stack.base_url, token)
             peer.question = n
             try:
@@ -66,8 +68,8 @@ async def test_candidate_answers_two_questions_and_recruiter_reviews(stack: Stac
                 await peer.wait_played(timeout=60)
             finally:
                 await peer.close()
-            await cand.request("POST", f"/api/c/{token}/answers/{n}/finish")
-        done = await cand.request("POST", f"/api/c/{token}/complete")
+            await cand.request("POST", f"/api/c/answers/{n}/finish")
+        done = await cand.request("POST", "/api/c/complete")
         assert done["candidate"]["status"] == "completed"
 
         review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")

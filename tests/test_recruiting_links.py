@@ -75,16 +75,16 @@ async def test_link_can_be_copied_again_and_replaced(api: Api) -> None:
 
     st, got = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
     assert st == 200 and got["link"] == inv["link"]
-    st, _ = await api.call("GET", f"/api/c/{token_of(got['link'])}")
+    st, _ = await api.cand("GET", "/api/c/state", token_of(got['link']))
     assert st == 200
     st, body = await api.call("GET", f"/api/org/candidates/{cid}/link", other)
     assert st == 404 and body["error"]["code"] == "not_found"  # another organisation's candidate
 
     st, fresh = await api.call("POST", f"/api/org/candidates/{cid}/link", rec, json={"send_email": True})
     assert st == 200 and fresh["link"] != inv["link"] and fresh["emailed"] is True
-    st, body = await api.call("GET", f"/api/c/{token_of(inv['link'])}")
+    st, body = await api.cand("GET", "/api/c/state", token_of(inv['link']))
     assert st == 404  # the old link stopped working
-    st, _ = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    st, _ = await api.cand("GET", "/api/c/state", token_of(fresh['link']))
     assert st == 200
     assert _links_in(api.inbox.to("lena@example.com")[-1]) == [fresh["link"]]
     st, got = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
@@ -94,13 +94,13 @@ async def test_link_can_be_copied_again_and_replaced(api: Api) -> None:
     await api.call("POST", f"/api/org/candidates/{cid}/revoke", rec)
     st, body = await api.call("GET", f"/api/org/candidates/{cid}/link", rec)
     assert st == 409 and body["error"]["code"] == "link_unavailable"
-    st, body = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    st, body = await api.cand("GET", "/api/c/state", token_of(fresh['link']))
     assert st == 410
     st, again = await api.call("POST", f"/api/org/candidates/{cid}/link", rec, json={})
     assert st == 200 and again["candidate"]["revoked"] is False and again["emailed"] is False
-    st, body = await api.call("GET", f"/api/c/{token_of(fresh['link'])}")
+    st, body = await api.cand("GET", "/api/c/state", token_of(fresh['link']))
     assert st == 404
-    st, _ = await api.call("GET", f"/api/c/{token_of(again['link'])}")
+    st, _ = await api.cand("GET", "/api/c/state", token_of(again['link']))
     assert st == 200
 
     st, body = await api.call("POST", f"/api/org/candidates/{uuid.uuid4()}/link", rec, json={})
@@ -176,13 +176,13 @@ async def test_automatic_reminder_before_the_link_expires(api: Api) -> None:
 
 
 async def _answer_with_captions(api: Api, token: str, texts: list[str]) -> str:
-    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    st, started = await api.cand("POST", "/api/c/answers/0/start", token)
     assert st == 201, started
     sid = started["session_id"]
     for i, text in enumerate(texts):
         cap = Caption(id=f"{sid}-c{i}", role="candidate", t0=2.0 * i, t1=2.0 * i + 1.8, text=text, lang="en")
         assert await captions_store.insert_caption(api.pool, cap, sid, i)
-    st, body = await api.call("POST", f"/api/c/{token}/answers/0/finish")
+    st, body = await api.cand("POST", "/api/c/answers/0/finish", token)
     assert st == 200, body
     return str(sid)
 
@@ -192,7 +192,7 @@ async def _candidate_with_answer(api: Api, texts: list[str]) -> tuple[str, str, 
     iv = await _interview(api, rec)
     inv = await _invite(api, rec, iv, None)
     token = token_of(inv["link"])
-    st, _ = await api.call("POST", f"/api/c/{token}/consent")
+    st, _ = await api.cand("POST", "/api/c/consent", token)
     assert st == 200
     sid = await _answer_with_captions(api, token, texts)
     return rec, str(inv["candidate"]["id"]), sid
@@ -284,16 +284,16 @@ async def test_candidate_page_gets_turn_credentials_from_its_link(infra: Infra) 
         rec = await api.recruiter("Turn org")
         iv = await _interview(api, rec)
         inv = await _invite(api, rec, iv, None)
-        st, conf = await api.call("GET", f"/api/c/{token_of(inv['link'])}/config")
+        st, conf = await api.cand("GET", "/api/c/config", token_of(inv['link']))
         assert st == 200 and conf["ice_servers"][0] == servers[0]
         turn = conf["ice_servers"][1]
         assert turn["urls"] == servers[1] and turn["username"].endswith(f":cand-{inv['candidate']['id']}")
         mac = hmac.new(b"coturn-secret", turn["username"].encode(), hashlib.sha1).digest()
         assert turn["credential"] == base64.b64encode(mac).decode()  # what coturn's use-auth-secret checks
-        st, body = await api.call("GET", "/api/c/not-a-real-token/config")
+        st, body = await api.cand("GET", "/api/c/config", "not-a-real-token")
         assert st == 404 and "ice_servers" not in (body or {})
         await api.call("POST", f"/api/org/candidates/{inv['candidate']['id']}/revoke", rec)
-        st, _ = await api.call("GET", f"/api/c/{token_of(inv['link'])}/config")
+        st, _ = await api.cand("GET", "/api/c/config", token_of(inv['link']))
         assert st == 410
 
 
@@ -325,8 +325,8 @@ async def test_an_answer_left_recording_past_its_time_is_ended(api: Api) -> None
     iv = await _interview(api, rec, questions=[{"text": "Why us?", "answer_seconds": 60, "retakes": 0}])
     inv = await _invite(api, rec, iv, None)
     token = token_of(inv["link"])
-    await api.call("POST", f"/api/c/{token}/consent")
-    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    await api.cand("POST", "/api/c/consent", token)
+    st, started = await api.cand("POST", "/api/c/answers/0/start", token)
     assert st == 201
     limit = AnswerTimeLimit(api.app[SERVICES], grace_s=30)
     assert await limit.sweep() == 0  # within its time
@@ -338,10 +338,10 @@ async def test_an_answer_left_recording_past_its_time_is_ended(api: Api) -> None
     assert await limit.sweep() == 0
     status = await api.pool.fetchval("SELECT status FROM sessions WHERE id = $1", uuid.UUID(started["session_id"]))
     assert status == "ended"
-    st, body = await api.call("POST", f"/api/c/{token}/answers/0/finish")
+    st, body = await api.cand("POST", "/api/c/answers/0/finish", token)
     assert st == 409 and body["error"]["code"] == "no_answer_started"
     # it did not count: the only attempt (no retakes) can be made again
-    st, again = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    st, again = await api.cand("POST", "/api/c/answers/0/start", token)
     assert st == 201 and again["attempt"] == 2
 
 
@@ -355,14 +355,14 @@ async def test_erasing_a_candidate_removes_everything_recorded(api: Api) -> None
     for who in ("erase@example.com", "keep@example.com"):
         inv = await _invite(api, rec, iv, who, send_email=False)
         token = token_of(inv["link"])
-        await api.call("POST", f"/api/c/{token}/consent")
+        await api.cand("POST", "/api/c/consent", token)
         sid = await _answer_with_captions(api, token, ["I like the product."])
         recording = api.cfg.recordings_dir / f"{sid}.webm"
         recording.parent.mkdir(parents=True, exist_ok=True)
         recording.write_bytes(b"webm bytes")
         people.append((inv["candidate"]["id"], token, uuid.UUID(sid), recording))
     (gone_id, gone_token, gone_sid, gone_file), (kept_id, _, kept_sid, kept_file) = people
-    st, _ = await api.call("POST", f"/api/c/{gone_token}/complete")
+    st, _ = await api.cand("POST", "/api/c/complete", gone_token)
     assert st == 200
     outbox = "SELECT count(*) FROM webhook_outbox WHERE candidate_id = $1"
     assert await api.pool.fetchval(outbox, uuid.UUID(gone_id)) == 1  # the ATS event carries name and e-mail
@@ -377,7 +377,7 @@ async def test_erasing_a_candidate_removes_everything_recorded(api: Api) -> None
     assert await api.pool.fetchval(outbox, uuid.UUID(gone_id)) == 0
     st, _ = await api.call("GET", f"/api/org/candidates/{gone_id}", rec)
     assert st == 404
-    st, _ = await api.call("GET", f"/api/c/{gone_token}")
+    st, _ = await api.cand("GET", "/api/c/state", gone_token)
     assert st == 404
     st, kept = await api.call("GET", f"/api/org/candidates/{kept_id}", rec)
     assert st == 200 and kept["answers"][0]["answered"] and kept_file.exists()
@@ -397,7 +397,7 @@ async def test_questions_in_use_cannot_be_reworded_or_reordered(api: Api) -> Non
     assert st == 200
     inv = await _invite(api, rec, iv, None)
     token = token_of(inv["link"])
-    await api.call("POST", f"/api/c/{token}/consent")
+    await api.cand("POST", "/api/c/consent", token)
     await _answer_with_captions(api, token, ["Because of the product."])
     for changed in (qs, [qs[1]], [{"text": "Why not?"}, qs[0]]):  # reordered, removed, reworded
         st, body = await api.call("PATCH", f"/api/org/interviews/{iv}", rec, json={"questions": changed})
@@ -418,7 +418,7 @@ async def test_candidates_past_the_retention_period_are_erased(api: Api) -> None
         inv = await _invite(api, rec, iv, f"{who}@example.com", send_email=False)
         ids[who] = inv["candidate"]["id"]
         token = token_of(inv["link"])
-        await api.call("POST", f"/api/c/{token}/consent")
+        await api.cand("POST", "/api/c/consent", token)
         sid = await _answer_with_captions(api, token, ["Because of the product."])
         files[who] = api.cfg.recordings_dir / f"{sid}.webm"
         files[who].write_bytes(b"webm bytes")
@@ -449,15 +449,15 @@ async def test_recruiter_sees_the_recording_credit_and_hears_when_it_ran_out(api
     iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 2}])
     inv = await _invite(api, rec, iv, None)
     token = token_of(inv["link"])
-    await api.call("POST", f"/api/c/{token}/consent")
-    st, started = await api.call("POST", f"/api/c/{token}/answers/0/start")
+    await api.cand("POST", "/api/c/consent", token)
+    st, started = await api.cand("POST", "/api/c/answers/0/start", token)
     assert st == 201
     async with api.pool.acquire() as conn:  # the answers used it all up
         await credits.debit(conn, uuid.UUID(await _owner(api, rec)), uuid.UUID(started["session_id"]), 1e9)
     st, org = await api.call("GET", "/api/org", rec)
     assert org["recording_seconds_left"] == 0 and org["recording_low"] is True
     for _ in range(2):
-        st, body = await api.call("POST", f"/api/c/{token}/answers/0/start")
+        st, body = await api.cand("POST", "/api/c/answers/0/start", token)
         assert st == 503 and body["error"]["code"] == "recording_unavailable"
     told = [m for m in api.inbox.to(owner_email) if "cannot record" in m["Subject"]]
     assert len(told) == 1 and "/billing.html" in told[0].get_payload(decode=True).decode()  # once a day
@@ -473,24 +473,24 @@ async def test_an_answer_started_before_the_deadline_is_kept(api: Api) -> None:
     iv = await _interview(api, rec, questions=[{"text": "Why us?", "retakes": 1}, {"text": "Why now?"}])
     inv = await _invite(api, rec, iv, None)
     cid, token = uuid.UUID(inv["candidate"]["id"]), token_of(inv["link"])
-    await api.call("POST", f"/api/c/{token}/consent")
+    await api.cand("POST", "/api/c/consent", token)
     await _answer_with_captions(api, token, ["Because of the product."])
-    st, _ = await api.call("POST", f"/api/c/{token}/answers/1/start")
+    st, _ = await api.cand("POST", "/api/c/answers/1/start", token)
     assert st == 201
     await api.pool.execute("UPDATE candidates SET expires_at = now() - interval '1 minute' WHERE id = $1", cid)
     # the answer in progress is saved and the interview completes; nothing new may start
-    st, state = await api.call("POST", f"/api/c/{token}/answers/1/finish")
+    st, state = await api.cand("POST", "/api/c/answers/1/finish", token)
     assert st == 200 and state["answered"] == 2
-    st, body = await api.call("POST", f"/api/c/{token}/answers/0/start")  # a retake: too late
+    st, body = await api.cand("POST", "/api/c/answers/0/start", token)  # a retake: too late
     assert st == 410 and body["error"]["code"] == "link_expired"
-    st, done = await api.call("POST", f"/api/c/{token}/complete")
+    st, done = await api.cand("POST", "/api/c/complete", token)
     assert st == 200 and done["candidate"]["status"] == "completed"
     # long after the deadline even an answer in progress is refused
     other = await _invite(api, rec, iv, None)
     oid, otoken = uuid.UUID(other["candidate"]["id"]), token_of(other["link"])
-    await api.call("POST", f"/api/c/{otoken}/consent")
-    st, _ = await api.call("POST", f"/api/c/{otoken}/answers/0/start")
+    await api.cand("POST", "/api/c/consent", otoken)
+    st, _ = await api.cand("POST", "/api/c/answers/0/start", otoken)
     assert st == 201
     await api.pool.execute("UPDATE candidates SET expires_at = now() - interval '2 hours' WHERE id = $1", oid)
-    st, body = await api.call("POST", f"/api/c/{otoken}/answers/0/finish")
+    st, body = await api.cand("POST", "/api/c/answers/0/finish", otoken)
     assert st == 410 and body["error"]["code"] == "link_expired"

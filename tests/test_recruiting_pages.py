@@ -25,7 +25,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from browser_helpers import PHONE, chromium, page_a11y_problems, silence_wav
+from browser_helpers import PHONE, chromium, confirm_registration, page_a11y_problems, silence_wav
 from conftest import ROOT, Stack
 from playwright.sync_api import Browser, BrowserContext, Page
 
@@ -76,21 +76,26 @@ def _sql(stack: Stack, query: str, *args: Any) -> list[Any]:
         return pool.submit(asyncio.run, run()).result(timeout=60)
 
 
-def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-    """The API with the page's own cookie (what the page itself would send)."""
-    res = page.request.fetch(path, method=method, data=body if body is not None else None)
+def _api(
+    page: Page, method: str, path: str, body: dict[str, Any] | None = None, link: str | None = None
+) -> tuple[int, Any]:
+    """The API with the page's own cookie (what the page itself would send); ``link``: a candidate
+    link's token, sent in its header."""
+    headers = {"X-Candidate-Token": link} if link is not None else None
+    res = page.request.fetch(path, method=method, data=body if body is not None else None, headers=headers)
     try:
         return res.status, res.json()
     except Exception:  # noqa: BLE001 - a 204 or a non-JSON body
         return res.status, res.text()
 
 
-def _register(page: Page, name: str, email: str) -> None:
+def _register(page: Page, name: str, email: str, stack: Stack) -> None:
     page.click("#tab-register")
     page.fill("#reg-name", name)
     page.fill("#reg-email", email)
     page.fill("#reg-password", PASSWORD)
     page.click("[data-testid=register-submit]")
+    confirm_registration(page, stack.email_code(email))
 
 
 def _invite(page: Page, interview_id: str, name: str, email: str | None = None) -> dict[str, Any]:
@@ -153,7 +158,7 @@ def site(stack: Stack, browser: Browser) -> Iterator[Site]:
     try:
         page = s.owner
         page.goto("/index.html#register")
-        _register(page, "Olga Owner", f"owner-{uuid.uuid4().hex[:10]}@example.com")
+        _register(page, "Olga Owner", f"owner-{uuid.uuid4().hex[:10]}@example.com", stack)
         page.wait_for_url("**/sessions.html*")
         page.goto("/recruit/index.html")
         page.wait_for_selector("#org-setup:not([hidden])")
@@ -188,7 +193,7 @@ def test_team_member_joins_and_sees_the_interviews(site: Site) -> None:
     member = site.new_page()
     member.goto(link)
     member.wait_for_url("**/index.html?next=*")
-    _register(member, "Mo Member", member_email)
+    _register(member, "Mo Member", member_email, site.stack)
     member.wait_for_url("**/recruit/join.html#*")
     member.wait_for_selector("#join-btn:not([disabled])")
     assert member_email in (member.text_content("#join-who") or "")
@@ -347,7 +352,7 @@ def test_delete_candidate_asks_first_then_erases(site: Site) -> None:
     owner.keyboard.press("Escape")  # cancel: nothing happens
     owner.wait_for_selector("#erase-dialog", state="hidden")
     assert row.is_visible()
-    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    st, _ = _api(owner, "GET", "/api/c/state", link=doomed["link"].split("#", 1)[1])
     assert st == 200
     row.locator(".erase-btn").click()
     owner.click("#erase-confirm")
@@ -355,7 +360,7 @@ def test_delete_candidate_asks_first_then_erases(site: Site) -> None:
     assert row.count() == 0
     st, _ = _api(owner, "GET", f"/api/org/candidates/{doomed['candidate']['id']}")
     assert st == 404
-    st, _ = _api(owner, "GET", f"/api/c/{doomed['link'].split('#', 1)[1]}")
+    st, _ = _api(owner, "GET", "/api/c/state", link=doomed["link"].split("#", 1)[1])
     assert st == 404
     site.no_page_errors()
 
@@ -397,7 +402,7 @@ def test_settings_webhook_and_delivery_log(site: Site) -> None:
     assert st == 201, iv
     token = _invite(owner, iv["id"], "Walt Webhook")["link"].split("#", 1)[1]
     for step in ("consent", "complete"):
-        st, out = _api(owner, "POST", f"/api/c/{token}/{step}")
+        st, out = _api(owner, "POST", f"/api/c/{step}", link=token)
         assert st == 200, (step, out)
 
     def rows() -> list[dict[str, str]]:

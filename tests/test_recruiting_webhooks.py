@@ -66,9 +66,9 @@ async def receiver(answer: Callable[[str, str, int], int] = lambda *_: 200) -> A
 
 async def _answer_without_media(api: Api, token: str, n: int) -> None:
     """An attempt started and finished with no audio (the media path is covered by the e2e test)."""
-    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/start")
+    st, body = await api.cand("POST", f"/api/c/answers/{n}/start", token)
     assert st == 201, body
-    st, body = await api.call("POST", f"/api/c/{token}/answers/{n}/finish")
+    st, body = await api.cand("POST", f"/api/c/answers/{n}/finish", token)
     assert st == 200, body
 
 
@@ -77,9 +77,9 @@ async def _complete_one(api: Api, rec: str, interview_id: str, name: str = "Cara
     st, inv = await api.call("POST", f"/api/org/interviews/{interview_id}/candidates", rec, json={"name": name})
     assert st == 201, inv
     tok = token_of(inv["link"])
-    await api.call("POST", f"/api/c/{tok}/consent")
+    await api.cand("POST", "/api/c/consent", tok)
     await _answer_without_media(api, tok, 0)
-    st, done = await api.call("POST", f"/api/c/{tok}/complete")
+    st, done = await api.cand("POST", "/api/c/complete", tok)
     assert st == 200 and done["candidate"]["status"] == "completed", done
     return str(inv["candidate"]["id"])
 
@@ -126,17 +126,17 @@ async def test_complete_sends_confirmation_and_signed_webhook_with_retries(infra
             json={"email": "cara@example.com", "name": "Cara"},
         )
         tok = token_of(inv["link"])
-        await api.call("POST", f"/api/c/{tok}/consent")
-        st, body = await api.call("POST", f"/api/c/{tok}/complete")
+        await api.cand("POST", "/api/c/consent", tok)
+        st, body = await api.cand("POST", "/api/c/complete", tok)
         assert st == 409 and body["error"]["code"] == "unanswered_questions"
         await _answer_without_media(api, tok, 0)
         await _answer_without_media(api, tok, 0)  # the one retake
-        st, body = await api.call("POST", f"/api/c/{tok}/answers/0/start")
+        st, body = await api.cand("POST", "/api/c/answers/0/start", tok)
         assert st == 409 and body["error"]["code"] == "no_retakes_left"
         await _answer_without_media(api, tok, 1)
-        st, done = await api.call("POST", f"/api/c/{tok}/complete")
+        st, done = await api.cand("POST", "/api/c/complete", tok)
         assert st == 200 and done["candidate"]["status"] == "completed" and done["answered"] == 2
-        st, again = await api.call("POST", f"/api/c/{tok}/complete")
+        st, again = await api.cand("POST", "/api/c/complete", tok)
         assert st == 200  # idempotent: no second e-mail or webhook
         assert "complete" in api.inbox.to("cara@example.com")[-1]["Subject"]
         log = await _log(api, rec, 3)

@@ -95,8 +95,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         yield b
 
 
-def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    res = page.request.fetch(path, method=method, data=body)
+def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None, link: str | None = None) -> Any:
+    """``link``: a candidate link's token, sent in its header."""
+    headers = {"X-Candidate-Token": link} if link is not None else None
+    res = page.request.fetch(path, method=method, data=body, headers=headers)
     assert res.ok, (path, res.status, res.text())
     return res.json()
 
@@ -111,6 +113,7 @@ def test_review_swaps_in_the_models_score(stack: Stack, ai_signaling: str, brows
         # a recruiter signed in by the API (the cookie rides along), an organisation, an interview
         addr = f"model-{uuid.uuid4().hex[:10]}@example.com"
         _api(page, "POST", "/api/auth/register", {"email": addr, "password": "correct horse battery"})
+        _api(page, "POST", "/api/auth/verify-code", {"email": addr, "code": stack.email_code(addr)})  # its cookie: kept
         _api(page, "POST", "/api/org", {"name": "Model Co"})
         iv = _api(
             page,
@@ -124,8 +127,8 @@ def test_review_swaps_in_the_models_score(stack: Stack, ai_signaling: str, brows
         )
         inv = _api(page, "POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": "Kai", "send_email": False})
         token = inv["link"].split("#", 1)[1]
-        _api(page, "POST", f"/api/c/{token}/consent")
-        started = _api(page, "POST", f"/api/c/{token}/answers/0/start")
+        _api(page, "POST", "/api/c/consent", link=token)
+        started = _api(page, "POST", "/api/c/answers/0/start", link=token)
         sid = uuid.UUID(started["session_id"])
         for i, text in enumerate(ANSWER):
             _sql(
@@ -139,7 +142,7 @@ def test_review_swaps_in_the_models_score(stack: Stack, ai_signaling: str, brows
                 4.0 * i + 3.5,
                 text,
             )
-        _api(page, "POST", f"/api/c/{token}/answers/0/finish")
+        _api(page, "POST", "/api/c/answers/0/finish", link=token)
 
         page.goto(f"/recruit/review.html?id={inv['candidate']['id']}")
         page.wait_for_selector(".score-box .score-provider")

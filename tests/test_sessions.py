@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
+from conftest import verified
 
 from interview_room import bus, registry
 from interview_room.bus import events_stream
@@ -28,6 +29,7 @@ from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
 from interview_room.store import credits, media
 from signaling.app import create_app
+from signaling.context import SERVICES
 
 PASSWORD = "correct horse battery"
 OFFER_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -98,6 +100,7 @@ async def new_user(api: TestClient) -> User:
     resp = await api.post("/api/auth/register", json={"email": email, "password": PASSWORD, "name": "Ann"})
     assert resp.status == 201
     body = await resp.json()
+    await verified(api.server.app[SERVICES].pool, body["user"]["id"])
     return User(api, body["user"], body["token"])
 
 
@@ -575,6 +578,7 @@ async def test_offer_goes_to_a_live_media_node_and_end_collects_the_recording(
     room = RoomClient(str(api.make_url("")).rstrip("/"))
     try:
         await room.register(f"user-{uuid.uuid4().hex[:12]}@example.com", PASSWORD, "Ann")
+        await verified(pool, room.user["id"])
         s = await room.create_session(title="Live one")
         await room.connect(s["id"], [("interviewer", FIXTURES / "q_weakness.wav")])
         assert room.answer_sdp and room.answer_sdp.startswith("v=0")

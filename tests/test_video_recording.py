@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 from aiortc import RTCConfiguration, RTCPeerConnection
-from conftest import FIXTURES, Stack
+from conftest import FIXTURES, Stack, confirm_client
 from test_llm_e2e import _wait_health
 from test_recruiting_e2e import CandidateClient
 
@@ -73,6 +73,7 @@ def speech_onset(path: Path) -> tuple[float, float]:
 async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: Path) -> None:
     rec = RoomClient(stack.base_url)
     await rec.register(f"rec-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await confirm_client(rec)
     await rec.request("POST", "/api/org", {"name": "Video Org"})
     iv = await rec.request(
         "POST",
@@ -84,8 +85,8 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
     cand = CandidateClient(stack.base_url, token)
     peer = CandidateClient(stack.base_url, token)
     try:
-        await cand.request("POST", f"/api/c/{token}/consent")
-        started = await cand.request("POST", f"/api/c/{token}/answers/0/start")
+        await cand.request("POST", "/api/c/consent")
+        started = await cand.request("POST", "/api/c/answers/0/start")
         voice = WavTrack([ANSWER], lead_silence=SPEECH_AT)
         red, blue = solid_picture(RED), solid_picture(BLUE)
         # the picture turns blue the moment the candidate starts to speak
@@ -94,7 +95,7 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
         assert peer.answer_sdp is not None and video_direction(peer.answer_sdp) == "recvonly"
         await peer.wait_played(timeout=60)
         await peer.close()
-        await cand.request("POST", f"/api/c/{token}/answers/0/finish")
+        await cand.request("POST", "/api/c/answers/0/finish")
 
         review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")
         assert review["answers"][0]["has_video"] is True
@@ -131,6 +132,7 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
 async def test_assistant_session_declines_the_camera_by_default(stack: Stack, tmp_path: Path) -> None:
     async with RoomClient(stack.base_url) as c:
         await c.register(f"a-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "A")
+        await confirm_client(c)
         s = await c.create_session(title="Camera on", mode="assistant")
         camera = CameraTrack([solid_picture(BLUE)])
         await c.connect(s["id"], [("interviewer", WavTrack([ANSWER]))], video=camera)

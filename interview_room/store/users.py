@@ -18,7 +18,7 @@ FREE_PLAN_NOTE = "Free plan"
 PROFILE_FIELDS = ("name", "default_listen_language", "default_answer_language", "default_instructions")
 _USER_COLS = (
     "id, email, name, password_hash, plan, default_listen_language, default_answer_language, "
-    "default_instructions, created_at"
+    "default_instructions, created_at, email_verified_at"
 )
 
 Db = asyncpg.Pool | asyncpg.Connection
@@ -39,6 +39,11 @@ class User:
     default_answer_language: str
     default_instructions: str
     created_at: datetime
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @classmethod
     def from_record(cls, r: asyncpg.Record | dict[str, Any]) -> User:
@@ -93,6 +98,32 @@ async def update_profile(db: Db, user_id: uuid.UUID, changes: dict[str, str]) ->
 
 async def set_password_hash(db: Db, user_id: uuid.UUID, password_hash: str) -> None:
     await db.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+
+
+async def mark_email_verified(db: Db, user_id: uuid.UUID) -> bool:
+    """The account's owner entered a code sent to its address; True if it was not verified before."""
+    done = await db.fetchval(
+        "UPDATE users SET email_verified_at = now() WHERE id = $1 AND email_verified_at IS NULL RETURNING id", user_id
+    )
+    return done is not None
+
+
+async def claim_unverified(pool: asyncpg.Pool, user_id: uuid.UUID) -> int | None:
+    """The address's owner signed in by code to an account nobody had verified: whoever registered it
+    may not be them, so their password is cleared and every token revoked, and the address is verified.
+    Returns how many tokens were revoked, or None if the account was verified already (nothing changed)."""
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await conn.fetchval(
+            "UPDATE users SET email_verified_at = now(), password_hash = NULL "
+            "WHERE id = $1 AND email_verified_at IS NULL RETURNING id",
+            user_id,
+        )
+        if claimed is None:
+            return None
+        res = await conn.execute(
+            "UPDATE auth_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL", user_id
+        )
+    return int(res.split()[-1])
 
 
 # ---- auth tokens ----

@@ -1,8 +1,8 @@
 """Recorded interviews for recruiters (issue 8): organisations, interviews, candidate links, review.
 
 Register with ``recruiting.setup(app)``. Recruiter routes live under /api/org (signed-in users,
-scoped to their organisation); candidate routes under /api/c/{token} (public: the link's token is
-the credential, see ``signaling.auth.PUBLIC_PREFIXES``).
+scoped to their organisation); candidate routes under /api/c/ (public: the link's token, sent in the
+X-Candidate-Token header, is the credential, see ``signaling.auth.PUBLIC_PREFIXES``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def setup(app: web.Application) -> None:
         await app[SCORER].close()
 
     app.on_cleanup.append(_close)
+    app.on_response_prepare.append(candidate_routes.not_cached)
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)
     app.router.add_routes(webhooks.routes)

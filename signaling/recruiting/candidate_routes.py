@@ -1,4 +1,8 @@
-"""/api/c/{token}/*: the candidate's side, reached by the link alone (no account).
+"""/api/c/*: the candidate's side, reached by the link alone (no account).
+
+The link's token travels in the ``X-Candidate-Token`` header, never in the API path: paths land in
+access logs and proxies' logs, and the token opens the interview. (The page's own URL carries it in
+the fragment, which browsers never send.)
 
 The token names exactly one candidate row; every query below takes that row's id, so a link
 never reaches another candidate's answers or another organisation. Each answer attempt is a
@@ -16,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room.config import Config
 from interview_room.store import credits, users
 from interview_room.store import sessions as sessions_store
 
@@ -26,23 +31,33 @@ from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
 from . import links, mail, store, webhooks
+from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
 log = logging.getLogger("signaling.recruiting.candidate")
 
 routes = web.RouteTableDef()
+TOKEN_HEADER = "X-Candidate-Token"
 MODE = "recorded_answer"
 LATE_GRACE_S = 1800 + 300  # the longest answer time allowed, and a few minutes to save it
+
+
+async def not_cached(request: web.Request, response: web.StreamResponse) -> None:
+    """Every /api/c/ answer (errors too) depends on the token header: no cache may keep or share it
+    (a browser would otherwise answer one link's URL with another link's 410)."""
+    if request.path.startswith("/api/c/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Vary"] = TOKEN_HEADER
 
 
 async def _candidate(request: web.Request, *, late_ok: bool = False) -> dict[str, Any]:
     """The link's candidate. ``late_ok``: an answer started before the link expired may still be
     connected, finished and the interview completed for ``LATE_GRACE_S`` after (a new one may not)."""
     svc = services(request)
-    token = request.match_info["token"]
+    token = request.headers.get(TOKEN_HEADER, "").strip()
     c = (
         await store.candidate_by_token(svc.pool, links.token_hash(svc, "candidate", token))
-        if len(token) < 200
+        if 0 < len(token) < 200
         else None
     )
     if c is None:
@@ -92,13 +107,13 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@routes.get("/api/c/{token}")
+@routes.get("/api/c/state")
 async def intro(request: web.Request) -> web.Response:
     c = await _candidate(request)
     return web.json_response(await _state(services(request), c))
 
 
-@routes.get("/api/c/{token}/config")
+@routes.get("/api/c/config")
 async def rtc_config(request: web.Request) -> web.Response:
     """ICE servers for the candidate's browser (no account: the link vouches for the TURN credentials)."""
     c = await _candidate(request, late_ok=True)
@@ -106,7 +121,7 @@ async def rtc_config(request: web.Request) -> web.Response:
     return web.json_response({"ice_servers": ice_servers_for(cfg, f"cand-{c['id']}")})
 
 
-@routes.post("/api/c/{token}/consent")
+@routes.post("/api/c/consent")
 async def consent(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request)
@@ -131,6 +146,14 @@ def _open(c: dict[str, Any]) -> None:
         raise ApiError(409, "already_completed", "You have already completed this interview")
 
 
+def max_recorded_seconds(cfg: Config, questions: list[dict[str, Any]]) -> float:
+    """CANDIDATE_MAX_RECORDED_SECONDS, else every answer and retake at its full time (and the 30 s the
+    time limit allows past it), plus 10 minutes for attempts lost to a closed tab or a dropped connection."""
+    if cfg.candidate_max_recorded_seconds > 0:
+        return cfg.candidate_max_recorded_seconds
+    return sum((q["answer_seconds"] + OVERRUN_S) * (q["retakes"] + 1) for q in questions) + 600.0
+
+
 async def _current_attempt(svc: Services, c: dict[str, Any], idx: int) -> dict[str, Any]:
     mine = [a for a in await store.attempts(svc.pool, c["id"]) if a["question_idx"] == idx]
     if not mine or mine[-1]["status"] != "recording":
@@ -148,7 +171,7 @@ async def _tell_owner_credits_ran_out(svc: Services, c: dict[str, Any], base_url
         await mail.credits_ran_out(svc.cfg, owner.email, c["org_name"], base_url)
 
 
-@routes.post("/api/c/{token}/answers/{n}/start")
+@routes.post("/api/c/answers/{n}/start")
 async def start_answer(request: web.Request) -> web.Response:
     """A new attempt at question n: the questions are answered in order, retakes while any are left."""
     svc = services(request)
@@ -161,14 +184,24 @@ async def start_answer(request: web.Request) -> web.Response:
     if any(i not in done for i in range(idx)):
         raise ApiError(409, "previous_unanswered", "Answer the earlier questions first")
     mine = [a for a in all_attempts if a["question_idx"] == idx]
-    for a in mine:  # an attempt left open by a closed tab: end it; it does not count
-        if a["status"] == "recording":
-            await end_answer_session(svc, c["owner_id"], a["session_id"])
-            await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
     q = iv["questions"][idx]
     used = sum(1 for a in mine if a["status"] == "done")
     if used >= q["retakes"] + 1:
         raise ApiError(409, "no_retakes_left", "No retakes are left for this question")
+    if len(mine) >= q["retakes"] + 1 + svc.cfg.candidate_spare_attempts:
+        raise ApiError(
+            409, "too_many_attempts", "This question has been started too often; please contact the hiring team"
+        )
+    if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, iv["questions"]):
+        raise ApiError(
+            409,
+            "recording_limit_reached",
+            "You have recorded as much as this interview allows; please contact the hiring team",
+        )
+    for a in mine:  # an attempt left open by a closed tab: end it; it does not count
+        if a["status"] == "recording":
+            await end_answer_session(svc, c["owner_id"], a["session_id"])
+            await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "abandoned")
     if not await credits.has_credits(svc.pool, c["owner_id"]):
         await _tell_owner_credits_ran_out(svc, c, links.base_url(request))
         raise ApiError(
@@ -209,7 +242,7 @@ def audio_mids(sdp: str) -> list[str]:
     return out
 
 
-@routes.post("/api/c/{token}/answers/{n}/offer")
+@routes.post("/api/c/answers/{n}/offer")
 async def offer(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request, late_ok=True)
@@ -225,7 +258,7 @@ async def offer(request: web.Request) -> web.Response:
     return await forward_offer(svc, s, body["sdp"], roles)
 
 
-@routes.post("/api/c/{token}/answers/{n}/finish")
+@routes.post("/api/c/answers/{n}/finish")
 async def finish_answer(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request, late_ok=True)
@@ -238,7 +271,7 @@ async def finish_answer(request: web.Request) -> web.Response:
     return web.json_response(await _state(svc, c))
 
 
-@routes.post("/api/c/{token}/complete")
+@routes.post("/api/c/complete")
 async def complete(request: web.Request) -> web.Response:
     """Every question answered: completed, confirmation e-mail, ATS webhook (each once)."""
     svc = services(request)

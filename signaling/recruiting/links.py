@@ -37,17 +37,16 @@ def token_hash(svc: Services, purpose: str, token: str) -> str:
     return keyed_hash(svc.secret, purpose, token)
 
 
-def base_url_of(svc: Services, request: web.Request | None) -> str:
-    """PUBLIC_URL, else the address this request came to (a sweep with no request needs PUBLIC_URL)."""
+def base_url_of(svc: Services, request: web.Request | None = None) -> str:
+    """PUBLIC_URL, else ``http://HTTP_HOST:HTTP_PORT``; never the request's Host header, which the
+    client writes (a forged Host would put an attacker's site into e-mails and ATS webhooks)."""
     if svc.cfg.public_url:
         return svc.cfg.public_url.rstrip("/")
-    if request is not None:
-        return f"{request.scheme}://{request.host}"
     return f"http://{svc.cfg.http_host}:{svc.cfg.http_port}"
 
 
 def base_url(request: web.Request) -> str:
-    return base_url_of(services(request), request)
+    return base_url_of(services(request))
 
 
 def candidate_url(base: str, token: str) -> str:

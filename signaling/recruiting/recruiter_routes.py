@@ -28,6 +28,7 @@ from ..errors import ApiError, not_found
 from ..serialize import iso
 from ..validation import Invalid, email, nullable, parse, read_json, string
 from . import links, mail, reminders, report_pdf, store
+from .csv_cells import safe_row
 from .erase import erase_candidate
 from .fields import (
     INTERVIEW_SPEC,
@@ -603,17 +604,19 @@ async def export_csv(request: web.Request) -> web.Response:
         mine = scores.get(c["id"], [None] * n)
         overall = _overall(mine)
         w.writerow(
-            [
-                c["name"],
-                c["email"],
-                candidate_status(c),
-                iso(c["created_at"]),
-                iso(c["completed_at"]),
-                overall if overall is not None else "",
-                c["decision"] or "",
-                c["decision_note"],
-            ]
-            + [s["score"] if s else "" for s in mine]
+            safe_row(
+                [
+                    c["name"],
+                    c["email"],
+                    candidate_status(c),
+                    iso(c["created_at"]),
+                    iso(c["completed_at"]),
+                    overall if overall is not None else "",
+                    c["decision"] or "",
+                    c["decision_note"],
+                ]
+                + [s["score"] if s else "" for s in mine]
+            )
         )
     return web.Response(
         text=buf.getvalue(),

@@ -43,7 +43,7 @@ class ReminderSweeper:
         if cfg.reminder_hours <= 0 or not cfg.smtp_host:
             return 0
         sent = 0
-        base = links.base_url_of(self.svc, None)
+        base = links.base_url_of(self.svc)
         for c in await store.claim_due_reminders(self.svc.pool, cfg.reminder_hours * 3600):
             if await send_reminder(self.svc, c, base):
                 sent += 1

@@ -571,3 +571,16 @@ async def org_by_id(db: Db, org_id: uuid.UUID) -> dict[str, Any]:
     )
     assert r is not None
     return dict(r)
+
+
+async def recorded_seconds(db: Db, candidate_id: uuid.UUID) -> float:
+    """Seconds recorded over all of the candidate's attempts: what the media node reported for ended
+    ones, the time since media started for one still live."""
+    secs = await db.fetchval(
+        "SELECT COALESCE(SUM(CASE WHEN s.status = 'live' AND s.started_at IS NOT NULL "
+        "  THEN GREATEST(COALESCE(s.media_seconds, 0), EXTRACT(EPOCH FROM now() - s.started_at)) "
+        "  ELSE COALESCE(s.media_seconds, 0) END), 0) "
+        "FROM candidate_answers a JOIN sessions s ON s.id = a.session_id WHERE a.candidate_id = $1",
+        candidate_id,
+    )
+    return float(secs or 0)

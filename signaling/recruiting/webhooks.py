@@ -47,6 +47,7 @@ POLL_S = 5.0  # how often a dispatcher looks for due rows it was not woken for (
 LEASE_S = 60.0  # a claimed row is not claimed again for this long (longer than TIMEOUT)
 BATCH = 20
 TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
+MAX_RESPONSE_BYTES = 64 * 1024  # the receiver's answer is only acknowledged; the rest is never read
 
 routes = web.RouteTableDef()
 OUTBOX_COLUMNS = (
@@ -221,7 +222,7 @@ class Dispatcher:
         }
         try:
             async with http.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False) as resp:
-                await resp.read()
+                await resp.content.read(MAX_RESPONSE_BYTES)
                 return resp.status, "" if 200 <= resp.status < 300 else f"HTTP {resp.status}"
         except (TimeoutError, aiohttp.ClientError, ValueError) as e:
             return None, webhook_guard.not_allowed_reason(e) or repr(e)[:500]

@@ -2,11 +2,33 @@
 // never reaches a log or a Referer). Intro and consent, device check, then per question: think time,
 // recording over WebRTC (one peer connection per attempt), retakes while any are left; the same link
 // resumes at the first unanswered question.
-import { api, errorMessage } from './api.js';
+import { ApiError, errorMessage } from './api.js';
 import { negotiate, normalizeIceServers } from './rtc.js';
 
-const token = location.hash.slice(1);
-const base = `/api/c/${encodeURIComponent(token)}`;
+const token = decodeURIComponent(location.hash.slice(1));
+const base = '/api/c';
+
+/** The candidate API: the link's token in a header (never in a path, which lands in access logs). */
+async function api(path, { method = 'GET', body } = {}) {
+  const headers = { Accept: 'application/json', 'X-Candidate-Token': token };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store',
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+  }
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!res.ok) {
+    const e = data && typeof data === 'object' ? data.error : null;
+    throw new ApiError(res.status, e?.code || `http_${res.status}`, e?.message || `The server answered ${res.status}.`, e?.field);
+  }
+  return data ?? {};
+}
 const $ = (id) => document.getElementById(id);
 const SECTIONS = ['loading', 'gone', 'intro', 'check', 'question', 'thanks'];
 let state = null;
@@ -29,7 +51,7 @@ function phase(p) { $('question').dataset.phase = p; }
 /** STUN/TURN for this link (no account here: the link vouches for the TURN credentials). */
 async function linkIceServers() {
   try {
-    return normalizeIceServers((await api(`${base}/config`, { redirectOn401: false }))?.ice_servers);
+    return normalizeIceServers((await api(`${base}/config`))?.ice_servers);
   } catch {
     return [];
   }
@@ -44,7 +66,7 @@ const GONE = {
 
 async function call(path, method = 'GET') {
   try {
-    return await api(base + path, { method, redirectOn401: false });
+    return await api(base + path, { method });
   } catch (err) {
     if (err.status === 410 || err.status === 404) {
       $('gone-text').textContent = GONE[err.code] || 'This interview link is not valid. Check that you copied all of it.';
@@ -178,7 +200,7 @@ async function record(q) {
         fail('The connection was lost. Your answer so far is saved; stop and retake it if you can.');
       }
     });
-    await negotiate(pc, `${base}/answers/${q.index}/offer`);
+    await negotiate(pc, `${base}/answers/${q.index}/offer`, () => ({}), (url, body) => api(url, { method: 'POST', body }));
     $('record-btn').hidden = true;
     $('stop-btn').hidden = false;
     $('stop-btn').disabled = false;
@@ -284,7 +306,7 @@ async function main() {
     return;
   }
   try {
-    state = await call('');
+    state = await call('/state');
   } catch (err) {
     if ($('gone').hidden) { show('intro'); fail(`The interview could not be loaded: ${errorMessage(err)}`); }
     return;

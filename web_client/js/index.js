@@ -72,13 +72,26 @@ bind($('#login-form'), async ({ email, password }) => {
   signedIn(await api('/api/auth/login', { method: 'POST', body: { email: email.trim(), password }, redirectOn401: false }));
 });
 
+let codeEmail = '';
+
+// A new account is signed in but may only look around until its address is confirmed with the code we
+// e-mailed: the code form asks for it (this browser's token rides along, so the password is kept).
 bind($('#register-form'), async ({ name, email, password }) => {
-  signedIn(await api('/api/auth/register', {
+  const data = await api('/api/auth/register', {
     method: 'POST', body: { name: name.trim(), email: email.trim(), password }, redirectOn401: false,
-  }));
+  });
+  if (data?.user?.email_verified) { signedIn(data); return; }
+  if (data?.token) setToken(data.token);
+  codeEmail = data.user.email;
+  select($('#tab-code'), false);
+  $('#code-request-form').hidden = true;
+  $('#code-verify-form').hidden = false;
+  $('#code-sent').textContent = `Account created. To confirm your e-mail address, enter the 6-digit code we sent to ${codeEmail}.`;
+  $('#code-later').href = nextPage();
+  $('#code-later').hidden = false;
+  $('#code-code').focus();
 });
 
-let codeEmail = '';
 bind($('#code-request-form'), async ({ email }) => {
   codeEmail = email.trim();
   await api('/api/auth/login-code', { method: 'POST', body: { email: codeEmail }, redirectOn401: false });

@@ -37,13 +37,13 @@ export function iceGatheringComplete(pc, timeoutMs = 10000) {
 /**
  * Non-trickle offer/answer: createOffer, setLocalDescription, wait for gathering, POST
  * {sdp, type: "offer", ...extra(pc)} to `url`, setRemoteDescription(answer). `extra` runs after
- * setLocalDescription, so transceiver mids are known.
+ * setLocalDescription, so transceiver mids are known. `post(url, body)` sends it (default: api()).
  */
-export async function negotiate(pc, url, extra = () => ({})) {
+export async function negotiate(pc, url, extra = () => ({}), post = (u, body) => api(u, { method: 'POST', body })) {
   await pc.setLocalDescription(await pc.createOffer());
   await iceGatheringComplete(pc);
   const body = { sdp: pc.localDescription.sdp, type: 'offer', ...extra(pc) };
-  const answer = await api(url, { method: 'POST', body });
+  const answer = await post(url, body);
   if (!answer?.sdp) throw new Error('The server did not send an answer.');
   await pc.setRemoteDescription({ type: answer.type || 'answer', sdp: answer.sdp });
   return answer;
