@@ -13,6 +13,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import aiohttp
@@ -35,9 +36,9 @@ RSS_LIMIT_KB = 400 * 1024
 REDIS_DB = 3  # rate-limit counters apart from the other tests'
 
 
-@pytest.fixture(scope="module")
-def guard(infra: Infra) -> Iterator[Stack]:
-    """A signaling process of its own: trusted proxy range, small argon2 pool with argon2-cffi's old cost."""
+@contextmanager
+def signaling_alone(infra: Infra, name: str, **extra_env: str) -> Iterator[Stack]:
+    """A signaling process of its own on the tests' PostgreSQL and Redis (no media node or workers)."""
     env = {
         "DATA_DIR": str(infra.data_dir),
         "DATABASE_URL": infra.database_url,
@@ -47,22 +48,36 @@ def guard(infra: Infra) -> Iterator[Stack]:
         "SECRET_KEY": "test-secret-key-not-for-production",
         "SMTP_HOST": "",
         "PUBLIC_URL": "",
-        "TRUSTED_PROXIES": "127.0.0.2/31",
-        "PASSWORD_HASH_THREADS": str(HASH_THREADS),
-        "PASSWORD_HASH_QUEUE": str(HASH_QUEUE),
-        "PASSWORD_HASH_MEMORY_KIB": "65536",
-        "PASSWORD_HASH_TIME_COST": "3",
+        "STRIPE_API_KEY": "",
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
         "REGISTER_PER_IP_HOUR": "0",
         "LOG_LEVEL": "INFO",
+        **extra_env,
     }
     s = Stack(infra, env)
     try:
-        s.start_part("signaling", name="signaling-guard")
+        s.start_part("signaling", name=name)
         _wait_http(f"{s.base_url}/health", s.procs)
         yield s
     finally:
-        for name in list(s.procs):
-            s.stop_part(name)
+        for proc in list(s.procs):
+            s.stop_part(proc)
+
+
+@pytest.fixture(scope="module")
+def guard(infra: Infra) -> Iterator[Stack]:
+    """Trusted proxy range, and a small argon2 pool with argon2-cffi's old cost (64 MiB a call)."""
+    with signaling_alone(
+        infra,
+        "signaling-guard",
+        TRUSTED_PROXIES="127.0.0.2/31",
+        PASSWORD_HASH_THREADS=str(HASH_THREADS),
+        PASSWORD_HASH_QUEUE=str(HASH_QUEUE),
+        PASSWORD_HASH_MEMORY_KIB="65536",
+        PASSWORD_HASH_TIME_COST="3",
+    ) as s:
+        yield s
 
 
 @pytest_asyncio.fixture(autouse=True)

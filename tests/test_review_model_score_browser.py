@@ -96,7 +96,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 
 def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    res = page.request.fetch(path, method=method, data=body)
+    # the page's cookie, and the same-origin marker its own fetch() would carry
+    res = page.request.fetch(path, method=method, data=body, headers={"Sec-Fetch-Site": "same-origin"})
     assert res.ok, (path, res.status, res.text())
     return res.json()
 
