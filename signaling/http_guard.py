@@ -43,7 +43,9 @@ _PAGE_CSP = (
 )
 PAGE_CSP = _PAGE_CSP.format(frames="'none'")
 # the live room's "Web page" panel shows the job posting the user types in (sandboxed iframe); this is
-# about what a page may frame: no page of ours may be framed by anyone (frame-ancestors 'none')
+# about what a page may frame. No page of ours may be framed by anyone (frame-ancestors 'none'), c.html
+# included: candidates open their link in a tab of its own, and a framed recording page could be used
+# to trick them into consenting (clickjacking); embedding in an ATS is not offered.
 FRAMING_PAGES = {"/room": _PAGE_CSP.format(frames="http: https:")}
 # API answers are data; the one HTML answer (a payment receipt) has an inline stylesheet and no script
 API_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"

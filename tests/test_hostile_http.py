@@ -19,13 +19,14 @@ from typing import Any
 import aiohttp
 import pytest
 import pytest_asyncio
+import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import Infra, Stack, _wait_http
+from conftest import ROOT, Infra, Stack, _wait_http
 
 from interview_room import bus, db
 from interview_room.config import Config
 from interview_room.embedded import free_port
-from signaling import http_guard
+from signaling import http_guard, ratelimit
 from signaling.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -411,3 +412,14 @@ async def test_hsts_when_served_over_https(infra: Infra) -> None:
         await client_.close()
         await pool.close()
         await redis.aclose()
+
+
+def test_trusted_proxies_take_cidr_ranges_and_the_k8s_config_sets_one() -> None:
+    nets = ratelimit.proxy_networks(("10.244.0.0/16", " 192.0.2.7", "2001:db8::/32"))
+    assert [str(n) for n in nets] == ["10.244.0.0/16", "192.0.2.7/32", "2001:db8::/32"]
+    with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
+        ratelimit.proxy_networks(("10.0.0.0/8", "ingress.local"))
+    data = yaml.safe_load((ROOT / "k8s" / "base" / "config.yaml").read_text())["data"]
+    k8s = ratelimit.proxy_networks(tuple(data["TRUSTED_PROXIES"].split(",")))
+    # the ingress pods' range (a range: pods come and go), and no client's address
+    assert k8s and all(n.prefixlen < n.max_prefixlen and n.is_private for n in k8s)
