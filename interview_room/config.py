@@ -76,8 +76,13 @@ class Config:
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))
     token_ttl_seconds: int = field(default_factory=lambda: _int("TOKEN_TTL_SECONDS", 7 * 24 * 3600))
     max_body_bytes: int = field(default_factory=lambda: _int("MAX_BODY_BYTES", 2 * 1024 * 1024))
-    # peers whose X-Forwarded-For is believed (a reverse proxy / ingress); used for per-IP rate limits
+    # peers whose X-Forwarded-For is believed (IPs or CIDR ranges of a reverse proxy / ingress); per-IP limits
     trusted_proxies: list[str] = field(default_factory=lambda: _list("TRUSTED_PROXIES"))
+    # argon2 password hashing: threads per process, requests that may wait for one (more = 429 busy), cost
+    password_hash_threads: int = field(default_factory=lambda: _int("PASSWORD_HASH_THREADS", 2))
+    password_hash_queue: int = field(default_factory=lambda: _int("PASSWORD_HASH_QUEUE", 16))
+    password_hash_memory_kib: int = field(default_factory=lambda: _int("PASSWORD_HASH_MEMORY_KIB", 19456))
+    password_hash_time_cost: int = field(default_factory=lambda: _int("PASSWORD_HASH_TIME_COST", 2))
     # accounts one address may create per hour (each gets the free credits); 0 = no limit
     register_per_ip_hour: int = field(default_factory=lambda: _int("REGISTER_PER_IP_HOUR", 20))
     # VAD / segmenter

@@ -52,10 +52,15 @@ async def change_password(request: web.Request) -> web.Response:
     required = ("current_password", "new_password") if user.password_hash else ("new_password",)
     body = parse(await read_json(request), PASSWORD_SPEC, required=required)
     limit = (ratelimit.LOGIN_PER_EMAIL, user.email)
-    await ratelimit.check(svc.redis, limit)
-    if user.password_hash and not await passwords.verify_password(user.password_hash, body["current_password"]):
-        await ratelimit.hit(svc.redis, limit)
+    await ratelimit.acquire(svc.redis, limit)  # counted before the check, like a login
+    try:
+        ok = not user.password_hash or await passwords.verify_password(user.password_hash, body["current_password"])
+    except BaseException:
+        await ratelimit.release(svc.redis, limit)
+        raise
+    if not ok:
         raise ApiError(403, "invalid_credentials", "The current password is wrong", field="current_password")
+    await ratelimit.release(svc.redis, limit)
     await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["new_password"]))
     revoked = await users.revoke_other_tokens(svc.pool, user.id, current_token_id(request))
     log.info("password changed user=%s other_tokens_revoked=%d", user.id, revoked)

@@ -18,7 +18,18 @@ from interview_room import bus, config, db
 from interview_room.config import Config
 from interview_room.service import Health, add_health_routes, run_forever, start_site
 
-from . import account_routes, auth_routes, billing, recruiting, report_routes, session_routes, static
+from . import (
+    account_routes,
+    auth_routes,
+    billing,
+    http_guard,
+    passwords,
+    ratelimit,
+    recruiting,
+    report_routes,
+    session_routes,
+    static,
+)
 from .auth import auth_middleware
 from .context import SERVICES, Services
 from .errors import error_middleware, metrics_middleware
@@ -44,8 +55,11 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=cfg.max_body_bytes,
-        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, http_guard.guard_middleware, auth_middleware],
     )
+    http_guard.setup(app, cfg)
+    passwords.setup(cfg)
+    ratelimit.proxy_networks(tuple(cfg.trusted_proxies))  # a bad TRUSTED_PROXIES entry stops the start
     svc = Services(
         cfg=cfg,
         pool=pool,

@@ -9,6 +9,7 @@ from whoever registered it: their password is cleared and their tokens revoked.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 
@@ -50,17 +51,19 @@ async def _signed_in(request: web.Request, svc: Services, user: User, status: in
 async def register(request: web.Request) -> web.Response:
     svc = services(request)
     body = parse(await read_json(request), REGISTER_SPEC, required=("email", "password"))
-    per_ip = ratelimit.Limit("register:ip", svc.cfg.register_per_ip_hour, 3600)
-    ip = ratelimit.client_ip(request, svc.cfg)
-    if per_ip.max_attempts > 0:  # each account gets free credits: one address cannot farm them
-        await ratelimit.check(svc.redis, (per_ip, ip))
-    pw_hash = await passwords.hash_password(body["password"])
+    # each account gets free credits: one address cannot farm them (0 = no limit)
+    per_ip = (ratelimit.Limit("register:ip", svc.cfg.register_per_ip_hour, 3600), ratelimit.client_ip(request, svc.cfg))
+    await ratelimit.acquire(svc.redis, per_ip)
+    created = False
     try:
+        pw_hash = await passwords.hash_password(body["password"])
         user = await users.create_user(svc.pool, body["email"], body.get("name", ""), pw_hash)
+        created = True
     except users.EmailTaken:
         raise ApiError(409, "email_taken", "An account with this e-mail already exists; sign in instead") from None
-    if per_ip.max_attempts > 0:
-        await ratelimit.hit(svc.redis, (per_ip, ip))
+    finally:
+        if not created:  # only accounts made count
+            await ratelimit.release(svc.redis, per_ip)
     log.info("user registered user=%s", user.id)
     await _new_code(svc, user.email)  # the verification code (once per address: it is new)
     return await _signed_in(request, svc, user, 201)
@@ -71,15 +74,21 @@ async def login(request: web.Request) -> web.Response:
     body = parse(await read_json(request), LOGIN_SPEC, required=("email", "password"))
     addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
     limits = ((ratelimit.LOGIN_PER_EMAIL, addr), (ratelimit.LOGIN_PER_IP, ip))
-    await ratelimit.check(svc.redis, *limits)
-    user = await users.get_user_by_email(svc.pool, addr)
-    ok = await passwords.verify_password(user.password_hash if user else None, body["password"])
+    # counted before the password is checked, in one step: concurrent guesses cannot all pass the check
+    await ratelimit.acquire(svc.redis, *limits)
+    try:
+        user = await users.get_user_by_email(svc.pool, addr)
+        ok = await passwords.verify_password(user.password_hash if user else None, body["password"])
+    except BaseException:
+        await ratelimit.release(svc.redis, *limits)  # not checked (hasher busy, error): not an attempt
+        raise
     if user is None or not ok:
-        await ratelimit.hit(svc.redis, *limits)
         raise ApiError(401, "invalid_credentials", "Wrong e-mail or password")
     await ratelimit.reset(svc.redis, ratelimit.LOGIN_PER_EMAIL, addr)
+    await ratelimit.release(svc.redis, (ratelimit.LOGIN_PER_IP, ip))  # signing in is not a failed attempt
     if user.password_hash and passwords.needs_rehash(user.password_hash):
-        await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["password"]))
+        with contextlib.suppress(passwords.HashingBusy):  # then at the next sign-in
+            await users.set_password_hash(svc.pool, user.id, await passwords.hash_password(body["password"]))
     return await _signed_in(request, svc, user, 200)
 
 
@@ -89,8 +98,7 @@ async def login_code(request: web.Request) -> web.Response:
     body = parse(await read_json(request), CODE_REQUEST_SPEC, required=("email",))
     addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
     limits = ((ratelimit.SEND_PER_EMAIL, addr), (ratelimit.SEND_PER_IP, ip))
-    await ratelimit.check(svc.redis, *limits)
-    await ratelimit.hit(svc.redis, *limits)
+    await ratelimit.acquire(svc.redis, *limits)
     user = await users.get_user_by_email(svc.pool, addr)
     if user is None:
         log.info("login code requested for an address without an account")
@@ -117,14 +125,18 @@ async def verify_code(request: web.Request) -> web.Response:
     body = parse(await read_json(request), CODE_VERIFY_SPEC, required=("email", "code"))
     addr, ip = body["email"], ratelimit.client_ip(request, svc.cfg)
     limits = ((ratelimit.CODE_PER_EMAIL, addr), (ratelimit.CODE_PER_IP, ip))
-    await ratelimit.check(svc.redis, *limits)
-    code = body["code"].replace(" ", "")
-    ok = code.isdigit() and len(code) == 6 and await users.consume_login_code(svc.pool, addr, _code_hash(svc, addr, code))
-    user = await users.get_user_by_email(svc.pool, addr) if ok else None
+    await ratelimit.acquire(svc.redis, *limits)  # counted before the code is checked (see login)
+    try:
+        code = body["code"].replace(" ", "")
+        ok = code.isdigit() and len(code) == 6 and await users.consume_login_code(svc.pool, addr, _code_hash(svc, addr, code))
+        user = await users.get_user_by_email(svc.pool, addr) if ok else None
+    except BaseException:
+        await ratelimit.release(svc.redis, *limits)
+        raise
     if user is None:
-        await ratelimit.hit(svc.redis, *limits)
         raise ApiError(401, "invalid_code", "The code is wrong, used or expired; ask for a new one")
     await ratelimit.reset(svc.redis, ratelimit.CODE_PER_EMAIL, addr)
+    await ratelimit.release(svc.redis, (ratelimit.CODE_PER_IP, ip))
     if not user.email_verified:
         if await presented_user_id(request, svc) == user.id:  # the browser that registered: its password stays
             await users.mark_email_verified(svc.pool, user.id)

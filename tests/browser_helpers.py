@@ -263,3 +263,29 @@ REMOTE_VOICED_JS = r"""
   return { voiced, quiet_ms: now - lastVoice, now, samples: log.length };
 }
 """
+
+
+# Content-Security-Policy: every violation a page reports (inline script, style attribute, a frame the
+# policy does not allow ...), through the DOM event and Chromium's console line ("Refused to ...").
+_CSP_WATCH_JS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked=${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+def watch_csp(page: Page, sink: list[str]) -> None:
+    """Collect ``page``'s CSP violations: console lines into ``sink`` now, DOM events via ``csp_violations``."""
+    page.add_init_script(_CSP_WATCH_JS)
+
+    def on_console(msg: Any) -> None:
+        if "Content Security Policy" in msg.text or msg.text.startswith("Refused to"):
+            sink.append(f"{page.url}: {msg.text}")
+
+    page.on("console", on_console)
+
+
+def csp_violations(page: Page) -> list[str]:
+    """The violations the current document reported so far."""
+    return list(page.evaluate("() => window.__cspViolations || []"))

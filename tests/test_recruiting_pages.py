@@ -38,6 +38,8 @@ TITLE = "Support engineer"
 QUESTIONS = ["Tell us about a hard support case.", "How do you explain a bug to a customer?"]
 NAV = ["Sessions", "New", "Profile", "Billing", "Troubleshoot", "Recruiting", "Links"]
 WAIT_MS = 30_000
+# what Chromium marks the page's own fetch() with; the server refuses cookie-authenticated changes without it
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 
 
 @dataclass
@@ -79,9 +81,9 @@ def _sql(stack: Stack, query: str, *args: Any) -> list[Any]:
 def _api(
     page: Page, method: str, path: str, body: dict[str, Any] | None = None, link: str | None = None
 ) -> tuple[int, Any]:
-    """The API with the page's own cookie (what the page itself would send); ``link``: a candidate
+    """The API with the page's own cookie (what the page itself would send, same-origin marker included); ``link``: a candidate
     link's token, sent in its header."""
-    headers = {"X-Candidate-Token": link} if link is not None else None
+    headers = {**SAME_ORIGIN, **({"X-Candidate-Token": link} if link is not None else {})}
     res = page.request.fetch(path, method=method, data=body if body is not None else None, headers=headers)
     try:
         return res.status, res.json()

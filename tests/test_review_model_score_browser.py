@@ -97,7 +97,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 
 def _api(page: Page, method: str, path: str, body: dict[str, Any] | None = None, link: str | None = None) -> Any:
     """``link``: a candidate link's token, sent in its header."""
-    headers = {"X-Candidate-Token": link} if link is not None else None
+    # the page's cookie, and the same-origin marker its own fetch() would carry
+    headers = {"Sec-Fetch-Site": "same-origin", **({"X-Candidate-Token": link} if link is not None else {})}
     res = page.request.fetch(path, method=method, data=body, headers=headers)
     assert res.ok, (path, res.status, res.text())
     return res.json()

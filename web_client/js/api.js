@@ -1,19 +1,9 @@
-// Same-origin JSON API client: bearer token from localStorage (the HttpOnly cookie rides along too),
-// errors as ApiError carrying the server's {"error": {code, message, field?}}, 401 → login page.
+// Same-origin JSON API client. The sign-in lives in the HttpOnly cookie the server sets (scripts cannot
+// read it, so an injected script cannot steal it); this module keeps no token. Errors are ApiError
+// carrying the server's {"error": {code, message, field?}}, 401 → login page.
 
-const TOKEN_KEY = 'interview-room.token';
-
-export function getToken() {
-  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
-}
-
-export function setToken(token) {
-  try { if (token) localStorage.setItem(TOKEN_KEY, token); } catch { /* storage disabled: cookie still works */ }
-}
-
-export function clearToken() {
-  try { localStorage.removeItem(TOKEN_KEY); } catch { /* ignore */ }
-}
+// Earlier versions kept the token in localStorage: remove what they left there.
+try { localStorage.removeItem('interview-room.token'); } catch { /* storage disabled */ }
 
 export class ApiError extends Error {
   constructor(status, code, message, field) {
@@ -53,8 +43,6 @@ export function loginUrl() {
  */
 export async function api(path, { method = 'GET', body, form, redirectOn401 = true, signal } = {}) {
   const headers = { Accept: 'application/json' };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   let payload;
   if (form) payload = form;
   else if (body !== undefined) {
@@ -69,7 +57,6 @@ export async function api(path, { method = 'GET', body, form, redirectOn401 = tr
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
   }
   if (res.status === 401 && redirectOn401) {
-    clearToken();
     location.assign(loginUrl());
     throw new ApiError(401, 'unauthorized', 'Your session has expired. Please log in again.');
   }

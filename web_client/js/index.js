@@ -1,5 +1,5 @@
 // Log in, register, or log in with an e-mailed one-time code; then go to sessions.html (or ?next=).
-import { api, setToken, getToken } from './api.js';
+import { api } from './api.js';
 import { clearErrors, showError, setBusy, formValues } from './forms.js';
 import { initNav } from './nav.js';
 import { $, el, param } from './util.js';
@@ -15,9 +15,8 @@ function nextPage() {
   return 'sessions.html';
 }
 
-function signedIn(data) {
-  if (data?.token) setToken(data.token);
-  location.assign(nextPage());
+function signedIn() {
+  location.assign(nextPage()); // the server set the sign-in cookie
 }
 
 // ---- tabs (WAI-ARIA tabs pattern) ----
@@ -128,6 +127,6 @@ $('#code-again').addEventListener('click', () => {
     if (logoutButton) logoutButton.hidden = false;
   } catch {
     /* not signed in, or the server is unreachable: the forms will say so */
-    if (!getToken() && logoutButton) logoutButton.hidden = true;
+    if (logoutButton) logoutButton.hidden = true;
   }
 })();

@@ -1,6 +1,6 @@
 // Shared header: the site's one navigation list (rendered into every page's <nav id="site-nav">),
 // the current page marked, the mobile menu toggle (Escape closes it), log out.
-import { api, clearToken } from './api.js';
+import { api } from './api.js';
 
 /** Every page's nav, with hrefs relative to the site's root (the folder above js/). */
 export const NAV_ITEMS = [
@@ -88,7 +88,6 @@ export function initNav() {
 export async function logout() {
   try {
     await api('/api/auth/logout', { method: 'POST', redirectOn401: false });
-  } catch { /* logged out locally either way */ }
-  clearToken();
+  } catch { /* the server clears the cookie; nothing is kept here */ }
   location.assign(`${rootPrefix()}index.html`);
 }

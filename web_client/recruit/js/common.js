@@ -1,12 +1,11 @@
 // Shared by the recruiter pages under recruit/: the API (401 → log in and come back), the header,
 // status and small table helpers.
-import { api, clearToken, getToken, loginUrl, ApiError } from '../../js/api.js';
+import { api, loginUrl, ApiError } from '../../js/api.js';
 import { initNav } from '../../js/nav.js';
 import { el } from '../../js/util.js';
 
 /** Log in, then come back to this page (the log-in page accepts recruit/… targets in ?next=). */
 export function toLogin() {
-  clearToken();
   location.assign(loginUrl());
 }
 
@@ -23,8 +22,6 @@ export async function rapi(path, opts = {}) {
 /** POST a text body (CSV upload): api.js sends only JSON or FormData. */
 export async function postText(path, text, type = 'text/csv') {
   const headers = { Accept: 'application/json', 'Content-Type': type };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(path, { method: 'POST', headers, body: text, credentials: 'same-origin' });
   if (res.status === 401) { toLogin(); throw new ApiError(401, 'unauthorized', 'Please log in again.'); }
   const data = await res.json().catch(() => null);
