@@ -11,9 +11,11 @@ Scenarios, in order (each row of the table is one):
     another session speaks the same question as in "idle" (its answer time is compared with idle);
   - troubleshoot flood: --troubleshoot POST /api/troubleshoot/offer at once (one real aiortc offer
     reused: every accepted one is a peer connection on the media node that never connects);
-  - many-track offers: --offers sessions, each offering --tracks audio tracks; accepted ones stay
-    connected --hold seconds sending silence.
-Every request's HTTP status is counted (2xx / 429 / other 4xx / 5xx or no answer); the media node's
+  - many-track offers: --offers sessions, each offering --tracks audio tracks, once with every track
+    named in ``roles`` and once with no ``roles`` at all; accepted ones stay connected --hold seconds
+    sending silence.
+Every request's HTTP status is counted (2xx / 429 / other 4xx / 5xx / no answer, with the error codes);
+the media node's
 CPU (process_cpu_seconds_total on its /metrics, over the scenario) and signaling's RSS
 (process_resident_memory_bytes on its /metrics, before -> after) are printed per scenario.
 Traffic stays on 127.0.0.1 (loopback ICE only, no STUN).
@@ -53,20 +55,28 @@ class Row:
     scenario: str
     sent: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)  # error codes of the 4xx/5xx answers
     through: str = ""
     media_cpu: float | None = None
     rss_before: float | None = None
     rss_after: float | None = None
 
-    def count(self, status: int | None) -> None:
-        if status is None or status >= 500:
-            self.statuses["5xx/none"] += 1
+    def count(self, status: int | None, code: str | None = None) -> None:
+        if code:
+            self.codes[code] += 1
+        if status is None:
+            self.statuses["none"] += 1
+        elif status >= 500:
+            self.statuses["5xx"] += 1
         elif status == 429:
             self.statuses["429"] += 1
         elif status >= 400:
             self.statuses["4xx"] += 1
         else:
             self.statuses["2xx"] += 1
+
+    def codes_text(self) -> str:
+        return "; errors: " + ", ".join(f"{k} x{v}" for k, v in self.codes.most_common(4)) if self.codes else ""
 
 
 class Probe:
@@ -129,20 +139,30 @@ async def login_burst(base_url: str, row: Row, n: int) -> None:
     url = f"{base_url}/api/auth/login"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
 
-        async def attempt(password: str) -> int | None:
-            try:
-                async with http.post(url, json={"email": email, "password": password}) as r:
-                    await r.read()
-                    return r.status
-            except aiohttp.ClientError:
-                return None
+        async def attempt(password: str) -> tuple[int | None, str | None]:
+            return await post_status(http, url, {"email": email, "password": password})
 
-        statuses = await asyncio.gather(*(attempt(f"wrong-{i}") for i in range(n)))
-        for st in statuses:
-            row.count(st)
+        results = await asyncio.gather(*(attempt(f"wrong-{i}") for i in range(n)))
+        for st, code in results:
+            row.count(st, code)
         row.sent = n
-        right = await attempt(PASSWORD)
-    row.through = f"{sum(1 for s in statuses if s == 401)} checked (401); right password after it: {right}"
+        right, right_code = await attempt(PASSWORD)
+    row.through = (
+        f"{sum(1 for s, _ in results if s == 401)} passwords checked (401); the right password just after: "
+        f"{right} {right_code or ''}{row.codes_text()}"
+    )
+
+
+async def post_status(http: aiohttp.ClientSession, url: str, body: Any) -> tuple[int | None, str | None]:
+    """HTTP status and error code of one POST (None, exception name when no answer came)."""
+    try:
+        async with http.post(url, json=body) as r:
+            data = await r.json(content_type=None) if r.status >= 400 else None
+            await r.read()
+    except (aiohttp.ClientError, TimeoutError, ValueError) as e:
+        return None, type(e).__name__
+    err = data.get("error") if isinstance(data, dict) else None
+    return r.status, (str(err.get("code")) if isinstance(err, dict) else None)
 
 
 async def ask_flood(base_url: str, row: Row, n: int, idle_s: float) -> None:
@@ -199,29 +219,31 @@ async def troubleshoot_flood(base_url: str, row: Row, n: int) -> None:
     headers = {"Authorization": f"Bearer {c.token}"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), headers=headers) as http:
 
-        async def offer() -> int | None:
-            try:
-                async with http.post(f"{base_url}/api/troubleshoot/offer", json={"sdp": sdp, "type": "offer"}) as r:
-                    await r.read()
-                    return r.status
-            except aiohttp.ClientError:
-                return None
-
-        statuses = await asyncio.gather(*(offer() for _ in range(n)))
-    for st in statuses:
-        row.count(st)
+        url = f"{base_url}/api/troubleshoot/offer"
+        results = await asyncio.gather(*(post_status(http, url, {"sdp": sdp, "type": "offer"}) for _ in range(n)))
+    for st, code in results:
+        row.count(st, code)
     row.sent = n
-    row.through = f"{row.statuses['2xx']} peer connections answered"
+    row.through = f"{row.statuses['2xx']} peer connections answered{row.codes_text()}"
 
 
-async def many_tracks(base_url: str, row: Row, offers: int, tracks: int, hold: float) -> None:
+class UnnamedTracksClient(RoomClient):
+    """Offers without ``roles`` (every track then gets the session's default role), as an attacker can."""
+
+    async def request(self, method: str, path: str, json_body: Any = None) -> Any:
+        if path.endswith("/offer") and isinstance(json_body, dict):
+            json_body = {k: v for k, v in json_body.items() if k != "roles"}
+        return await super().request(method, path, json_body)
+
+
+async def many_tracks(base_url: str, row: Row, offers: int, tracks: int, hold: float, named: bool) -> None:
     owner = await user(base_url, "tracks")
     clients: list[RoomClient] = []
     accepted = connected = 0
     try:
         for _ in range(offers):
             s = await owner.create_session(title="tracks", mode="assistant")
-            c = RoomClient(base_url, owner.token)
+            c = RoomClient(base_url, owner.token) if named else UnnamedTracksClient(base_url, owner.token)
             clients.append(c)
             try:
                 await c.connect(s["id"], [("interviewer", None)] * tracks)
@@ -229,14 +251,17 @@ async def many_tracks(base_url: str, row: Row, offers: int, tracks: int, hold: f
                 accepted += 1
                 connected += 1
             except ApiError as e:
-                row.count(e.status)
+                row.count(e.status, e.code)
             except (TimeoutError, ConnectionError):
                 row.count(200)
                 accepted += 1
         row.sent = offers
         if connected:
             await asyncio.sleep(hold)
-        row.through = f"{accepted} offers of {tracks} audio tracks answered, {connected} connected for {hold:.0f} s"
+        row.through = (
+            f"{accepted} offers of {tracks} audio tracks answered, {connected} connected for {hold:.0f} s"
+            f"{row.codes_text()}"
+        )
     finally:
         for c in clients:
             await c.close()
@@ -245,15 +270,16 @@ async def many_tracks(base_url: str, row: Row, offers: int, tracks: int, hold: f
 
 def table(rows: list[Row]) -> str:
     out = [
-        "| scenario | sent | 2xx | 429 | other 4xx | 5xx/none | what got through | media CPU % | signaling RSS MB before → after |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| scenario | sent | 2xx | 429 | other 4xx | 5xx | no answer | what got through | media CPU % "
+        "| signaling RSS MB before → after |",
+        "| --- " * 10 + "|",
     ]
     for r in rows:
         cpu = f"{r.media_cpu:.0f}" if r.media_cpu is not None else "n/a"
         rss = f"{r.rss_before:.0f} → {r.rss_after:.0f}" if r.rss_before and r.rss_after else "n/a"
         st = r.statuses
         http = r.statuses.get("data channel") is None
-        cells = [str(st["2xx"]), str(st["429"]), str(st["4xx"]), str(st["5xx/none"])] if http else ["-"] * 4
+        cells = [str(st[k]) for k in ("2xx", "429", "4xx", "5xx", "none")] if http else ["-"] * 5
         out.append(f"| {r.scenario} | {r.sent} | {' | '.join(cells)} | {r.through} | {cpu} | {rss} |")
     return "\n".join(out)
 
@@ -268,6 +294,7 @@ async def run(args: argparse.Namespace, base_url: str, media_url: str | None) ->
         nonlocal idle_s
         idle_s = await spoken_answer_seconds(base_url, "idle")
         idle.sent = 1
+        idle.statuses["data channel"] = 1
         idle.through = f"answer.done {idle_s:.2f} s after the end of speech"
 
     rows.append(await probe.measure(idle, idle_work))
@@ -277,8 +304,12 @@ async def run(args: argparse.Namespace, base_url: str, media_url: str | None) ->
         (f"ask flood ({args.asks} asks in 1 s, one session)", lambda r: ask_flood(base_url, r, args.asks, idle_s)),
         (f"troubleshoot flood ({args.troubleshoot} offers at once)", lambda r: troubleshoot_flood(base_url, r, args.troubleshoot)),
         (
-            f"many-track offers ({args.offers} x {args.tracks} tracks)",
-            lambda r: many_tracks(base_url, r, args.offers, args.tracks, args.hold),
+            f"many-track offers ({args.offers} x {args.tracks} tracks, each named in roles)",
+            lambda r: many_tracks(base_url, r, args.offers, args.tracks, args.hold, named=True),
+        ),
+        (
+            f"many-track offers ({args.offers} x {args.tracks} tracks, no roles)",
+            lambda r: many_tracks(base_url, r, args.offers, args.tracks, args.hold, named=False),
         ),
     ]
     for name, fn in scenarios:
