@@ -184,6 +184,7 @@ class LlmWorker:
         held = self.in_flight.get(sid, 0)
         if job.kind == "ask" and 0 < self.session_jobs <= held:
             self.dropped_asks += 1
+            metrics.CLIENT_MESSAGES_DROPPED.labels(reason="session_jobs").inc()
             await self._rate_limited(sid, held)
             return  # acked unanswered
         item = _Item(job, entry_id.decode())

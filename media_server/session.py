@@ -33,7 +33,7 @@ from interview_room import bus, client_settings
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
-from interview_room.metrics import PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
+from interview_room.metrics import CLIENT_MESSAGES_DROPPED, PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
 from interview_room.store import media as media_store
@@ -695,12 +695,13 @@ class ClientLimiter:
     def admit(self, reply: Callable[[str], object]) -> bool:
         if self.bucket.take():
             return True
-        self.drop(reply, "too many messages")
+        self.drop(reply, "rate")
         return False
 
     def drop(self, reply: Callable[[str], object], why: str) -> None:
         """A message that is not handled: counted, and the client told (throttled)."""
         self.dropped += 1
+        CLIENT_MESSAGES_DROPPED.labels(reason=why).inc()
         if self.throttle.ready():
             log.warning("client messages dropped reason=%s dropped_total=%d", why, self.dropped)
             reply(
@@ -779,7 +780,7 @@ def handle_client_message(
         enqueue(item)
     except asyncio.QueueFull:
         if limiter is not None:
-            limiter.drop(reply, "queue full")
+            limiter.drop(reply, "queue")
         else:
             reply(Notice(level="warning", code=RATE_LIMITED, message="Too many requests; this one was ignored").to_json())
     return None
