@@ -2,8 +2,13 @@
 
 Jobs of one session go through that session's queue in stream order (one engine per session,
 one job at a time); sessions run concurrently. The consumer acks a job only when the engine
-says its output is written. Model calls are bounded per worker (``LLM_CONCURRENCY``) so one
-busy session cannot take every slot.
+says its output is written. Model calls are bounded per worker (``LLM_CONCURRENCY``) and per
+session (3), and so are a session's jobs in the worker (``LLM_SESSION_JOBS``): a job holds one of
+the consumer's ``LLM_JOB_CONCURRENCY`` slots until its output is written (a typed ask: until its
+answer is done), so a session flooding asks would otherwise hold every slot while its answers wait
+for its 3 model calls. Asks beyond the cap are acked unanswered and the client gets a throttled
+``rate_limited`` notice; captions, settings and the other kinds always go through (they come at
+the pace of speech, or finish at once).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from aiohttp import web
 from interview_room import bus, db, metrics, service
 from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import LlmJob
+from interview_room.messages import LlmJob, Notice
 from interview_room.store import insights
 
 from .llm.factory import make_provider
@@ -33,6 +38,7 @@ from .mock.engine import MockEngine, mock_engine
 log = logging.getLogger("llm.worker")
 
 IDLE_EVICT_S = 1800.0
+RATE_NOTICE_EVERY_S = 5.0  # at most one rate_limited notice per session this often
 
 
 @dataclass
@@ -123,6 +129,7 @@ class LlmWorker:
         score_pause_s: float = 6.0,
         clock: Callable[[], float] = time.monotonic,
         mock_pause_s: float = 4.5,
+        session_jobs: int = 8,
     ) -> None:
         self.r = r
         self.pool = pool
@@ -134,6 +141,10 @@ class LlmWorker:
         self.clock = clock
         self.tasks = service.TaskGroup("llm")
         self.runners: dict[str, SessionRunner] = {}
+        self.session_jobs = session_jobs  # jobs one session may hold at once (0 = no cap)
+        self.in_flight: dict[str, int] = {}  # session id -> its jobs handed to a runner, not yet done
+        self.dropped_asks = 0
+        self._noticed: dict[str, float] = {}  # session id -> clock() of its last rate_limited notice
 
     def new_engine(self, ctx: insights.SessionContext) -> SessionEngine | MockEngine:
         if ctx.mode == "mock":  # the AI is the interviewer (ai_sidecar/mock)
@@ -169,9 +180,47 @@ class LlmWorker:
         except (ValueError, TypeError, KeyError, AttributeError):
             log.error("dropping malformed llm job id=%s", entry_id.decode())
             return
+        sid = job.session_id
+        held = self.in_flight.get(sid, 0)
+        if job.kind == "ask" and 0 < self.session_jobs <= held:
+            self.dropped_asks += 1
+            metrics.CLIENT_MESSAGES_DROPPED.labels(reason="session_jobs").inc()
+            await self._rate_limited(sid, held)
+            return  # acked unanswered
         item = _Item(job, entry_id.decode())
-        self.dispatch(item)  # before any await: entries of one session keep their stream order
-        await item.done
+        self.in_flight[sid] = held + 1
+        try:
+            self.dispatch(item)  # before any await: entries of one session keep their stream order
+            await item.done
+        finally:
+            left = self.in_flight.get(sid, 1) - 1
+            if left > 0:
+                self.in_flight[sid] = left
+            else:
+                self.in_flight.pop(sid, None)
+
+    async def _rate_limited(self, sid: str, held: int) -> None:
+        """Tell the session its asks are being dropped, at most once per ``RATE_NOTICE_EVERY_S``."""
+        now = self.clock()
+        if now - self._noticed.get(sid, -1e18) < RATE_NOTICE_EVERY_S:
+            return
+        if len(self._noticed) > 1000:  # forget sessions not noticed lately
+            self._noticed = {k: t for k, t in self._noticed.items() if now - t < RATE_NOTICE_EVERY_S}
+        self._noticed[sid] = now
+        token = session_id_var.set(sid)
+        try:
+            log.warning("asks dropped: session has %d jobs in the worker dropped_total=%d", held, self.dropped_asks)
+        finally:
+            session_id_var.reset(token)
+        notice = Notice(
+            level="warning",
+            code="rate_limited",
+            message="Too many questions at once: some were not answered; wait for the answers before asking again",
+        )
+        try:
+            await bus.publish_event(self.r, sid, notice)
+        except Exception:
+            log.exception("could not publish the rate_limited notice")
 
     async def close(self) -> None:
         await self.tasks.close()
@@ -184,7 +233,8 @@ async def _lag_pass(r: aioredis.Redis) -> None:
 
 async def run(cfg: Config, stop: asyncio.Event) -> None:
     pool = await db.create_pool(cfg.database_url)
-    r = bus.connect(cfg.redis_url)
+    # every job in flight may be in a Redis call at once (an ack, an event): a pool as large as the slots
+    r = aioredis.from_url(cfg.redis_url, decode_responses=False, max_connections=max(100, cfg.llm_job_concurrency + 32))
     provider = make_provider(cfg)
     worker = LlmWorker(
         r=r,
@@ -194,6 +244,7 @@ async def run(cfg: Config, stop: asyncio.Event) -> None:
         question_pause_s=cfg.llm_question_pause_ms / 1000.0,
         score_pause_s=cfg.llm_score_pause_ms / 1000.0,
         mock_pause_s=cfg.mock_pause_ms / 1000.0,
+        session_jobs=cfg.llm_session_jobs,
     )
     consumer = bus.StreamConsumer(
         r, bus.LLM_JOBS, bus.LLM_GROUP, bus.consumer_name("llm"), worker.handle, concurrency=cfg.llm_job_concurrency

@@ -47,6 +47,8 @@ class Config:
     # for LLM_BREAKER_OPEN_S seconds, then one trial call decides
     llm_breaker_failures: int = field(default_factory=lambda: _int("LLM_BREAKER_FAILURES", 3))
     llm_breaker_open_s: float = field(default_factory=lambda: _float("LLM_BREAKER_OPEN_S", 30.0))
+    # jobs one session may hold in an llm worker at once; its typed asks beyond that are dropped (notice rate_limited)
+    llm_session_jobs: int = field(default_factory=lambda: _int("LLM_SESSION_JOBS", 8))
     llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
     llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
     # mock interviews: the interviewer's voice (auto = OpenAI speech when OPENAI_API_KEY is set, else espeak-ng)
@@ -85,6 +87,13 @@ class Config:
     password_hash_time_cost: int = field(default_factory=lambda: _int("PASSWORD_HASH_TIME_COST", 2))
     # accounts one address may create per hour (each gets the free credits); 0 = no limit
     register_per_ip_hour: int = field(default_factory=lambda: _int("REGISTER_PER_IP_HOUR", 20))
+    # data channel, per session on the media node: ask/settings/mock messages refill at CLIENT_MSG_RATE per
+    # second up to CLIENT_MSG_BURST (0 rate = no limit), at most CLIENT_INBOX_MAX wait for the llm queue, and
+    # a message longer than CLIENT_MSG_MAX_BYTES is refused
+    client_msg_rate: float = field(default_factory=lambda: _float("CLIENT_MSG_RATE", 1.0))
+    client_msg_burst: int = field(default_factory=lambda: _int("CLIENT_MSG_BURST", 8))
+    client_inbox_max: int = field(default_factory=lambda: _int("CLIENT_INBOX_MAX", 16))
+    client_msg_max_bytes: int = field(default_factory=lambda: _int("CLIENT_MSG_MAX_BYTES", 8192))
     # VAD / segmenter
     vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2))
     vad_frame_ms: int = field(default_factory=lambda: _int("VAD_FRAME_MS", 20))

@@ -29,6 +29,12 @@ LLM_ANSWER_SECONDS = Histogram(
     "ir_llm_answer_seconds", "Question's final caption to answer.done", buckets=(0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60)
 )
 LLM_ERRORS = Counter("ir_llm_errors_total", "AI provider calls that failed after retries", ["code"])
+CLIENT_MESSAGES_DROPPED = Counter(
+    "ir_client_messages_dropped_total",
+    "Client data-channel messages dropped: rate (token bucket) or queue (inbox full) on the media node, "
+    "session_jobs (a typed ask over LLM_SESSION_JOBS) in the llm worker",
+    ["reason"],
+)
 CREDITS_DEBITED = Counter("ir_credits_debited_seconds_total", "Credit seconds debited")
 WEBHOOK_ATTEMPTS = Counter("ir_webhook_attempts_total", "ATS webhook attempts", ["result"])  # ok | failed | refused
 REMINDERS_SENT = Counter("ir_reminders_sent_total", "Candidate reminder e-mails sent (automatic and by hand)")

@@ -29,15 +29,16 @@ import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, db, disk, retry
+from interview_room import bus, client_settings, db, disk, retry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
-from interview_room.metrics import PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
+from interview_room.metrics import CLIENT_MESSAGES_DROPPED, PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
 from interview_room.store import media as media_store
 from interview_room.store import recording_parts as parts_store
+from interview_room.token_bucket import Clock, Throttle, TokenBucket
 from recorder import SessionRecorder
 
 from . import tts
@@ -54,8 +55,9 @@ EVENTS_LABEL = "events"
 MAX_PENDING_EVENTS = 1000  # events kept for a data channel that is not open yet
 RELAY_BLOCK_MS = 1000  # blocking XREAD of the session's events; bounds how long a stop takes
 SEQ_TTL_S = 12 * 3600  # the Redis copy of a session's segment numbers (PostgreSQL seeds them when it is gone)
-MAX_CLIENT_MESSAGE = 64 * 1024
-LANGUAGE_MAX = 16
+MAX_CLIENT_MESSAGE = 8 * 1024  # default of CLIENT_MSG_MAX_BYTES
+RATE_NOTICE_EVERY_S = 5.0  # at most one rate_limited notice per session this often
+RATE_LIMITED = "rate_limited"
 MOCK_ACTIONS = ("skip", "repeat", "next", "end")
 SPOKEN_EVENTS = ("mock.question", "mock.done")  # events of a mock session the node also says aloud
 VOICE_MARK_EVERY = 0.25  # s between "the candidate is speaking" marks in Redis
@@ -140,7 +142,7 @@ class MediaSession:
         self.id = session_id
         self.user_id = user_id
         self.mode = mode
-        self.lang = listen_language or "en"
+        self.lang = _session_language(listen_language)
         self.cfg = cfg
         self.redis = redis
         self.pool = pool
@@ -166,7 +168,9 @@ class MediaSession:
         self._track_tasks: set[asyncio.Task[Any]] = set()
         self._video_received = False  # an answer accepted a camera (the recording then expects one)
         self._camera: MediaStreamTrack | None = None  # the video track being recorded
-        self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        # client -> server messages: rate-limited per session (every data channel of it), a bounded queue
+        self.limiter = ClientLimiter(cfg.client_msg_rate, cfg.client_msg_burst)
+        self._inbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(max(1, cfg.client_inbox_max))
         self._clock0: float | None = None  # loop.time() at session t = 0 (this node's first audio frame, or earlier)
         self._origin: float | None = None  # unix time of t = 0 set by an earlier part on another node
         self._part_task: asyncio.Task[Any] | None = None
@@ -715,7 +719,18 @@ class MediaSession:
             channel.on("open", self._flush_pending)
 
     def _on_message(self, channel: RTCDataChannel, message: str | bytes) -> None:
-        handle_client_message(message, reply=channel.send, enqueue=self._inbox.put_nowait, mock=self.mode == "mock")
+        token = session_id_var.set(self.id)  # this runs in aiortc's task: its log lines name the session
+        try:
+            handle_client_message(
+                message,
+                reply=channel.send,
+                enqueue=self._inbox.put_nowait,
+                mock=self.mode == "mock",
+                limiter=self.limiter,
+                max_bytes=self.cfg.client_msg_max_bytes,
+            )
+        finally:
+            session_id_var.reset(token)
 
     async def _handle_inbox(self) -> None:
         while True:
@@ -731,16 +746,66 @@ class MediaSession:
                 self._inbox.task_done()
 
     def _apply_settings(self, msg: dict[str, Any]) -> None:
-        lang = msg.get("listen_language")
-        if isinstance(lang, str) and 0 < len(lang) <= LANGUAGE_MAX:
-            self.lang = lang
-        hangover = msg.get("hangover")
-        if isinstance(hangover, str) and hangover:
+        """A settings message that ``handle_client_message`` validated (its normalised payload)."""
+        change = client_settings.parse_settings(msg)
+        if change.listen_language is not None:
+            self.lang = change.listen_language
+            log.info("listen language=%s", self.lang)
+        if change.hangover is not None:
             for s in self._segmenters:
-                s.set_hangover(hangover)
+                s.set_hangover(change.hangover)
 
     async def _add_job(self, job: LlmJob) -> None:
         await self.redis.xadd(bus.LLM_JOBS, job.to_fields(), maxlen=bus.WORK_MAXLEN, approximate=True)  # type: ignore[arg-type]
+
+
+def _session_language(value: str | None) -> str:
+    """The session's listening language as Whisper takes it; an unusable stored one means detect it."""
+    if not value:
+        return "en"
+    try:
+        return client_settings.language(value, allow_auto=True)
+    except ValueError:
+        log.warning("unusable listen language %r; detecting the language instead", value[:40])
+        return client_settings.AUTO
+
+
+class ClientLimiter:
+    """One session's budget for client messages: a token bucket; what it drops is told to the client
+    as one ``notice`` ``rate_limited`` per ``notice_every`` seconds, however many were dropped."""
+
+    def __init__(
+        self, rate: float, burst: float, clock: Clock = time.monotonic, notice_every: float = RATE_NOTICE_EVERY_S
+    ) -> None:
+        self.bucket = TokenBucket(rate, burst, clock)
+        self.throttle = Throttle(notice_every, clock)
+        self.dropped = 0
+
+    def admit(self, reply: Callable[[str], object]) -> bool:
+        if self.bucket.take():
+            return True
+        self.drop(reply, "rate")
+        return False
+
+    def drop(self, reply: Callable[[str], object], why: str) -> None:
+        """A message that is not handled: counted, and the client told (throttled)."""
+        self.dropped += 1
+        CLIENT_MESSAGES_DROPPED.labels(reason=why).inc()
+        if self.throttle.ready():
+            log.warning("client messages dropped reason=%s dropped_total=%d", why, self.dropped)
+            reply(
+                Notice(
+                    level="warning",
+                    code=RATE_LIMITED,
+                    message="Too many requests: some were ignored; wait a few seconds before asking again",
+                ).to_json()
+            )
+
+
+def _size(message: str | bytes, limit: int) -> int:
+    if isinstance(message, str) and len(message) <= limit // 4:
+        return len(message)  # at most 4 bytes a character: certainly within the limit
+    return len(message.encode("utf-8", "surrogatepass")) if isinstance(message, str) else len(message)
 
 
 def handle_client_message(
@@ -749,18 +814,26 @@ def handle_client_message(
     reply: Callable[[str], object],
     enqueue: Callable[[tuple[str, dict[str, Any]]], object] | None,
     mock: bool = False,
+    limiter: ClientLimiter | None = None,
+    max_bytes: int = MAX_CLIENT_MESSAGE,
 ) -> None:
     """One client->server data-channel message: answer ping, queue ask/settings (and, in a mock
     session, ``{"type": "mock", "action": skip|repeat|next|end}``), refuse the rest.
 
-    A bad message gets an ``error`` event back (``bad_message``) and changes nothing.
+    A bad message gets an ``error`` event back (``bad_message``, ``message_too_large``,
+    ``invalid_settings``: nothing changes, not even on the llm worker). With a ``limiter`` every
+    message costs a token, so a flood of anything (asks, pings, garbage) is dropped; a full queue
+    (``enqueue`` raising QueueFull) drops the message too. Either way the client gets a throttled
+    ``rate_limited`` notice.
     """
 
-    def error(text: str) -> None:
-        reply(ErrorEvent(code="bad_message", message=text).to_json())
+    def error(text: str, code: str = "bad_message") -> None:
+        reply(ErrorEvent(code=code, message=text).to_json())
 
-    if len(message) > MAX_CLIENT_MESSAGE:
-        return error("Message too large")
+    if limiter is not None and not limiter.admit(reply):
+        return None
+    if _size(message, max_bytes) > max_bytes:
+        return error(f"Messages can be at most {max_bytes} bytes", "message_too_large")
     try:
         msg = json.loads(message)
     except (ValueError, UnicodeDecodeError):
@@ -771,16 +844,32 @@ def handle_client_message(
     if kind == "ping":
         reply(json.dumps({"v": 1, "type": "pong", "ts": time.time(), "id": msg.get("id")}))
         return None
-    if enqueue is not None and kind in ("ask", "settings"):
-        if kind == "ask" and "text" in msg and not isinstance(msg["text"], str | None):
+    item: tuple[str, dict[str, Any]] | None = None
+    if enqueue is not None and kind == "ask":
+        if "text" in msg and not isinstance(msg["text"], str | None):
             return error('"text" must be a string')
-        enqueue((kind, msg))
-        return None
-    if enqueue is not None and kind == "mock":
+        item = (kind, msg)
+    elif enqueue is not None and kind == "settings":
+        try:
+            change = client_settings.parse_settings(msg)
+        except client_settings.InvalidSettings as e:
+            reply(e.to_event().to_json())
+            return None
+        item = (kind, change.to_payload())
+    elif enqueue is not None and kind == "mock":
         if not mock:
             return error("mock actions are only for mock interview sessions")
         if msg.get("action") not in MOCK_ACTIONS:
             return error(f'"action" must be one of: {", ".join(MOCK_ACTIONS)}')
-        enqueue((kind, {"type": "mock", "action": msg["action"]}))
-        return None
-    return error(f"Unknown message type {kind!r}")
+        item = (kind, {"type": "mock", "action": msg["action"]})
+    if item is None:
+        return error(f"Unknown message type {kind!r}")
+    assert enqueue is not None
+    try:
+        enqueue(item)
+    except asyncio.QueueFull:
+        if limiter is not None:
+            limiter.drop(reply, "queue")
+        else:
+            reply(Notice(level="warning", code=RATE_LIMITED, message="Too many requests; this one was ignored").to_json())
+    return None

@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room import client_settings
+
 from .errors import ApiError
 
 Validator = Callable[[Any], Any]
@@ -102,22 +104,17 @@ def integer(lo: int, hi: int) -> Validator:
     return v
 
 
-_LANG = re.compile(r"^([a-z]{2,3})(-[a-z0-9]{1,8})*$")
-
-
 def language(allow_auto: bool = False) -> Validator:
-    """A BCP-47 tag, reduced to its primary language subtag (what the speech and text models use)."""
+    """A BCP-47 tag of a language Whisper knows, reduced to its code (``pt-BR`` -> ``pt``): the same
+    rule as a ``settings`` message on the data channel (interview_room/client_settings.py)."""
 
     def v(value: Any) -> str:
         if not isinstance(value, str):
             raise Invalid("must be a string")
-        s = value.strip().lower().replace("_", "-")
-        if allow_auto and s == "auto":
-            return s
-        m = _LANG.match(s)
-        if not m:
-            raise Invalid("must be a language tag such as 'en' or 'es'" + (" or 'auto'" if allow_auto else ""))
-        return m.group(1)
+        try:
+            return client_settings.language(value, allow_auto=allow_auto)
+        except ValueError as e:
+            raise Invalid(str(e)) from None
 
     return v
 

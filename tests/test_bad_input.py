@@ -144,6 +144,8 @@ async def test_unknown_fields_are_named(api: TestClient, auth: dict[str, str]) -
         ({"mode": ["assistant"]}, "mode"),
         ({"listen_language": "english please"}, "listen_language"),
         ({"answer_language": "auto"}, "answer_language"),
+        ({"listen_language": "xx-nonsense"}, "listen_language"),  # no such language: Whisper would fail on it
+        ({"answer_language": "qq"}, "answer_language"),
         ({"hints": {"a": 1}}, "hints"),
         ({"hangover": "forever"}, "hangover"),
         ({"title": "t" * 201}, "title"),
@@ -155,6 +157,13 @@ async def test_unknown_fields_are_named(api: TestClient, auth: dict[str, str]) -
 async def test_wrong_types_name_the_field(api: TestClient, auth: dict[str, str], body: dict[str, Any], field: str) -> None:
     err = await error_of(await api.post("/api/sessions", json=body, headers=auth), 400)
     assert err["code"] == "validation_error" and err["field"] == field and field in err["message"]
+
+
+async def test_regional_language_tags_are_stored_as_their_language(api: TestClient, auth: dict[str, str]) -> None:
+    r = await api.post("/api/sessions", json={"title": "t", "listen_language": "en-US", "answer_language": "pt_BR"}, headers=auth)
+    assert r.status == 201, await r.text()
+    s = await r.json()
+    assert (s["listen_language"], s["answer_language"]) == ("en", "pt")
 
 
 async def test_wrong_types_in_auth_and_query(api: TestClient, auth: dict[str, str]) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterable
@@ -24,7 +23,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from interview_room import bus, metrics
+from interview_room import bus, client_settings, metrics
 from interview_room.logs import session_id_var
 from interview_room.messages import (
     AnswerDelta,
@@ -55,7 +54,6 @@ MAX_ASK_CHARS = 2000
 MIN_SCORED_WORDS = 3
 DELTA_EVERY_S = 0.05
 SESSION_CALLS = 3  # model calls one session may have in flight (answers, scores, translations)
-_LANG = re.compile(r"^[a-z]{2,3}$")
 
 OFFLINE_NOTICE = "AI provider not configured: offline talking points only; translation unavailable"
 TRANSLATION_NOTICE = "Translation needs an AI provider; none is configured, so captions stay in their language"
@@ -562,36 +560,18 @@ class SessionEngine:
     # ---- settings ----
 
     async def _on_settings(self, p: dict[str, Any]) -> None:
-        s = self.settings
-        new = Settings(s.listen_language, s.answer_language, s.translate)
-        bad: list[str] = []
-        if "answer_language" in p:
-            v = p["answer_language"]
-            if isinstance(v, str) and _LANG.match(v.lower()):
-                new.answer_language = v.lower()
-            else:
-                bad.append("answer_language")
-        if "listen_language" in p:
-            v = p["listen_language"]
-            if isinstance(v, str) and (v.lower() == "auto" or _LANG.match(v.lower())):
-                new.listen_language = v.lower()
-            else:
-                bad.append("listen_language")
-        if "translate" in p:
-            if isinstance(p["translate"], bool):
-                new.translate = p["translate"]
-            else:
-                bad.append("translate")
-        if bad:
-            await bus.publish_event(
-                self.r,
-                self.sid,
-                ErrorEvent(
-                    code="invalid_settings",
-                    message=f'Invalid settings: {", ".join(bad)} (languages are codes like "en")',
-                ),
-            )
+        try:
+            change = client_settings.parse_settings(p)  # the media node's validation, again (older nodes)
+        except client_settings.InvalidSettings as e:
+            log.info("settings refused fields=%s", ",".join(e.problems))
+            await bus.publish_event(self.r, self.sid, e.to_event())
             return
+        s = self.settings
+        new = Settings(
+            change.listen_language if change.listen_language is not None else s.listen_language,
+            change.answer_language if change.answer_language is not None else s.answer_language,
+            change.translate if change.translate is not None else s.translate,
+        )
         self.settings = new
         await self.r.set(settings_key(self.sid), json.dumps(new.__dict__), ex=SETTINGS_TTL_S)
         log.info("settings listen=%s answer=%s translate=%s", new.listen_language, new.answer_language, new.translate)
