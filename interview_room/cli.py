@@ -20,6 +20,7 @@ import time
 
 from . import config, db, logs
 from .embedded import EmbeddedPostgres, EmbeddedRedis
+from .internal_api import internal_token
 
 log = logging.getLogger("cli")
 PARTS = ("signaling", "media", "stt", "llm")
@@ -35,7 +36,11 @@ class Infra:
 
     def start(self) -> dict[str, str]:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {"DATA_DIR": str(self.cfg.data_dir), "SECRET_KEY": config.secret_key(self.cfg)}
+        env = {
+            "DATA_DIR": str(self.cfg.data_dir),
+            "SECRET_KEY": config.secret_key(self.cfg),
+            "INTERNAL_TOKEN": internal_token(self.cfg),  # signaling's calls to the media node carry it
+        }
         if self.cfg.database_url:
             env["DATABASE_URL"] = self.cfg.database_url
         else:
