@@ -66,7 +66,7 @@ async def mark_live(
         if cur is None or cur["status"] == "ended":
             return None
         if max_live_per_user > 0 and cur["status"] != "live" and cur["mode"] != "recorded_answer":
-            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1013))", cur["user_id"])
+            await db.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 1013))", cur["user_id"])
             live = await live_session_count(db, cur["user_id"], exclude=session_id)
             if live >= max_live_per_user:
                 raise LiveLimitReached(live)
