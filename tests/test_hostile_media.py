@@ -26,16 +26,19 @@ import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from aiohttp import web
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from conftest import Infra, Stack, _wait_http
 
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.embedded import free_port
-from interview_room.internal_api import auth_headers, internal_token, troubleshoot_peers_key
+from interview_room.internal_api import auth_headers, check_authorization, internal_token, troubleshoot_peers_key
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
 from loadtests.video_cpu import CameraTrack
+from signaling import media_nodes
+from signaling.errors import ApiError as SignalingApiError
 
 PASSWORD = "hostile password 123"
 SPEECH = FIXTURES / "q_hash_map.wav"
@@ -193,6 +196,68 @@ async def peer_gauge(url: str) -> float:
 async def call(url: str, headers: dict[str, str] | None = None, body: Any = None) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers or {}) as r:
         return r.status, await r.json(content_type=None)
+
+
+# ---------------------------------------------------------------- 0. the credential itself
+
+
+def test_the_token_is_generated_once_in_data_dir_and_the_environment_wins(tmp_path: Path) -> None:
+    generated = internal_token(Config(data_dir=tmp_path, internal_token=""))
+    assert len(generated) >= 32 and (tmp_path / "internal_token").read_text().strip() == generated
+    assert internal_token(Config(data_dir=tmp_path, internal_token="")) == generated  # every process reads the same
+    assert internal_token(Config(data_dir=tmp_path, internal_token="from-env")) == "from-env"
+    assert check_authorization(None, generated) == 401
+    assert check_authorization(f"Basic {generated}", generated) == 401
+    assert check_authorization("Bearer ", generated) == 401
+    assert check_authorization("Bearer wrong", generated) == 403
+    assert check_authorization(f"Bearer {generated}", "") == 403  # a node without a token accepts nothing
+    assert check_authorization(auth_headers(generated)["Authorization"], generated) is None
+
+
+async def test_signaling_sends_the_token_and_skips_a_node_that_refuses_it() -> None:
+    """Two local servers standing in for media nodes: one with another INTERNAL_TOKEN (403), one taking
+    the offer. The user gets the second's answer, never the first's 403."""
+    seen: list[tuple[str, str | None]] = []
+
+    def node(name: str, status: int, body: dict[str, Any]) -> web.Application:
+        async def offer(request: web.Request) -> web.Response:
+            seen.append((name, request.headers.get("Authorization")))
+            return web.json_response(body, status=status)
+
+        app = web.Application()
+        app.router.add_post("/internal/offer", offer)
+        return app
+
+    runners = []
+    nodes = []
+    refused = {"error": {"code": "forbidden", "message": "wrong token"}}
+    for name, status, body in (("a", 403, refused), ("b", 200, {"sdp": "v=0", "type": "answer"})):
+        runner = web.AppRunner(node(name, status, body))
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runners.append(runner)
+        nodes.append(media_nodes.MediaNode(name, f"http://127.0.0.1:{port}", 0, 0.0, False))
+    try:
+        async with aiohttp.ClientSession() as http:
+            chosen, status, body = await media_nodes.post_to_placed_node(http, nodes, "/internal/offer", {}, "tok-1")
+            assert (chosen.node_id, status, body["sdp"]) == ("b", 200, "v=0")
+            with pytest.raises(SignalingApiError) as e:
+                await media_nodes.post_to_placed_node(http, nodes[:1], "/internal/offer", {}, "tok-1")
+            assert (e.value.status, e.value.code) == (503, "no_media_node")
+        assert seen == [("a", "Bearer tok-1"), ("b", "Bearer tok-1"), ("a", "Bearer tok-1")]
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+def test_placement_tries_a_full_node_last() -> None:
+    full = media_nodes.MediaNode("a", "http://a", 0, 0.0, False, full=True)
+    busy = media_nodes.MediaNode("b", "http://b", 5, 0.0, False)
+    draining = media_nodes.MediaNode("c", "http://c", 0, 0.0, True)
+    assert [n.node_id for n in media_nodes.placement_order([full, busy, draining])] == ["b", "a"]
+    # the session's own node first, full or not: it serves a re-offer of a session it holds
+    assert [n.node_id for n in media_nodes.placement_order([full, busy], "http://a")] == ["a", "b"]
 
 
 # ---------------------------------------------------------------- 1. the internal API needs the token
