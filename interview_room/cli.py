@@ -20,6 +20,7 @@ import time
 
 from . import config, db, logs
 from .embedded import EmbeddedPostgres, EmbeddedRedis, EmbeddedUnavailable
+from .internal_api import internal_token
 from .supervisor import Child, Supervisor
 
 log = logging.getLogger("cli")
@@ -36,7 +37,11 @@ class Infra:
 
     def start(self) -> dict[str, str]:
         self.cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {"DATA_DIR": str(self.cfg.data_dir), "SECRET_KEY": config.secret_key(self.cfg)}
+        env = {
+            "DATA_DIR": str(self.cfg.data_dir),
+            "SECRET_KEY": config.secret_key(self.cfg),
+            "INTERNAL_TOKEN": internal_token(self.cfg),  # signaling's calls to the media node carry it
+        }
         if self.cfg.database_url:
             env["DATABASE_URL"] = self.cfg.database_url
         else:
@@ -61,10 +66,6 @@ def spawn_part(env: dict[str, str], part: str) -> subprocess.Popen[bytes]:
     p = subprocess.Popen([sys.executable, "-m", "interview_room.cli", part], env={**os.environ, **env})
     log.info("started %s pid=%d", part, p.pid)
     return p
-
-
-def spawn_parts(env: dict[str, str], parts: tuple[str, ...] = PARTS) -> list[subprocess.Popen[bytes]]:
-    return [spawn_part(env, p) for p in parts]
 
 
 def stop_parts(procs: list[subprocess.Popen[bytes]], timeout: float = 15) -> None:

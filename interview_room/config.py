@@ -73,6 +73,16 @@ class Config:
     media_outage_buffer_bytes: int = field(default_factory=lambda: _int("MEDIA_OUTAGE_BUFFER_BYTES", 64 * 1024 * 1024))
     # PCM waiting in stt:segments for a worker at most (then the oldest waiting segments are shed)
     stt_backlog_bytes: int = field(default_factory=lambda: _int("STT_BACKLOG_BYTES", 256 * 1024 * 1024))
+    # credential of every call to a media node's /internal/* API; empty = generated in DATA_DIR
+    internal_token: str = field(default_factory=lambda: _env("INTERNAL_TOKEN", ""))
+    # a media node over either limit answers new sessions 503 node_full (signaling tries the next node)
+    media_max_sessions: int = field(default_factory=lambda: _int("MEDIA_MAX_SESSIONS", 100))  # 0 = no limit
+    media_max_cpu: float = field(default_factory=lambda: _float("MEDIA_MAX_CPU", 0.0))  # cores; 0 = no limit
+    media_max_troubleshoot: int = field(default_factory=lambda: _int("MEDIA_MAX_TROUBLESHOOT", 20))
+    # per user: live sessions at once (recruiters' recorded answers apart), troubleshooting peers
+    max_live_sessions_per_user: int = field(default_factory=lambda: _int("MAX_LIVE_SESSIONS_PER_USER", 3))
+    troubleshoot_per_user: int = field(default_factory=lambda: _int("TROUBLESHOOT_PER_USER", 2))  # at once
+    troubleshoot_per_minute: int = field(default_factory=lambda: _int("TROUBLESHOOT_PER_MINUTE", 5))
     stt_metrics_port: int = field(default_factory=lambda: _int("STT_METRICS_PORT", 8082))
     llm_metrics_port: int = field(default_factory=lambda: _int("LLM_METRICS_PORT", 8083))
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))

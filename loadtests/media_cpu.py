@@ -136,8 +136,11 @@ async def _node(
         "ICE_HOSTS": "127.0.0.1",
         "ICE_SERVERS": "",
         "LOG_LEVEL": "WARNING",
+        "INTERNAL_TOKEN": os.environ.get("INTERNAL_TOKEN") or uuid.uuid4().hex,
+        "MEDIA_MAX_SESSIONS": "0",  # measured, not capped
         **(env or {}),
     }
+    internal = {"Authorization": f"Bearer {env['INTERNAL_TOKEN']}"}
     node = subprocess.Popen([sys.executable, "-m", "interview_room.cli", "media"], env=env)
     pcs: list[RTCPeerConnection] = []
     tracks: list[WavTrack] = []
@@ -173,7 +176,7 @@ async def _node(
                 pc.createDataChannel("events")
                 await pc.setLocalDescription(await pc.createOffer())
                 body = {"session_id": str(sid), "user_id": str(uid), "sdp": pc.localDescription.sdp, "type": "offer"}
-                async with http.post(f"{url}/internal/offer", json=body) as r:
+                async with http.post(f"{url}/internal/offer", json=body, headers=internal) as r:
                     ans = await r.json()
                 await pc.setRemoteDescription(
                     RTCSessionDescription(filter_sdp_candidates(ans["sdp"], ["127.0.0.1"]), "answer")

@@ -29,6 +29,12 @@ from aiortc.mediastreams import MediaStreamError
 
 from interview_room import bus, db, disk, registry
 from interview_room.config import Config
+from interview_room.internal_api import (
+    TROUBLESHOOT_SECONDS,
+    check_authorization,
+    internal_token,
+    troubleshoot_peers_key,
+)
 from interview_room.logs import session_id_var
 from interview_room.loopback_ice import restrict_ice_hosts
 from interview_room.messages import Notice
@@ -43,7 +49,6 @@ from .session import EndResult, MediaSession, handle_client_message, interviewer
 log = logging.getLogger("media.node")
 
 NODE_TTL_SECONDS = 5
-TROUBLESHOOT_SECONDS = 120.0
 MAX_REMEMBERED_ENDS = 10_000
 
 
@@ -75,6 +80,27 @@ async def _json_errors(
         return _error(500, "internal", "The media node failed to handle the request")
 
 
+def _internal_auth(token: Callable[[], str]) -> Any:
+    """``/internal/*`` needs the shared INTERNAL_TOKEN (refused before anything is read or done);
+    ``/health`` and ``/metrics`` stay open for probes and Prometheus."""
+
+    @web.middleware
+    async def check(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path.startswith("/internal/"):
+            refused = check_authorization(request.headers.get("Authorization"), token())
+            if refused == 401:
+                log.warning("internal call without a credential path=%s peer=%s", request.path, request.remote)
+                return _error(401, "unauthorized", "This internal API needs the INTERNAL_TOKEN credential")
+            if refused is not None:
+                log.warning("internal call with a wrong credential path=%s peer=%s", request.path, request.remote)
+                return _error(403, "forbidden", "The credential is not this node's INTERNAL_TOKEN")
+        return await handler(request)
+
+    return check
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -90,6 +116,14 @@ def _session_id(value: object) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise OfferError(400, "invalid_session_id", "session_id must be a UUID") from None
+
+
+def too_many_live(live: int) -> OfferError:
+    return OfferError(
+        409,
+        "too_many_live_sessions",
+        f"You already have {live} live sessions; end one before starting another",
+    )
 
 
 def _opt_str(body: dict[str, Any], key: str) -> str | None:
@@ -127,6 +161,7 @@ class MediaNode:
         self.publisher = SegmentPublisher(
             redis, buffer_bytes=cfg.media_outage_buffer_bytes, backlog_bytes=cfg.stt_backlog_bytes, on_shed=self._on_shed
         )
+        self._token: str | None = None
 
     @property
     def registry_key(self) -> str:
@@ -134,8 +169,25 @@ class MediaNode:
 
     # ---- lifecycle ----
 
+    def token(self) -> str:
+        """INTERNAL_TOKEN (or the one generated in DATA_DIR), read on first use."""
+        if self._token is None:
+            self._token = internal_token(self.cfg)
+        return self._token
+
+    def full(self) -> str | None:
+        """Why this node takes no new session (MEDIA_MAX_SESSIONS, MEDIA_MAX_CPU), or None."""
+        cap = self.cfg.media_max_sessions
+        if cap > 0 and len(self.sessions) >= cap:
+            return f"{len(self.sessions)} sessions"
+        if self.cfg.media_max_cpu > 0 and self._cpu >= self.cfg.media_max_cpu:
+            return f"cpu {self._cpu:.2f}"
+        return None
+
     def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[_json_errors], client_max_size=self.cfg.max_body_bytes)
+        app = web.Application(
+            middlewares=[_json_errors, _internal_auth(self.token)], client_max_size=self.cfg.max_body_bytes
+        )
         app.router.add_post("/internal/offer", self.handle_offer)
         app.router.add_post("/internal/sessions/{id}/end", self.handle_end)
         app.router.add_post("/internal/troubleshoot/offer", self.handle_troubleshoot)
@@ -198,6 +250,7 @@ class MediaNode:
             "sessions": len(self.sessions),
             "cpu": round(self._cpu, 3),
             "draining": self.draining,
+            "full": self.full() is not None,
             "heartbeat": round(time.time(), 3),
         }
         await registry.register(self.redis, self.node_id, json.dumps(info), NODE_TTL_SECONDS)
@@ -261,6 +314,9 @@ class MediaNode:
         live_here = sid in self.sessions and not self.sessions[sid].ending
         if self.draining and not live_here:  # a reconnect of a session held here is still served
             return _error(503, "node_draining", "This media node is shutting down")
+        if not live_here and (why := self.full()):
+            log.info("new session refused: node full (%s)", why)
+            return _error(503, "node_full", "This media node is at its limit; another one takes the session")
         if body.get("type", "offer") != "offer":
             raise OfferError(400, "invalid_sdp", 'type must be "offer"')
         sdp = body.get("sdp")
@@ -297,6 +353,7 @@ class MediaNode:
                     return _error(404, "session_not_found", "No such session")
                 return _error(409, "session_ended", "This session has ended")
             session.attach(pc)
+            await session.replace_peers(pc)  # a re-offer takes over from the previous connection
             roles_started = session.start_tracks(pc, roles)
         log.info("offer answered tracks=%s", ",".join(roles_started) or "-")
         return web.json_response({"sdp": answer, "type": "answer"})
@@ -313,8 +370,20 @@ class MediaNode:
         if not disk.has_room(self.cfg.recordings_dir, self.cfg.min_free_disk_mb):
             log.warning("no disk space for a new session dir=%s", self.cfg.recordings_dir)
             raise OfferError(507, "insufficient_storage", disk.NO_ROOM_MESSAGE)
+        if why := self.full():  # filled up while this offer was being answered
+            log.info("new session refused: node full (%s)", why)
+            raise OfferError(503, "node_full", "This media node is at its limit; another one takes the session")
         recording = new_recording_path(self.cfg.recordings_dir, sid)
-        row = await media_store.mark_live(self.pool, uuid.UUID(sid), recording_path=str(recording), media_node=self.url)
+        try:
+            row = await media_store.mark_live(
+                self.pool,
+                uuid.UUID(sid),
+                recording_path=str(recording),
+                media_node=self.url,
+                max_live_per_user=self.cfg.max_live_sessions_per_user,
+            )
+        except media_store.LiveLimitReached as e:
+            raise too_many_live(e.live) from None
         if row is None:
             return None
         session = MediaSession(
@@ -354,12 +423,18 @@ class MediaNode:
     async def handle_troubleshoot(self, request: web.Request) -> web.Response:
         if self.draining:
             return _error(503, "node_draining", "This media node is shutting down")
+        if len(self._troubleshoot) >= self.cfg.media_max_troubleshoot:
+            log.info("troubleshooting peer refused: %d open", len(self._troubleshoot))
+            return _error(503, "node_full", "This media node has too many troubleshooting connections open")
         body = await _json_body(request)
         if body.get("type", "offer") != "offer":
             raise OfferError(400, "invalid_sdp", 'type must be "offer"')
         sdp = body.get("sdp")
         parse_offer(sdp, require_audio=False)
         assert isinstance(sdp, str)
+        # signaling counts each user's peers in Redis; this one's slot is freed when it closes
+        user_id, peer_id = _opt_str(body, "user_id"), _opt_str(body, "peer_id")
+        slot = (troubleshoot_peers_key(user_id), peer_id) if user_id and peer_id else None
         pc = new_peer_connection(self.cfg.ice_servers)
 
         @pc.on("datachannel")
@@ -375,22 +450,34 @@ class MediaNode:
         @pc.on("connectionstatechange")
         async def _state() -> None:
             if pc.connectionState in ("failed", "closed"):
-                self._troubleshoot.discard(pc)
-                await pc.close()
+                await self._close_troubleshoot(pc, slot)
 
         try:
             answer = await answer_offer(pc, sdp, self.cfg.ice_hosts, accept_video=False)
         except BaseException:
             await pc.close()
             raise
+        if len(self._troubleshoot) >= self.cfg.media_max_troubleshoot:  # filled up meanwhile
+            await pc.close()
+            return _error(503, "node_full", "This media node has too many troubleshooting connections open")
         self._troubleshoot.add(pc)
-        self.tasks.spawn(self._expire_troubleshoot(pc), "troubleshoot-expiry")
+        self.tasks.spawn(self._expire_troubleshoot(pc, slot), "troubleshoot-expiry")
         return web.json_response({"sdp": answer, "type": "answer"})
 
-    async def _expire_troubleshoot(self, pc: RTCPeerConnection) -> None:
+    async def _expire_troubleshoot(self, pc: RTCPeerConnection, slot: tuple[str, str] | None) -> None:
         await asyncio.sleep(TROUBLESHOOT_SECONDS)
+        await self._close_troubleshoot(pc, slot)
+
+    async def _close_troubleshoot(self, pc: RTCPeerConnection, slot: tuple[str, str] | None) -> None:
+        if pc not in self._troubleshoot:
+            return
         self._troubleshoot.discard(pc)
         await pc.close()
+        if slot is not None:
+            try:
+                await self.redis.zrem(*slot)
+            except Exception as e:  # the slot's own expiry frees it anyway
+                log.warning("could not free a troubleshooting slot error=%r", e)
 
 
 async def _drain(track: MediaStreamTrack) -> None:

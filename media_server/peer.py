@@ -17,6 +17,10 @@ from interview_room.loopback_ice import filter_sdp_candidates
 log = logging.getLogger("media.peer")
 
 MAX_SDP_BYTES = 64 * 1024
+# what a browser sends: microphone + a meeting tab's audio, and a camera. Every track is decoded (and
+# each one costs the node CPU), while credits bill the session's time once, so more are refused.
+MAX_AUDIO_TRACKS = 2
+MAX_VIDEO_TRACKS = 1
 ROLES = ("interviewer", "candidate")
 
 
@@ -29,7 +33,7 @@ class OfferError(Exception):
 
 
 def parse_offer(text: object, *, require_audio: bool = True) -> sdp.SessionDescription:
-    """The parsed offer, or OfferError(400, invalid_sdp | no_audio)."""
+    """The parsed offer, or OfferError(400, invalid_sdp | too_many_tracks | no_audio)."""
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_SDP_BYTES:
         raise OfferError(400, "invalid_sdp", "The offer must be an SDP text")
     if not text.lstrip().startswith("v=0") or "\nm=" not in text.replace("\r\n", "\n"):
@@ -41,6 +45,15 @@ def parse_offer(text: object, *, require_audio: bool = True) -> sdp.SessionDescr
     for m in desc.media:
         if m.kind in ("audio", "video") and (not m.ice.usernameFragment or not m.ice.password or not m.dtls):
             raise OfferError(400, "invalid_sdp", "The offer lacks ICE credentials or a DTLS fingerprint")
+    audio = sum(1 for m in desc.media if m.kind == "audio")
+    video = sum(1 for m in desc.media if m.kind == "video")
+    if audio > MAX_AUDIO_TRACKS or video > MAX_VIDEO_TRACKS:
+        raise OfferError(
+            400,
+            "too_many_tracks",
+            f"An offer may carry at most {MAX_AUDIO_TRACKS} audio tracks (microphone and meeting audio) and "
+            f"{MAX_VIDEO_TRACKS} video track (the camera); this one has {audio} audio and {video} video",
+        )
     sending_audio = [
         m for m in desc.media if m.kind == "audio" and (m.direction or "sendrecv") in ("sendrecv", "sendonly")
     ]

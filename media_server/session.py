@@ -232,6 +232,17 @@ class MediaSession:
         async def _state() -> None:
             await self._on_pc_state(pc)
 
+    async def replace_peers(self, pc: RTCPeerConnection) -> None:
+        """A new offer of the session replaces its earlier connection: the old one is closed (its
+        tracks end and flush their utterances), so a client never has two decoded at once."""
+        old = [p for p in self.pcs if p is not pc]
+        for p in old:
+            self.pcs.discard(p)
+            self.voices.pop(p, None)
+        if old:
+            log.info("re-offer replaces %d earlier peer connection(s)", len(old))
+            await asyncio.gather(*(self._close_pc(p) for p in old), return_exceptions=True)
+
     def start_tracks(self, pc: RTCPeerConnection, roles: dict[str, str]) -> list[str]:
         """Start consuming every audio track (and an accepted camera) of an answered offer; returns
         the audio tracks' roles."""

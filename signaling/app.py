@@ -16,6 +16,7 @@ from aiohttp import web
 
 from interview_room import bus, config, db
 from interview_room.config import Config
+from interview_room.internal_api import internal_token
 from interview_room.service import Health, add_health_routes, run_forever, start_site
 
 from . import (
@@ -65,6 +66,7 @@ def create_app(
         pool=pool,
         redis=redis,
         secret=config.secret_key(cfg).encode(),
+        internal_token=internal_token(cfg),
         web_root=web_root if web_root is not None and web_root.is_dir() else None,
         docs_root=docs_root if docs_root is not None and docs_root.is_dir() else None,
     )

@@ -20,6 +20,7 @@ class Services:
     pool: asyncpg.Pool
     redis: aioredis.Redis
     secret: bytes
+    internal_token: str  # sent on every call to a media node's /internal/* API
     web_root: Path | None
     docs_root: Path | None
     tasks: TaskGroup = field(default_factory=lambda: TaskGroup("signaling"))

@@ -1,7 +1,9 @@
 """Placing sessions on media nodes and talking to their internal API (docs/internals.md).
 
 Nodes announce themselves in Redis (``interview_room/registry.py``: the set ``media:nodes`` and
-``media:node:{id}``, JSON with a 5 s TTL); a node that stops refreshing disappears. A node that refuses connections is skipped for the next one.
+``media:node:{id}``, JSON with a 5 s TTL); a node that stops refreshing disappears. A node that refuses
+connections, drains or is full (503 ``node_draining`` / ``node_full``, 507 ``insufficient_storage``) is skipped
+for the next one. Every call carries the INTERNAL_TOKEN credential.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from interview_room import registry
+from interview_room.internal_api import auth_headers
 
 from .errors import ApiError
 
 log = logging.getLogger("signaling.media")
 
+SKIP_CODES = ("node_draining", "node_full")  # 503s after which the next node is tried
 OFFER_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=3)
 END_TIMEOUT = aiohttp.ClientTimeout(total=15, sock_connect=3)
 
@@ -31,6 +35,7 @@ class MediaNode:
     sessions: int
     cpu: float
     draining: bool
+    full: bool = False
 
 
 def _parse_node(key: bytes | str, raw: bytes | str | None) -> MediaNode | None:
@@ -44,6 +49,7 @@ def _parse_node(key: bytes | str, raw: bytes | str | None) -> MediaNode | None:
             sessions=int(d.get("sessions") or 0),
             cpu=float(d.get("cpu") or 0.0),
             draining=bool(d.get("draining")),
+            full=bool(d.get("full")),
         )
     except (ValueError, KeyError, TypeError):
         log.warning("ignoring a malformed media node entry key=%r", key)
@@ -56,12 +62,13 @@ async def live_nodes(r: aioredis.Redis) -> list[MediaNode]:
 
 
 def placement_order(nodes: list[MediaNode], prefer_url: str | None = None) -> list[MediaNode]:
-    """Nodes to try, best first: the session's current node if it is still up, then least loaded.
+    """Nodes to try, best first: the session's current node if it is still up, then least loaded
+    (a node that announced it is full last: it may have room again by now, else it answers 503).
 
     The current node comes first even while it drains: it still serves a reconnect of a session
     it holds (and answers 503 ``node_draining`` otherwise, so the next node is tried).
     """
-    ready = sorted((n for n in nodes if not n.draining), key=lambda n: (n.sessions, n.cpu, n.node_id))
+    ready = sorted((n for n in nodes if not n.draining), key=lambda n: (n.full, n.sessions, n.cpu, n.node_id))
     if prefer_url:
         url = prefer_url.rstrip("/")
         current = [n for n in nodes if n.url == url]
@@ -74,7 +81,7 @@ def _is_error_json(body: Any) -> bool:
 
 
 async def post_to_placed_node(
-    http: aiohttp.ClientSession, nodes: list[MediaNode], path: str, payload: dict[str, Any]
+    http: aiohttp.ClientSession, nodes: list[MediaNode], path: str, payload: dict[str, Any], token: str
 ) -> tuple[MediaNode, int, dict[str, Any]]:
     """POST to the first node that takes it; returns (node, status, JSON body) to pass through.
 
@@ -82,7 +89,9 @@ async def post_to_placed_node(
     full: tuple[MediaNode, int, dict[str, Any]] | None = None
     for node in nodes:
         try:
-            async with http.post(node.url + path, json=payload, timeout=OFFER_TIMEOUT) as resp:
+            async with http.post(
+                node.url + path, json=payload, headers=auth_headers(token), timeout=OFFER_TIMEOUT
+            ) as resp:
                 try:
                     body = await resp.json(content_type=None)
                 except ValueError:
@@ -94,7 +103,11 @@ async def post_to_placed_node(
         except (TimeoutError, aiohttp.ClientError) as e:
             log.warning("media node failed node=%s error=%r", node.url, e)
             raise ApiError(502, "media_node_error", "The media server did not answer; please try again") from e
-        if status == 503 and _is_error_json(body) and body["error"]["code"] == "node_draining":
+        if status == 503 and _is_error_json(body) and body["error"]["code"] in SKIP_CODES:
+            log.info("media node refused a new session node=%s code=%s", node.url, body["error"]["code"])
+            continue
+        if status in (401, 403):  # never the user's fault: a node with another INTERNAL_TOKEN
+            log.error("media node refused our INTERNAL_TOKEN node=%s status=%d", node.url, status)
             continue
         if status == 507 and _is_error_json(body):
             full = (node, status, body)
@@ -110,10 +123,13 @@ async def post_to_placed_node(
     raise ApiError(503, "no_media_node", "No media server is available right now; please try again shortly")
 
 
-async def end_on_node(http: aiohttp.ClientSession, node_url: str, session_id: str) -> dict[str, Any] | None:
+async def end_on_node(
+    http: aiohttp.ClientSession, node_url: str, session_id: str, token: str
+) -> dict[str, Any] | None:
     """Ask the node to close the session; None when the node is gone (the session still ends)."""
+    url = f"{node_url.rstrip('/')}/internal/sessions/{session_id}/end"
     try:
-        async with http.post(f"{node_url.rstrip('/')}/internal/sessions/{session_id}/end", timeout=END_TIMEOUT) as resp:
+        async with http.post(url, headers=auth_headers(token), timeout=END_TIMEOUT) as resp:
             body = await resp.json(content_type=None)
             if resp.status == 200 and isinstance(body, dict):
                 return body

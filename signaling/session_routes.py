@@ -19,10 +19,11 @@ from interview_room import disk
 from interview_room.bus import events_stream
 from interview_room.config import HANGOVER_MS
 from interview_room.store import credits
+from interview_room.store import media as media_store
 from interview_room.store import sessions as store
 from interview_room.store.sessions import Session
 
-from . import media_nodes, recordings, webvtt
+from . import media_nodes, recordings, troubleshoot_limits, webvtt
 from .auth import current_user
 from .context import Services, services
 from .errors import ApiError, not_found
@@ -200,6 +201,15 @@ async def offer(request: web.Request) -> web.Response:
         raise ApiError(409, "session_ended", "This session has ended; start a new one")
     if not await credits.has_credits(svc.pool, s.user_id):
         raise ApiError(402, "no_credits", "You have no interview time left; buy more to start a session")
+    cap = svc.cfg.max_live_sessions_per_user
+    if s.status != "live" and cap > 0:  # the node checks again as the session goes live (atomically)
+        live = await media_store.live_session_count(svc.pool, s.user_id, exclude=s.id)
+        if live >= cap:
+            raise ApiError(
+                409,
+                "too_many_live_sessions",
+                f"You already have {live} live sessions; end one before starting another",
+            )
     return await forward_offer(svc, s, body["sdp"], body.get("roles", {}))
 
 
@@ -221,7 +231,9 @@ async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, st
         "answer_language": s.answer_language,
         "hangover": s.hangover,
     }
-    node, status, answer = await media_nodes.post_to_placed_node(svc.http, nodes, "/internal/offer", payload)
+    node, status, answer = await media_nodes.post_to_placed_node(
+        svc.http, nodes, "/internal/offer", payload, svc.internal_token
+    )
     if status != 200:
         return web.json_response(answer, status=status)
     if not isinstance(answer.get("sdp"), str):
@@ -233,12 +245,21 @@ async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, st
 
 async def troubleshoot_offer(request: web.Request) -> web.Response:
     svc = services(request)
+    user_id = str(current_user(request).id)
     body = parse(await read_json(request), TROUBLESHOOT_SPEC, required=("sdp", "type"))
+    limits = troubleshoot_limits.TroubleshootLimits(svc.cfg.troubleshoot_per_user, svc.cfg.troubleshoot_per_minute)
+    peer_id = await troubleshoot_limits.reserve(svc.redis, user_id, limits)
     nodes = media_nodes.placement_order(await media_nodes.live_nodes(svc.redis))
-    _, status, answer = await media_nodes.post_to_placed_node(
-        svc.http, nodes, "/internal/troubleshoot/offer", {"sdp": body["sdp"], "type": "offer"}
-    )
+    payload = {"sdp": body["sdp"], "type": "offer", "user_id": user_id, "peer_id": peer_id}
+    try:
+        _, status, answer = await media_nodes.post_to_placed_node(
+            svc.http, nodes, "/internal/troubleshoot/offer", payload, svc.internal_token
+        )
+    except BaseException:
+        await troubleshoot_limits.release(svc.redis, user_id, peer_id)
+        raise
     if status != 200:
+        await troubleshoot_limits.release(svc.redis, user_id, peer_id)
         return web.json_response(answer, status=status)
     if not isinstance(answer.get("sdp"), str):
         raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
@@ -248,7 +269,7 @@ async def troubleshoot_offer(request: web.Request) -> web.Response:
 async def _stop_media(svc: Services, s: Session) -> dict[str, Any] | None:
     if not s.media_node or s.status == "ended":
         return None
-    return await media_nodes.end_on_node(svc.http, s.media_node, str(s.id))
+    return await media_nodes.end_on_node(svc.http, s.media_node, str(s.id), svc.internal_token)
 
 
 async def end_session(request: web.Request) -> web.Response:

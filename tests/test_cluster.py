@@ -35,7 +35,9 @@ import redis.asyncio as aioredis
 from conftest import Infra, Stack, _wait_http, confirm_client
 
 from interview_room import bus
+from interview_room.config import Config
 from interview_room.embedded import free_port
+from interview_room.internal_api import auth_headers, internal_token
 from loadtests.client import FIXTURES, RoomClient, Utterance, WavTrack
 
 pytestmark = pytest.mark.whisper  # transcribes speech with the Whisper model (not in make test-fast)
@@ -394,7 +396,8 @@ async def test_a_drained_node_takes_no_new_sessions_and_exits_after_its_last(
             return bool((await registry(redis)).get(url_c, {}).get("draining"))
 
         await until(c_draining, 10, "node C does not announce draining")
-        async with aiohttp.ClientSession() as http, http.post(f"{url_c}/internal/drain") as r:
+        token = internal_token(Config(data_dir=cluster.stack.infra.data_dir))  # generated in the shared DATA_DIR
+        async with aiohttp.ClientSession() as http, http.post(f"{url_c}/internal/drain", headers=auth_headers(token)) as r:
             assert r.status == 202 and await r.json() == {"draining": True, "sessions": 1}
 
         # a new session goes elsewhere; a reconnect of the session C holds is still served by C

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import ipaddress
 import json
 import re
 import socket
@@ -587,12 +588,64 @@ def test_turn_relays_only_with_credentials_and_only_to_media_nodes() -> None:
     assert {"use-auth-secret", "fingerprint", "min-port", "max-port", "no-multicast-peers"} <= lines
     assert "static-auth-secret" not in lines  # from the Secret, on the command line
     assert "denied-peer-ip" in lines and "allowed-peer-ip" in lines
+    # no TCP relays: a user with TURN credentials could otherwise reach HTTP ports inside the cluster
+    assert "no-tcp-relay" in lines
+    denied = [_peer_range(ln) for ln in conf.splitlines() if ln.startswith("denied-peer-ip=")]
+    for addr in ("10.1.2.3", "172.20.0.1", "192.168.1.1", "127.0.0.1", "169.254.169.254", "100.64.0.1", "::1", "fd00::1"):
+        assert any(lo <= ipaddress.ip_address(addr) <= hi for lo, hi in denied if lo.version == ipaddress.ip_address(addr).version), addr
     c = container(objs, "coturn")
     assert "--static-auth-secret=$(TURN_SECRET)" in c["args"]
     assert env_of(c)["TURN_SECRET"]["valueFrom"]["secretKeyRef"]["name"] == "interview-room-secrets"
     assert {(p["containerPort"], p["protocol"]) for p in c["ports"]} >= {(3478, "UDP"), (3478, "TCP")}
     ice = config_data(objs)["ICE_SERVERS"]
     assert ice and all(u.startswith(("stun:", "turn:", "turns:")) for u in ice.split(","))
+
+
+def _peer_range(line: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """coturn's ``denied-peer-ip=A`` or ``=A-B`` as (low, high)."""
+    value = line.split("=", 1)[1].strip()
+    lo, _, hi = value.partition("-")
+    return ipaddress.ip_address(lo), ipaddress.ip_address(hi or lo)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_media_nodes_internal_api_is_for_signaling_only(overlay: str) -> None:
+    objs = rendered(overlay)
+    port = int(config_data(objs)["MEDIA_PORT"])
+    # the shared credential is in the Secret both signaling and the media nodes read; the preStop hook sends it
+    dev_secret = get(rendered("dev"), "Secret", "interview-room-secrets")["data"]
+    assert base64.b64decode(dev_secret["INTERNAL_TOKEN"]).decode()
+    for part in ("signaling", "media"):
+        refs = container(objs, part)["envFrom"]
+        assert any(ref.get("secretRef", {}).get("name") == "interview-room-secrets" for ref in refs), part
+    hook = " ".join(container(objs, "media")["lifecycle"]["preStop"]["exec"]["command"])
+    assert 'os.environ["INTERNAL_TOKEN"]' in hook and '"Bearer "' in hook and "headers=auth" in hook
+    # a NetworkPolicy on the media pods admits the internal port from signaling pods (and Prometheus) only
+    media_labels = get(objs, "Deployment", "media")["spec"]["template"]["metadata"]["labels"]
+    signaling_labels = get(objs, "Deployment", "signaling")["spec"]["template"]["metadata"]["labels"]
+    policies = [
+        o["spec"]
+        for o in objs
+        if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"]["matchLabels"].items() <= media_labels.items()
+    ]
+    assert policies, "no NetworkPolicy selects the media pods"
+    signaling_admitted = False
+    for policy in policies:
+        assert "Ingress" in policy["policyTypes"]
+        for rule in policy["ingress"]:
+            tcp = [p for p in rule.get("ports", []) if p.get("protocol", "TCP") == "TCP"]
+            if not rule.get("ports") or any(p.get("port") in (None, port) for p in tcp):
+                assert rule.get("from"), f"{overlay}: TCP {port} of media pods is open to everyone: {rule}"
+                for peer in rule["from"]:
+                    assert "ipBlock" not in peer, rule
+                    if "podSelector" in peer:
+                        assert peer["podSelector"]["matchLabels"].items() <= signaling_labels.items(), rule
+                        signaling_admitted = True
+                    else:
+                        assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+            else:  # the rest: WebRTC over UDP
+                assert {p["protocol"] for p in rule["ports"]} == {"UDP"}, rule
+    assert signaling_admitted
 
 
 def metric_names() -> set[str]:

@@ -31,6 +31,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.embedded import free_port
+from interview_room.internal_api import auth_headers
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts, sdp_candidate_addresses
 from interview_room.messages import Caption, LlmJob, Notice, Segment
 from loadtests.client import FIXTURES, WavTrack, load_references
@@ -38,6 +39,7 @@ from media_server.node import MediaNode
 from media_server.peer import server_ice_urls
 
 LOOPBACK = ["127.0.0.1"]
+INTERNAL_TOKEN = "media-node-test-internal-token"
 REFS = load_references()
 
 
@@ -63,6 +65,7 @@ async def media(
         media_url="",
         ice_servers=[],
         ice_hosts=LOOPBACK,
+        internal_token=INTERNAL_TOKEN,
     )
     redis = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/3")
     node = MediaNode(cfg, redis, pool, node_id=f"test-{port}", end_grace=1.0)
@@ -138,7 +141,7 @@ async def make_client(tracks: list[tuple[str | None, WavTrack]], data_channel: b
 async def post(url: str, body: Any) -> tuple[int, dict[str, Any]]:
     async with aiohttp.ClientSession() as s:
         kw = {"data": body} if isinstance(body, str) else {"json": body}
-        async with s.post(url, **kw) as r:
+        async with s.post(url, headers=auth_headers(INTERNAL_TOKEN), **kw) as r:
             return r.status, await r.json(content_type=None)
 
 
@@ -397,6 +400,7 @@ async def test_sigterm_ends_sessions_and_finalizes_recordings(infra: Any, pool: 
         "MEDIA_PORT": str(port),
         "ICE_HOSTS": "127.0.0.1",
         "ICE_SERVERS": "",
+        "INTERNAL_TOKEN": INTERNAL_TOKEN,
     }
     with open(tmp_path / "media.log", "wb") as logf:
         proc = subprocess.Popen(

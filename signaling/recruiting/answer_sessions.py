@@ -18,7 +18,7 @@ async def end_answer_session(svc: Services, owner_id: Any, session_id: Any) -> N
     s = await sessions_store.get_session(svc.pool, owner_id, session_id)
     if s is None or s.status == "ended":
         return
-    res = (await media_nodes.end_on_node(svc.http, s.media_node, str(s.id)) if s.media_node else None) or {}
+    res = (await media_nodes.end_on_node(svc.http, s.media_node, str(s.id), svc.internal_token) if s.media_node else None) or {}
     secs, path = res.get("media_seconds"), res.get("recording_path")
     await sessions_store.mark_ended(
         svc.pool,
