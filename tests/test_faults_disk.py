@@ -19,7 +19,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import Infra, Stack, _wait_http
+from conftest import Infra, Stack, _wait_http, verified
 from test_recording_parts import go_live, write_part
 
 from interview_room import bus, disk
@@ -132,6 +132,8 @@ async def test_full_disk_refuses_new_sessions_and_stops_recording_and_billing_a_
     try:
         await a.register(f"disk-a-{uuid.uuid4().hex[:8]}@example.com", "disk password 123", "A")
         await b.register(f"disk-b-{uuid.uuid4().hex[:8]}@example.com", "disk password 123", "B")
+        for c in (a, b):  # as entering the e-mailed code does
+            await verified(pool, c.user["id"])
         sa = await a.create_session(title="live when the disk fills")
         sb = await b.create_session(title="created before the disk filled")
         track = WavTrack([FIXTURES / f for f in SCRIPT], gap=1.0, loop_seconds=90)
@@ -211,7 +213,9 @@ async def test_joined_playback_file_is_not_built_without_room(
     filler = Filler(small_disk)
     email = f"disk-join-{uuid.uuid4().hex[:8]}@example.com"
     resp = await api.post("/api/auth/register", json={"email": email, "password": "disk password 123", "name": "J"})
-    headers = {"Authorization": f"Bearer {(await resp.json())['token']}"}
+    registered = await resp.json()
+    await verified(pool, registered["user"]["id"])  # as entering the e-mailed code does
+    headers = {"Authorization": f"Bearer {registered['token']}"}
     resp = await api.post("/api/sessions", json={"title": "moved"}, headers=headers)
     assert resp.status == 201
     sid = (await resp.json())["id"]

@@ -26,6 +26,7 @@ from conftest import Infra, Stack, _wait_http
 
 from interview_room import db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from loadtests.accounts import verify
 from loadtests.client import FIXTURES, RoomClient, WavTrack
 
 SCRIPT = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav", "q_url_shortener.wav"]
@@ -128,9 +129,10 @@ def assert_db_unavailable(status: int, body: Any, headers: dict[str, str]) -> No
     assert int(headers["Retry-After"]) > 0
 
 
-async def new_user(base: str) -> RoomClient:
-    c = RoomClient(base)
+async def new_user(pgstack: PgStack) -> RoomClient:
+    c = RoomClient(pgstack.stack.base_url)
     await c.register(f"faults-{uuid.uuid4().hex[:10]}@example.com", "faults password 123", "Faults")
+    await verify(c.user["id"], pgstack.stack.infra.database_url)  # as entering the e-mailed code does
     return c
 
 
@@ -138,7 +140,7 @@ async def test_a_locked_table_gives_503_within_the_statement_timeout(
     pgstack: PgStack, own_pool: asyncpg.Pool, http: aiohttp.ClientSession
 ) -> None:
     base = pgstack.stack.base_url
-    c = await new_user(base)
+    c = await new_user(pgstack)
     try:
         await c.create_session(title="locked")
         assert c.token
@@ -157,7 +159,7 @@ async def test_a_request_in_flight_when_postgres_crashes_gets_503_and_the_api_re
     pgstack: PgStack, own_pool: asyncpg.Pool, http: aiohttp.ClientSession
 ) -> None:
     base = pgstack.stack.base_url
-    c = await new_user(base)
+    c = await new_user(pgstack)
     assert c.token
     try:
         await c.create_session(title="crash")
@@ -190,8 +192,7 @@ async def test_a_request_in_flight_when_postgres_crashes_gets_503_and_the_api_re
 
 
 async def test_captions_spoken_around_a_crash_restart_arrive(pgstack: PgStack, own_pool: asyncpg.Pool) -> None:
-    base = pgstack.stack.base_url
-    c = await new_user(base)
+    c = await new_user(pgstack)
     try:
         s = await c.create_session(title="captions through a crash", listen_language="en")
         track = WavTrack([FIXTURES / f for f in SCRIPT], gap=2.0)

@@ -79,6 +79,7 @@ def faults(infra: Infra) -> Iterator[Faults]:
         "STT_THREADS": "1",
         "STT_CLAIM_IDLE_MS": "3000",
         "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # no SMTP: the verification codes go to the signaling log (conftest.confirm_client)
     }
     s = Stack(infra, env)
     health = {

@@ -23,6 +23,7 @@ from ai_sidecar.llm.offline import OfflineProvider
 from ai_sidecar.llm_worker import LlmWorker
 from interview_room import bus
 from interview_room.messages import LlmJob, parse_event
+from loadtests.accounts import verify
 from loadtests.client import FIXTURES, RoomClient, WavTrack
 from tests.test_llm_worker import Harness, done_count, has, new_session
 
@@ -31,9 +32,10 @@ BURST = 8  # CLIENT_MSG_BURST default
 RATE = 1.0  # CLIENT_MSG_RATE default
 
 
-async def _user(base_url: str, name: str) -> RoomClient:
-    c = RoomClient(base_url)
+async def _user(stack: Any, name: str) -> RoomClient:
+    c = RoomClient(stack.base_url)
     await c.register(f"{name}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", name)
+    await verify(c.user["id"], stack.infra.database_url)  # as entering the e-mailed code does
     return c
 
 
@@ -62,8 +64,8 @@ async def _quiet(c: RoomClient, kind: str, quiet: float = 4.0, timeout: float = 
 
 
 async def test_ask_flood_is_cut_and_another_session_is_served(stack: Any) -> None:
-    a = await _user(stack.base_url, "flood")
-    b = await _user(stack.base_url, "victim")
+    a = await _user(stack, "flood")
+    b = await _user(stack, "victim")
     try:
         sa = await a.create_session(title="flood", mode="assistant")
         await a.connect(sa["id"], [("interviewer", None)])
@@ -100,7 +102,7 @@ async def test_ask_flood_is_cut_and_another_session_is_served(stack: Any) -> Non
 
 
 async def test_regional_language_is_adopted_and_unknown_changes_nothing(stack: Any, r: aioredis.Redis) -> None:
-    c = await _user(stack.base_url, "lang")
+    c = await _user(stack, "lang")
     try:
         s = await c.create_session(title="lang", mode="assistant", listen_language="en", answer_language="en")
         track = WavTrack(None)
@@ -137,7 +139,7 @@ async def test_regional_language_is_adopted_and_unknown_changes_nothing(stack: A
 
 
 async def test_oversized_message_is_refused_and_the_connection_stays_up(stack: Any) -> None:
-    c = await _user(stack.base_url, "big")
+    c = await _user(stack, "big")
     try:
         s = await c.create_session(title="big", mode="assistant")
         await c.connect(s["id"], [("interviewer", None)])

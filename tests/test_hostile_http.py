@@ -26,6 +26,7 @@ from conftest import ROOT, Infra, Stack, _wait_http
 from interview_room import bus, db
 from interview_room.config import Config
 from interview_room.embedded import free_port
+from loadtests.accounts import verify
 from signaling import http_guard, ratelimit
 from signaling.app import create_app
 
@@ -54,6 +55,7 @@ def signaling_alone(infra: Infra, name: str, **extra_env: str) -> Iterator[Stack
         "OPENAI_BASE_URL": "",
         "REGISTER_PER_IP_HOUR": "0",
         "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # no SMTP: login codes go to its log (the owner's code sign-in reads it)
         **extra_env,
     }
     s = Stack(infra, env)
@@ -118,11 +120,15 @@ def code_of(body: Any) -> str | None:
     return body["error"]["code"] if isinstance(body, dict) and "error" in body else None
 
 
-async def register(base: str, email: str | None = None) -> tuple[str, str]:
+async def register(stack: Stack, email: str | None = None) -> tuple[str, str]:
+    """A new account, its address verified (as entering the e-mailed code does)."""
     email = email or new_email()
     async with client() as s:
-        st, body, _ = await call(s, "POST", f"{base}/api/auth/register", json={"email": email, "password": PASSWORD})
+        st, body, _ = await call(
+            s, "POST", f"{stack.base_url}/api/auth/register", json={"email": email, "password": PASSWORD}
+        )
     assert st == 201, body
+    await verify(body["user"]["id"], stack.env["DATABASE_URL"])
     return email, body["token"]
 
 
@@ -140,9 +146,10 @@ def vm_kb(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for {pid}")
 
 
-async def a_user_is_served(base: str) -> None:
+async def a_user_is_served(stack: Stack) -> None:
     """The next normal user registers, signs in and is served."""
-    email, _ = await register(base)
+    base = stack.base_url
+    email, _ = await register(stack)
     async with client() as s:
         st, body = await login(s, base, email, PASSWORD)
         assert st == 200, body
@@ -155,8 +162,8 @@ async def a_user_is_served(base: str) -> None:
 
 async def test_concurrent_wrong_passwords_for_one_account(guard: Stack) -> None:
     base = guard.base_url
-    victim, _ = await register(base)
-    other, _ = await register(base)
+    victim, _ = await register(guard)
+    other, _ = await register(guard)
     # 30 guesses at once, each from its own client address (through the trusted proxy)
     async with client("127.0.0.2") as s:
         results = await asyncio.gather(
@@ -191,7 +198,7 @@ async def test_concurrent_wrong_passwords_for_one_account(guard: Stack) -> None:
         assert st == 200, body
         st, me, _ = await call(s, "GET", f"{base}/api/me", headers={"Authorization": f"Bearer {body['token']}"})
         assert st == 200 and me["user"]["email"] == victim
-    await a_user_is_served(base)
+    await a_user_is_served(guard)
 
 
 async def test_burst_of_logins_while_the_hasher_is_full(guard: Stack) -> None:
@@ -212,7 +219,7 @@ async def test_burst_of_logins_while_the_hasher_is_full(guard: Stack) -> None:
     # each argon2 call holds 64 MiB here: the process never held more than its two threads' worth
     peak = vm_kb(pid, "VmHWM")
     assert peak < RSS_LIMIT_KB, f"signaling peak RSS {peak / 1024:.0f} MiB"
-    await a_user_is_served(base)
+    await a_user_is_served(guard)
     assert vm_kb(pid, "VmHWM") < RSS_LIMIT_KB
 
 
@@ -271,7 +278,7 @@ async def session_count(base: str, token: str) -> int:
 
 async def test_bodies_must_be_json(guard: Stack) -> None:
     base = guard.base_url
-    email, token = await register(base)
+    email, token = await register(guard)
     auth = {"Authorization": f"Bearer {token}"}
     async with client() as s:
         form = {"email": email, "password": PASSWORD}
@@ -302,7 +309,7 @@ async def test_bodies_must_be_json(guard: Stack) -> None:
 
 async def test_cookie_authenticated_changes_must_come_from_this_site(guard: Stack) -> None:
     base = guard.base_url
-    _, token = await register(base)
+    _, token = await register(guard)
     cookie = {"Cookie": f"ir_token={token}"}
     url = f"{base}/api/sessions"
     async with client() as s:
@@ -338,7 +345,7 @@ async def test_cookie_authenticated_changes_must_come_from_this_site(guard: Stac
         assert st == 204 and r.cookies["ir_token"].value == "" and r.cookies["ir_token"]["max-age"] == "0"
         st, _, _ = await call(s, "GET", f"{base}/api/me", headers=cookie)
         assert st == 401
-    await a_user_is_served(base)
+    await a_user_is_served(guard)
 
 
 # ---------------------------------------------------------------- security headers
@@ -357,7 +364,7 @@ def assert_page_headers(h: Any, frames: str = "'none'") -> None:
 
 async def test_security_headers_on_pages_and_api(guard: Stack) -> None:
     base = guard.base_url
-    _, token = await register(base)
+    _, token = await register(guard)
     async with client() as s:
         for path in ("/", "/index.html", "/sessions.html", "/recruit/review.html", "/c.html", "/css/app.css", "/js/api.js"):
             st, _, r = await call(s, "GET", base + path)

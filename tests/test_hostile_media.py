@@ -31,10 +31,12 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from conftest import Infra, Stack, _wait_http
 
 from interview_room import bus
+from interview_room import registry as node_registry
 from interview_room.config import Config
 from interview_room.embedded import free_port
 from interview_room.internal_api import auth_headers, check_authorization, internal_token, troubleshoot_peers_key
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts
+from loadtests.accounts import verify
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
 from loadtests.video_cpu import CameraTrack
 from signaling import media_nodes
@@ -152,6 +154,7 @@ async def new_user(cluster: Cluster, token: str | None = None) -> RoomClient:
     c = RoomClient(cluster.base, token)
     if token is None:
         await c.register(f"hostile-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Hostile")
+        await verify(c.user["id"], cluster.stack.env["DATABASE_URL"])  # as entering the e-mailed code does
     return c
 
 
@@ -578,7 +581,7 @@ async def test_a_full_node_sends_new_sessions_to_another_and_503_when_none(
         url_c = _start_media(cluster, "h-media-c")
         await registered(redis, url_c)
         stale = {"url": url_b, "sessions": -1, "cpu": 0.0, "draining": False, "full": False, "heartbeat": time.time()}
-        await redis.set("media:node:0-stale-b", json.dumps(stale), ex=60)
+        await node_registry.register(redis, "0-stale-b", json.dumps(stale), 60)
         refusals = cluster.stack.log_of("h-media-b").count("node full")
         retry = await new_user(cluster, second.token)
         clients.append(retry)
