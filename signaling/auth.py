@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from aiohttp import web
@@ -56,12 +55,10 @@ def _presented_token(request: web.Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-async def presented_user_id(request: web.Request, svc: Services) -> uuid.UUID | None:
-    """The user of the token this request carries, on a public path too (where nothing checked it)."""
+def presented_token_id(request: web.Request, svc: Services) -> str | None:
+    """The id of the token this request carries, on a public path too (where nothing checked it)."""
     token = _presented_token(request)
-    token_id = token_id_of(svc.secret, token) if token else None
-    user = await users.user_for_token(svc.pool, token_id) if token_id else None
-    return user.id if user is not None else None
+    return token_id_of(svc.secret, token) if token else None
 
 
 async def issue_token(svc: Services, user: User) -> str:

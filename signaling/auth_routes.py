@@ -24,13 +24,13 @@ from .auth import (
     current_token_id,
     current_user,
     issue_token,
-    presented_user_id,
+    presented_token_id,
     set_auth_cookie,
 )
 from .context import Services, services
 from .errors import ApiError
 from .serialize import user_json
-from .tokens import keyed_hash
+from .tokens import keyed_hash, token_id_of
 from .validation import email, parse, password, read_json, string
 
 log = logging.getLogger("signaling.auth")
@@ -41,8 +41,10 @@ CODE_REQUEST_SPEC = {"email": email}
 CODE_VERIFY_SPEC = {"email": email, "code": string(max_len=20)}
 
 
-async def _signed_in(request: web.Request, svc: Services, user: User, status: int) -> web.Response:
-    token = await issue_token(svc, user)
+async def _signed_in(
+    request: web.Request, svc: Services, user: User, status: int, token: str | None = None
+) -> web.Response:
+    token = token or await issue_token(svc, user)
     resp = web.json_response({"user": user_json(user), "token": token}, status=status)
     set_auth_cookie(resp, request, svc, token)
     return resp
@@ -66,7 +68,14 @@ async def register(request: web.Request) -> web.Response:
             await ratelimit.release(svc.redis, per_ip)
     log.info("user registered user=%s", user.id)
     await _new_code(svc, user.email)  # the verification code (once per address: it is new)
-    return await _signed_in(request, svc, user, 201)
+    token = await issue_token(svc, user)
+    # only this token (the browser that registered) verifies the address and keeps the password
+    await svc.redis.set(_registrant_key(user), token_id_of(svc.secret, token) or "", ex=svc.cfg.token_ttl_seconds)
+    return await _signed_in(request, svc, user, 201, token)
+
+
+def _registrant_key(user: User) -> str:
+    return f"registrant:{user.id}"
 
 
 async def login(request: web.Request) -> web.Response:
@@ -138,7 +147,8 @@ async def verify_code(request: web.Request) -> web.Response:
     await ratelimit.reset(svc.redis, ratelimit.CODE_PER_EMAIL, addr)
     await ratelimit.release(svc.redis, (ratelimit.CODE_PER_IP, ip))
     if not user.email_verified:
-        if await presented_user_id(request, svc) == user.id:  # the browser that registered: its password stays
+        registrant = await svc.redis.get(_registrant_key(user))
+        if registrant and presented_token_id(request, svc) == registrant.decode():  # its password stays
             await users.mark_email_verified(svc.pool, user.id)
             log.info("e-mail verified user=%s", user.id)
         else:
@@ -148,6 +158,7 @@ async def verify_code(request: web.Request) -> web.Response:
                 user.id,
                 revoked,
             )
+        await svc.redis.delete(_registrant_key(user))
         user = await users.get_user(svc.pool, user.id) or user
     return await _signed_in(request, svc, user, 200)
 

@@ -130,6 +130,22 @@ async def test_the_address_owner_takes_back_an_account_someone_else_registered(a
     assert st == 200 and me["user"]["id"] == again["user"]["id"]
 
 
+async def test_only_the_registering_token_keeps_the_password(api: Api) -> None:
+    """The squatter's other sign-in (say, planted in the owner's browser by a forged login form) does not
+    count as "the browser that registered": the code entered with it still clears the squatter's password."""
+    victim = _addr("victim")
+    await _register(api, victim, "squatters password")
+    st, planted = await api.call("POST", "/api/auth/login", json={"email": victim, "password": "squatters password"})
+    assert st == 200
+    code = await api.email_code(victim)  # the registration's code, read by the mailbox's owner
+    st, owner = await api.call("POST", "/api/auth/verify-code", planted["token"], json={"email": victim, "code": code})
+    assert st == 200 and owner["user"]["has_password"] is False and owner["user"]["email_verified"] is True
+    st, _ = await api.call("GET", "/api/me", planted["token"])
+    assert st == 401
+    st, _ = await api.call("POST", "/api/auth/login", json={"email": victim, "password": "squatters password"})
+    assert st == 401
+
+
 async def test_admin_emails_count_only_verified_addresses(infra: Infra) -> None:
     admin = _addr("admin")
     async with recruit_api(infra, admin_emails=[admin]) as api:

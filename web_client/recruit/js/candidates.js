@@ -250,12 +250,12 @@ $('#invite-form').addEventListener('submit', async (e) => {
   setBusy($('#invite-btn'), true, 'Creating…');
   try {
     const out = await rapi(`${base}/candidates`, { method: 'POST', body });
-    $('#invite-result').hidden = false;
     $('#invite-link').value = out.link;
     $('#invite-msg').textContent = out.emailed ? `E-mailed to ${email}.` : 'Not e-mailed: send the link to the candidate yourself.';
     form.reset();
     $('#c-send').checked = true;
-    await refresh();
+    await refresh(); // the list shows the new candidate by the time the link is shown
+    $('#invite-result').hidden = false;
   } catch (err) {
     showError(form, err);
   } finally {
