@@ -71,7 +71,13 @@ return id
 
 async def publish_event(r: aioredis.Redis, session_id: str, event: Event) -> bytes:
     res = await r.eval(
-        _PUBLISH, 1, events_stream(session_id), event.to_json(), str(EVENTS_MAXLEN), str(EVENTS_TTL_S), str(EVENTS_ENDED_TTL_S)
+        _PUBLISH,
+        1,
+        events_stream(session_id),
+        event.to_json(),
+        str(EVENTS_MAXLEN),
+        str(EVENTS_TTL_S),
+        str(EVENTS_ENDED_TTL_S),
     )
     return res  # type: ignore[no-any-return]
 
@@ -214,7 +220,9 @@ class StreamConsumer:
                     await self._until_done(lambda: self._maybe_drop(entry_id), "poison check", tries=3)
                     return False
                 if self._stopping:  # left pending: redelivered after the restart
-                    log.warning("handler failed while stopping stream=%s id=%s error=%r", self.stream, entry_id.decode(), e)
+                    log.warning(
+                        "handler failed while stopping stream=%s id=%s error=%r", self.stream, entry_id.decode(), e
+                    )
                     return False
                 delay = backoff.next_delay()
                 log.warning(

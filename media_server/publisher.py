@@ -129,6 +129,11 @@ class SegmentPublisher:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
+    @property
+    def holding(self) -> bool:
+        """Segments wait for Redis (it was away at the last try)."""
+        return bool(len(self.buffer))
+
     async def _add(self, seg: Segment) -> None:
         args: list[bytes | str] = [str(self.backlog_bytes), bus.STT_GROUP]
         for k, v in seg.to_fields().items():

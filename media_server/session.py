@@ -502,6 +502,9 @@ class MediaSession:
         session), never at or below one this node used or PostgreSQL stored (Redis may have lost
         its data); while Redis is away, this node goes on counting alone."""
         floor = self._seq.get(role, 0)
+        if self.publisher.holding:  # Redis is known to be away: no waiting for it on the audio path
+            self._seq[role] = floor + 1
+            return floor + 1
         try:
             seq = int(await self.redis.eval(_NEXT_SEQ, 1, self._seq_key, role, str(floor), str(SEQ_TTL_S)))  # type: ignore[misc]
         except Exception as e:

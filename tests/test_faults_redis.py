@@ -307,3 +307,45 @@ async def test_event_streams_and_idempotency_keys_expire_and_nodes_are_found_wit
     finally:
         await r.flushdb()
         await r.aclose()
+
+
+async def test_a_job_meeting_an_outage_is_retried_until_it_passes_and_a_poison_one_is_dropped(infra: Infra) -> None:
+    r = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/6")  # the shared Redis, a database of its own
+    stream = f"t:jobs:{uuid.uuid4().hex[:8]}"
+    calls: dict[str, int] = {"db_restart": 0, "poison": 0}
+    done = asyncio.Event()
+
+    async def handler(_: bytes, fields: dict[bytes, bytes]) -> None:
+        kind = fields[b"kind"].decode()
+        calls[kind] += 1
+        if kind == "poison":
+            raise ValueError("a bug")
+        if calls[kind] <= 8:  # PostgreSQL restarting: more deliveries than max_deliveries
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        done.set()
+
+    async def no_wait(_: float) -> None:
+        await asyncio.sleep(0)
+
+    consumer = bus.StreamConsumer(
+        r, stream, "g", "c1", handler, concurrency=2, claim_idle_ms=200, max_deliveries=3, block_ms=100, sleep=no_wait
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await r.xadd(stream, {"kind": "db_restart"})
+        await r.xadd(stream, {"kind": "poison"})
+        await asyncio.wait_for(done.wait(), 60)
+
+        async def settled() -> bool:
+            return (await r.xpending(stream, "g"))["pending"] == 0
+
+        await until(settled, 30, "entries still pending")
+        assert calls["db_restart"] == 9  # retried through the outage, handled once it passed
+        assert calls["poison"] == 3  # a real failure: dropped after max_deliveries
+        assert not task.done() and consumer.health() is None
+    finally:
+        await consumer.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await r.delete(stream)
+        await r.aclose()
