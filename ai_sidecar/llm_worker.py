@@ -234,7 +234,7 @@ async def _lag_pass(r: aioredis.Redis) -> None:
 async def run(cfg: Config, stop: asyncio.Event) -> None:
     pool = await db.create_pool(cfg.database_url)
     # every job in flight may be in a Redis call at once (an ack, an event): a pool as large as the slots
-    r = aioredis.from_url(cfg.redis_url, decode_responses=False, max_connections=max(100, cfg.llm_job_concurrency + 32))
+    r = bus.connect(cfg.redis_url, max_connections=max(200, cfg.llm_job_concurrency + 32))
     provider = make_provider(cfg)
     worker = LlmWorker(
         r=r,

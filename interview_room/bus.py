@@ -38,8 +38,17 @@ def events_stream(session_id: str) -> str:
     return f"session:{session_id}:events"
 
 
-def connect(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, decode_responses=False)
+POOL_WAIT_S = 10.0
+
+
+def connect(url: str, max_connections: int = 200) -> aioredis.Redis:
+    """A client whose pool makes a burst wait for a free connection (up to ``POOL_WAIT_S``) instead of
+    failing: redis-py's plain pool raises "Too many connections" at its limit, which a login burst turned into
+    500s. The bound keeps one process from opening more connections than the server accepts."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=POOL_WAIT_S, decode_responses=False
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 async def ensure_group(r: aioredis.Redis, stream: str, group: str) -> None:
