@@ -147,7 +147,8 @@ def test_recruiter_creates_interview_and_invites(people: People) -> None:
     page.click("#org-create")
     page.wait_for_selector("#dashboard:not([hidden])")
     assert page.text_content("#org-title") == "Acme Hiring"
-    assert page.is_visible("#interviews-empty")
+    # the dashboard shows before its lists load: wait for the empty state rather than race the fetch
+    page.wait_for_selector("#interviews-empty:not([hidden])")
 
     page.click("#new-interview")
     page.wait_for_url("**/recruit/interview.html")
@@ -180,6 +181,8 @@ def test_recruiter_creates_interview_and_invites(people: People) -> None:
     page.wait_for_selector("#invite-result:not([hidden])")
     people.link = page.input_value("#invite-link")
     assert re.match(rf"^{re.escape(people.stack.base_url)}/c\.html#[\w-]{{20,}}$", people.link), people.link
+    # the table reloads after the invitation: wait for the new row rather than race that fetch
+    page.wait_for_selector("#candidate-table .candidate-row[data-status=invited]")
     row = page.locator("#candidate-table .candidate-row")
     assert row.count() == 1 and row.get_attribute("data-status") == "invited"
     people.candidate_id = row.get_attribute("data-id") or ""
