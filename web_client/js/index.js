@@ -80,7 +80,6 @@ bind($('#register-form'), async ({ name, email, password }) => {
     method: 'POST', body: { name: name.trim(), email: email.trim(), password }, redirectOn401: false,
   });
   if (data?.user?.email_verified) { signedIn(data); return; }
-  if (data?.token) setToken(data.token);
   codeEmail = data.user.email;
   select($('#tab-code'), false);
   $('#code-request-form').hidden = true;
