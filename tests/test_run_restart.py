@@ -8,7 +8,9 @@ issued before the restart still work, and the same user signs in with the same p
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -91,6 +93,17 @@ def running(data_dir: Path, ports: dict[str, int], log: Path) -> Iterator[subpro
                 p.wait(10)
 
 
+def _code_in_log(log: Path, email: str, timeout: float = 30) -> str:
+    pattern = re.compile(rf"login code for {re.escape(email.lower())}: (\d{{6}})")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        codes = pattern.findall(log.read_text(errors="replace"))
+        if codes:
+            return str(codes[-1])
+        time.sleep(0.2)
+    raise AssertionError(f"no code for {email} in the log of `run`")
+
+
 async def test_make_run_restarts_on_the_same_data_and_secret_key(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     ports = {k: free_port() for k in ("http", "media", "stt", "llm")}
@@ -103,7 +116,11 @@ async def test_make_run_restarts_on_the_same_data_and_secret_key(tmp_path: Path)
         assert len(key) >= 40 and (data_dir / "secret_key").stat().st_mode & 0o777 == 0o600
         async with RoomClient(base) as rec:
             await rec.register(email, PASSWORD, "Restart Recruiter")
-            token = rec.token
+            # without SMTP_HOST, `run` writes e-mails to its log (DEV_LOG_EMAILS): the code confirms the address
+            code = await asyncio.to_thread(_code_in_log, log, email)
+            verified = await rec.request("POST", "/api/auth/verify-code", {"email": email, "code": code})
+            assert verified["user"]["email_verified"] is True
+            token = rec.token = verified["token"]
             session = await rec.create_session(title="Before the restart", mode="assistant")
             await rec.request("POST", "/api/org", {"name": "Restart Org"})
             iv = await rec.request(
@@ -112,7 +129,8 @@ async def test_make_run_restarts_on_the_same_data_and_secret_key(tmp_path: Path)
             inv = await rec.request("POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": "Kim"})
             link = inv["link"].split("#", 1)[1]
             async with RoomClient(base) as cand:
-                before = await cand.request("GET", f"/api/c/{link}")
+                cand.headers["X-Candidate-Token"] = link
+                before = await cand.request("GET", "/api/c/state")
     assert first.returncode == 0, log.read_text(errors="replace")[-3000:]
     assert "stopped" in log.read_text(errors="replace")
     assert not _healthy(f"{base}/health")
@@ -132,5 +150,6 @@ async def test_make_run_restarts_on_the_same_data_and_secret_key(tmp_path: Path)
                 await fresh.login(email, "not the password at all")
             assert wrong.value.status == 401
         async with RoomClient(base) as cand:
-            assert await cand.request("GET", f"/api/c/{link}") == before  # the candidate link still opens
+            cand.headers["X-Candidate-Token"] = link
+            assert await cand.request("GET", "/api/c/state") == before  # the candidate link still opens
     assert second.returncode == 0, log.read_text(errors="replace")[-3000:]

@@ -198,6 +198,7 @@ async def test_record_video_all_records_an_assistant_sessions_camera(
     await media_with("all")
     async with RoomClient(stack.base_url) as c:
         await c.register(f"all-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "A")
+        await confirm_client(c)
         s = await c.create_session(title="Camera on", mode="assistant")
         camera = CameraTrack([solid_picture(BLUE)])
         await c.connect(s["id"], [("interviewer", WavTrack([ANSWER]))], video=camera)
@@ -221,6 +222,7 @@ async def test_record_video_off_declines_even_a_recorded_answers_camera(
     await media_with("off")
     rec = RoomClient(stack.base_url)
     await rec.register(f"off-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
+    await confirm_client(rec)
     await rec.request("POST", "/api/org", {"name": "No Video Org"})
     iv = await rec.request(
         "POST", "/api/org/interviews", {"title": "Engineer", "job_description": "- Migrations", "questions": ["Why?"]}
