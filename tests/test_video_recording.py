@@ -232,14 +232,14 @@ async def test_record_video_off_declines_even_a_recorded_answers_camera(
     cand = CandidateClient(stack.base_url, token)
     peer = CandidateClient(stack.base_url, token)
     try:
-        await cand.request("POST", f"/api/c/{token}/consent")
-        started = await cand.request("POST", f"/api/c/{token}/answers/0/start")
+        await cand.request("POST", "/api/c/consent")
+        started = await cand.request("POST", "/api/c/answers/0/start")
         camera = CameraTrack([solid_picture(RED)])
         await peer.connect(started["session_id"], [("candidate", WavTrack([ANSWER]))], video=camera)
         assert peer.answer_sdp is not None and video_direction(peer.answer_sdp) == "inactive"
         await peer.wait_played(timeout=60)
         await peer.close()
-        await cand.request("POST", f"/api/c/{token}/answers/0/finish")
+        await cand.request("POST", "/api/c/answers/0/finish")
         review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")
         assert review["answers"][0]["has_video"] is False
         path = tmp_path / "off.webm"
