@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import asyncpg
 from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import db
 
 log = logging.getLogger("retry")
 
@@ -32,17 +33,13 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     ReadOnlyError,  # a failover is under way: we still talk to the old primary, now a replica
     OSError,  # ConnectionRefusedError, ConnectionResetError, ...
     TimeoutError,
-    asyncpg.PostgresConnectionError,  # SQLSTATE 08: connection lost / refused
-    asyncpg.CannotConnectNowError,  # 57P03: the server is starting or in recovery
-    asyncpg.AdminShutdownError,  # 57P01: the server is shutting down
-    asyncpg.CrashShutdownError,  # 57P02
-    asyncpg.InterfaceError,  # "connection is closed", "pool is closing" while it reconnects
 )
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True for an error that goes away when Redis / PostgreSQL is back."""
-    return isinstance(exc, TRANSIENT)
+    """True for an error that goes away when Redis / PostgreSQL is back (PostgreSQL's: ``db.unavailable``,
+    the same rule that turns them into 503 ``database_unavailable``)."""
+    return isinstance(exc, TRANSIENT) or db.unavailable(exc)
 
 
 @dataclass
