@@ -1,0 +1,256 @@
+"""What a new user meets, in headless Chromium against a signaling process of its own (no media node:
+nothing here needs a call): the landing page, billing and links, the recruiter candidates table, the
+room's confirmations and its "who is speaking" choice. Each test reads what the page shows (the DOM),
+takes screenshots into test-artifacts/, and checks the page at 375 px (accessible names, no sideways
+scrolling) under its Content-Security-Policy.
+
+The browser resolves no name and reaches 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_helpers import (
+    PHONE,
+    chromium,
+    confirm_registration,
+    csp_violations,
+    page_a11y_problems,
+    silence_wav,
+    watch_csp,
+)
+from conftest import ROOT, Infra, Stack
+from playwright.sync_api import Browser, BrowserContext, Page
+from test_hostile_http import signaling_alone
+
+PASSWORD = "correct horse battery staple"
+WAIT_MS = 30_000
+DESKTOP = {"width": 1280, "height": 900}
+ARTIFACTS = ROOT / "test-artifacts"
+ROOM_IMAGE = ROOT / "web_client" / "img" / "room.webp"
+
+
+@pytest.fixture(scope="module")
+def site(infra: Infra) -> Iterator[Stack]:
+    with signaling_alone(infra, "signaling-newuser") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
+        yield b
+
+
+class Visit:
+    """One browser context and page, with its CSP violations and uncaught errors collected."""
+
+    def __init__(self, browser: Browser, site: Stack) -> None:
+        self.site = site
+        self.ctx: BrowserContext = browser.new_context(base_url=site.base_url, viewport=DESKTOP)
+        self.page: Page = self.ctx.new_page()
+        self.page.set_default_timeout(WAIT_MS)
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(f"{self.page.url}: {e}"))
+        watch_csp(self.page, self.console)
+
+    def sign_up(self, name: str = "New User") -> str:
+        """Create an account in the page and confirm its address with the e-mailed code."""
+        page = self.page
+        email = f"new-{uuid.uuid4().hex[:10]}@example.com"
+        page.goto("/index.html#register")
+        page.fill("#reg-name", name)
+        page.fill("#reg-email", email)
+        page.fill("#reg-password", PASSWORD)
+        page.click("[data-testid=register-submit]")
+        confirm_registration(page, self.site.email_code(email))
+        page.wait_for_url("**/sessions.html*")
+        return email
+
+    def shoot(self, name: str, full_page: bool = True) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.evaluate("() => window.scrollTo(0, 0)")
+        self.page.wait_for_timeout(200)
+        self.page.screenshot(path=str(path), full_page=full_page)
+        assert path.stat().st_size > 5_000, f"{path} looks empty"
+        return path
+
+    def phone_check(self, name: str) -> None:
+        """Screenshot at 375 px; controls named, links named, no sideways scrolling."""
+        self.page.set_viewport_size(PHONE)
+        try:
+            self.page.wait_for_timeout(300)
+            self.shoot(f"{name}-375")
+            assert page_a11y_problems(self.page, name) == []
+        finally:
+            self.page.set_viewport_size(DESKTOP)
+
+    def clean(self) -> None:
+        assert csp_violations(self.page) == [], csp_violations(self.page)
+        assert self.console == [], self.console
+        assert self.errors == [], self.errors
+
+    def close(self) -> None:
+        self.ctx.close()
+
+
+@pytest.fixture
+def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
+    v = Visit(browser, site)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+def fetch_json(page: Page, method: str, path: str, body: object = None) -> tuple[int, object]:
+    result: list[object] = page.evaluate(
+        """async ([method, path, body]) => {
+          const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+          if (body !== null) { init.headers['Content-Type'] = 'application/json'; init.body = JSON.stringify(body); }
+          const r = await fetch(path, init);
+          const text = await r.text();
+          return [r.status, text ? JSON.parse(text) : null];
+        }""",
+        [method, path, body],
+    )
+    return result[0], result[1]  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------ 9. the landing page
+
+# What the room shows during an interview, fed to the page's own dispatcher (window.roomEvents).
+ROOM_DEMO = [
+    {
+        "type": "caption",
+        "id": "c1",
+        "role": "interviewer",
+        "text": "Thanks for joining. Let's start with something technical.",
+    },
+    {
+        "type": "caption",
+        "id": "c2",
+        "role": "interviewer",
+        "text": "What is the difference between a process and a thread?",
+    },
+    {
+        "type": "question",
+        "id": "q1",
+        "caption_ids": ["c2"],
+        "text": "What is the difference between a process and a thread?",
+    },
+    {
+        "type": "answer.done",
+        "question_id": "q1",
+        "text": "A process is a running program with its own memory space; a thread runs inside a process and "
+        "shares its memory with the other threads. Threads are cheaper to start and switch, but need locks "
+        "around shared data; processes are isolated, so one crashing does not take the others down.",
+    },
+    {
+        "type": "caption",
+        "id": "c3",
+        "role": "candidate",
+        "text": "Sure. A process has its own address space, while threads share one…",
+    },
+]
+
+
+def room_screenshot_webp(visit: Visit) -> bytes:
+    """The room with a question, its answer and captions, as a small WebP (what the landing page shows)."""
+    from PIL import Image
+
+    page = visit.page
+    st, sess = fetch_json(page, "POST", "/api/sessions", {"title": "Backend engineer interview"})
+    assert st == 201, sess
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"/room.html?id={sess['id']}")  # type: ignore[index]
+    page.wait_for_function("() => document.querySelector('#room-title').textContent === 'Backend engineer interview'")
+    for m in ROOM_DEMO:
+        assert page.evaluate("(m) => roomEvents.apply(m)", m) is True, m
+    page.evaluate("() => document.querySelector('#room-grid').scrollIntoView()")
+    png = page.locator("#room-grid").screenshot()
+    page.set_viewport_size(DESKTOP)
+    img = Image.open(io.BytesIO(png)).convert("RGB")
+    img.thumbnail((800, 800))
+    out = io.BytesIO()
+    img.save(out, "WEBP", quality=70)
+    return out.getvalue()
+
+
+def test_landing_page_says_what_it_does_before_login(visit: Visit) -> None:
+    page = visit.page
+    page.goto("/")
+    page.wait_for_selector("#tab-login")
+    page.wait_for_load_state("networkidle")
+
+    # what the product does, the free hours, a screenshot of the room
+    features = page.locator("[data-testid=features] .feature h2").all_inner_texts()
+    assert features == ["Live interview copilot", "Mock interviews", "Recruiter interviews"], features
+    assert "2 hours free" in page.inner_text("[data-testid=free-offer]")
+    shot = page.locator(".screenshot img")
+    assert shot.get_attribute("alt")
+    page.wait_for_function("() => document.querySelector('.screenshot img').complete")
+    assert page.evaluate("() => document.querySelector('.screenshot img').naturalWidth") >= 600
+    assert ROOM_IMAGE.stat().st_size < 150_000
+
+    # no app menu before login: no nav, no menu button, no links into the signed-in pages
+    assert page.locator("#site-nav, .site-nav, .nav-toggle, [data-action=logout]").count() == 0
+    header_links = page.locator(".site-header a").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
+    assert not [h for h in header_links if any(p in h for p in ("sessions", "billing", "profile", "recruit"))], (
+        header_links
+    )
+
+    # the three sign-in tabs on one row, each label on one line, at 375 px too
+    for size in (DESKTOP, PHONE):
+        page.set_viewport_size(size)
+        page.wait_for_timeout(300)
+        boxes = page.locator("[role=tab]").evaluate_all(
+            """(ts) => ts.map((t) => { const r = t.getBoundingClientRect(); const range = document.createRange();
+                 range.selectNodeContents(t);
+                 const lines = new Set([...range.getClientRects()].map((q) => Math.round(q.top))).size;
+                 return { text: t.textContent, top: Math.round(r.top), right: Math.round(r.right), lines }; })"""
+        )
+        assert [b["text"] for b in boxes] == ["Log in", "Create account", "E-mail me a code"]
+        assert len({b["top"] for b in boxes}) == 1, (size, boxes)
+        assert [b["lines"] for b in boxes] == [1, 1, 1], (size, boxes)
+        inside = page.evaluate(
+            "() => { const c = document.querySelector('[role=tablist]').closest('.card');"
+            " return c.getBoundingClientRect().right - parseFloat(getComputedStyle(c).paddingRight) + 1; }"
+        )
+        assert max(b["right"] for b in boxes) <= inside, (size, boxes, inside)
+    page.set_viewport_size(DESKTOP)
+    page.click("#tab-code")
+    assert page.is_visible("#code-email")
+
+    visit.shoot("landing-desktop")
+    visit.phone_check("landing")
+    visit.clean()
+
+
+def test_landing_page_for_a_signed_in_user_and_the_room_screenshot(visit: Visit) -> None:
+    visit.sign_up("Landing Looker")
+    page = visit.page
+    webp = room_screenshot_webp(visit)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "landing-room.webp").write_bytes(webp)  # web_client/img/room.webp is a copy of one run's
+    assert len(webp) < 150_000
+
+    # signed in: the landing page offers to continue (and to log out), still without the app menu
+    page.goto("/index.html")
+    page.wait_for_selector("#signed-in:not([hidden])")
+    assert "Landing Looker" in page.inner_text("#signed-in")
+    assert page.get_attribute("#signed-in a", "href") == "sessions.html"
+    assert page.locator("#site-nav, .nav-toggle").count() == 0
+    with page.expect_navigation():
+        page.click("#signed-in [data-action=logout]")
+    page.wait_for_load_state("networkidle")
+    assert page.is_hidden("#signed-in")
+    assert fetch_json(page, "GET", "/api/me")[0] == 401
+    visit.clean()
