@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import chromium, csp_violations, silence_wav, watch_csp
+from browser_helpers import chromium, confirm_registration, csp_violations, silence_wav, watch_csp
 from conftest import Infra, Stack
 from playwright.sync_api import Browser, Page
 from test_hostile_http import signaling_alone
@@ -78,9 +78,11 @@ def test_every_page_runs_under_its_csp(site: Stack, browser: Browser) -> None:
         page.goto("/index.html#register")
         page.click("#tab-register")
         page.fill("#reg-name", "Cora Csp")
-        page.fill("#reg-email", f"csp-{uuid.uuid4().hex[:10]}@example.com")
+        email = f"csp-{uuid.uuid4().hex[:10]}@example.com"
+        page.fill("#reg-email", email)
         page.fill("#reg-password", PASSWORD)
         page.click("[data-testid=register-submit]")
+        confirm_registration(page, site.email_code(email))  # a new account confirms its address first
         page.wait_for_url("**/sessions.html*")
         storage = page.evaluate("() => JSON.stringify({...localStorage, ...sessionStorage})")
         assert LEGACY_TOKEN_KEY not in storage and "token" not in storage.lower(), storage
@@ -116,6 +118,7 @@ def test_every_page_runs_under_its_csp(site: Stack, browser: Browser) -> None:
             "/c.html#no-such-token": "#gone:not([hidden])",
             cand["link"]: "#intro:not([hidden])",
             "/docs/protocol.md": "body",
+            "/docs/": ".docs-list a",
         }
         for path, ready in pages.items():
             page.goto("about:blank")

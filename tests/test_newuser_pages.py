@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from browser_helpers import (
+    OVERFLOW_JS,
     PHONE,
+    UNNAMED_LINKS_JS,
     chromium,
     confirm_registration,
     csp_violations,
@@ -253,4 +255,103 @@ def test_landing_page_for_a_signed_in_user_and_the_room_screenshot(visit: Visit)
     page.wait_for_load_state("networkidle")
     assert page.is_hidden("#signed-in")
     assert fetch_json(page, "GET", "/api/me")[0] == 401
+    visit.clean()
+
+
+# ------------------------------------------------------------------------------ 10. billing and links
+
+
+def test_billing_sells_only_what_is_for_sale_and_describes_each_package(visit: Visit) -> None:
+    visit.sign_up("Billing Looker")
+    page = visit.page
+    page.goto("/billing.html")
+    page.wait_for_selector("#packages li.package")
+    cards = page.locator("#packages li.package").evaluate_all(
+        """(ls) => ls.map((li) => ({ id: li.dataset.id, text: li.innerText,
+             buttons: [...li.querySelectorAll('button')].map((b) => b.textContent),
+             desc: li.querySelector('.package-desc')?.textContent || '' }))"""
+    )
+    by_id = {c["id"]: c for c in cards}
+    assert "free" in by_id and "starter" in by_id, cards
+    free = by_id["free"]
+    assert free["buttons"] == [], free  # granted on sign-up, not sold: nothing to buy
+    assert free["desc"] == "2 hours on sign-up" and "Not for sale" in free["text"] and "$0.00" not in free["text"]
+    for c in cards:
+        if c["id"] != "free":
+            assert len(c["buttons"]) == 1 and c["buttons"][0].startswith("Buy "), c
+            assert c["desc"], f"no description: {c}"
+    assert by_id["starter"]["desc"] == "5 hours of interviews"
+    assert page.is_hidden("#packages-status")
+    visit.shoot("billing-packages-desktop")
+    visit.phone_check("billing")
+    visit.clean()
+
+
+def test_site_links_only_well_formed_configured_ones() -> None:
+    import dataclasses
+
+    from interview_room.config import Config
+    from signaling.account_routes import site_links
+
+    cfg = Config()
+    assert site_links(dataclasses.replace(cfg, source_url="", support_email="")) == {}
+    assert site_links(dataclasses.replace(cfg, source_url="javascript:alert(1)", support_email="nobody")) == {}
+    assert site_links(
+        dataclasses.replace(cfg, source_url="https://git.example.org/ir", support_email="help@example.org")
+    ) == {
+        "source_url": "https://git.example.org/ir",
+        "support_email": "help@example.org",
+    }
+
+
+def test_links_page_serves_the_docs_and_shows_only_configured_links(visit: Visit, infra: Infra) -> None:
+    visit.sign_up("Links Looker")
+    page = visit.page
+    page.goto("/links.html")
+    page.wait_for_selector("body[data-links-loaded=true]")
+    # nothing configured: no placeholder addresses, the two links hidden
+    text = page.inner_text("main")
+    assert "placeholder" not in text and "example.com" not in text and "your-org" not in text, text
+    assert page.is_hidden("#source-item") and page.is_hidden("#support-item")
+    hrefs = page.locator("main a:visible").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
+    assert not [h for h in hrefs if "example.com" in h or "your-org" in h], hrefs
+    visit.phone_check("links")
+    visit.clean()
+
+    # the documentation link opens an index of the documents, and each opens
+    page.click("a[href='/docs/']")
+    page.wait_for_url("**/docs/")
+    docs = page.locator(".docs-list a").evaluate_all("(as) => as.map((a) => [a.getAttribute('href'), a.textContent])")
+    names = [d[0] for d in docs]
+    assert {"protocol.md", "internals.md"} <= set(names), docs
+    assert all(title and title != href for href, title in docs), docs
+    visit.shoot("docs-index-desktop", full_page=True)
+    page.set_viewport_size(PHONE)  # no controls on this page: its links named, no sideways scrolling
+    page.wait_for_timeout(300)
+    overflow = page.evaluate(OVERFLOW_JS)
+    assert overflow["scrollWidth"] <= overflow["clientWidth"], overflow
+    assert page.evaluate(UNNAMED_LINKS_JS) == []
+    page.set_viewport_size(DESKTOP)
+    assert csp_violations(page) == []
+    resp = page.request.get(f"{visit.site.base_url}/docs/protocol.md")
+    assert resp.status == 200 and "text/markdown" in resp.headers["content-type"]
+    resp = page.request.get(f"{visit.site.base_url}/docs")
+    assert resp.status == 200 and resp.url.endswith("/docs/")
+
+    # a server with the links configured shows them (same database: this browser's sign-in works there)
+    with signaling_alone(
+        infra,
+        "signaling-newuser-links",
+        SOURCE_URL="https://github.com/acme/interview-room",
+        SUPPORT_EMAIL="help@acme.test",
+    ) as other:
+        page.goto(f"{other.base_url}/links.html")
+        page.wait_for_selector("body[data-links-loaded=true]")
+        assert page.is_visible("#source-item") and page.is_visible("#support-item")
+        assert page.get_attribute("#source-link", "href") == "https://github.com/acme/interview-room"
+        assert page.inner_text("#source-link") == "Source code on GitHub"
+        assert page.get_attribute("#support-link", "href") == "mailto:help@acme.test"
+        assert page.inner_text("#support-link") == "help@acme.test"
+        visit.shoot("links-configured-desktop")
+        visit.phone_check("links-configured")
     visit.clean()
