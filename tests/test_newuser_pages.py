@@ -355,3 +355,62 @@ def test_links_page_serves_the_docs_and_shows_only_configured_links(visit: Visit
         visit.shoot("links-configured-desktop")
         visit.phone_check("links-configured")
     visit.clean()
+
+
+# ------------------------------------------------------------------------------ 11. recruiter candidates
+
+HEADER_LINES_JS = r"""
+() => [...document.querySelectorAll('#candidate-table thead th')].map((th) => {
+  const range = document.createRange();
+  range.selectNodeContents(th);
+  return { text: th.textContent, lines: new Set([...range.getClientRects()].map((q) => Math.round(q.top))).size };
+})
+"""
+
+
+def test_candidates_table_headers_whole_words_and_the_link_note_is_true(visit: Visit) -> None:
+    visit.sign_up("Rita Recruiter")
+    page = visit.page
+    st, org = fetch_json(page, "POST", "/api/org", {"name": "Newuser Co"})
+    assert st == 201, org
+    st, iv = fetch_json(
+        page, "POST", "/api/org/interviews", {"title": "Support engineer", "questions": ["Why us?", "A hard bug?"]}
+    )
+    assert st == 201, iv
+    page.goto(f"/recruit/candidates.html?id={iv['id']}")  # type: ignore[index]
+    page.wait_for_selector("#view:not([hidden])")
+
+    # invite one with an e-mail address: every action of the row shows (copy, new link, remind, revoke, delete)
+    page.fill("#c-name", "Alexandra Longname-Candidate")
+    page.fill("#c-email", "alexandra.longname@example.com")
+    page.click("#invite-btn")
+    page.wait_for_selector("#invite-result:not([hidden])")
+    link = page.input_value("#invite-link")
+    assert "/c.html#" in link or "/c/" in link, link
+    note = page.inner_text("#invite-result").lower()
+    assert "not stored" not in note and "shown once" not in note, note
+    assert "copy it again" in note, note
+    row = page.locator(".candidate-row").first
+    row.wait_for()
+    shown = row.locator("button:visible").evaluate_all("(bs) => bs.map((b) => b.textContent)")
+    assert shown == ["Copy link", "New link", "Send reminder", "Revoke", "Delete"], shown
+
+    # the note is true: the row's "Copy link" gives the same link again later
+    page.reload()
+    page.wait_for_selector(".candidate-row")
+    page.click(".candidate-row .copy-btn")
+    page.wait_for_selector("#row-link:not([hidden])")
+    assert page.input_value("#row-link-input") == link
+
+    # headers on one line each, whole words, at desktop and tablet widths
+    for width in (1280, 1024, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)
+        heads = page.evaluate(HEADER_LINES_JS)
+        assert [h["text"] for h in heads] == ["Name", "E-mail", "Status", "Answered", "Decision", "Expires", "Actions"]
+        assert [h["lines"] for h in heads] == [1] * 7, (width, heads)
+        if width == 1280:
+            visit.shoot("candidates-desktop")
+    page.set_viewport_size(DESKTOP)
+    visit.phone_check("candidates")
+    visit.clean()
