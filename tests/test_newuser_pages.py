@@ -414,3 +414,69 @@ def test_candidates_table_headers_whole_words_and_the_link_note_is_true(visit: V
     page.set_viewport_size(DESKTOP)
     visit.phone_check("candidates")
     visit.clean()
+
+
+# ------------------------------------------------------------------------------ 5. confirm what cannot be undone
+
+# The smallest gap (px) between ``selector``'s box and any other visible control or link on the page.
+NEAREST_CONTROL_JS = r"""
+(selector) => {
+  const target = document.querySelector(selector);
+  const t = target.getBoundingClientRect();
+  let best = Infinity, who = '';
+  for (const el of document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]')) {
+    if (el === target || target.contains(el) || el.contains(target)) continue;
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height || getComputedStyle(el).visibility === 'hidden') continue;
+    if (el.closest('[hidden], dialog:not([open])')) continue;
+    const dx = Math.max(0, r.left - t.right, t.left - r.right);
+    const dy = Math.max(0, r.top - t.bottom, t.top - r.bottom);
+    const d = Math.hypot(dx, dy);
+    if (d < best) { best = d; who = el.outerHTML.slice(0, 80); }
+  }
+  return { gap: best, nearest: who };
+}
+"""
+MIN_GAP_PX = 24
+
+
+def test_delete_session_asks_first_and_stands_apart(visit: Visit) -> None:
+    visit.sign_up("Della Deleter")
+    page = visit.page
+    st, sess = fetch_json(page, "POST", "/api/sessions", {"title": "To be deleted"})
+    assert st == 201, sess
+    sid = sess["id"]  # type: ignore[index]
+    page.goto(f"/session.html?id={sid}")
+    page.wait_for_selector("#session-view:not([hidden])")
+
+    # asking first: the dialog names what is lost, the safe choice has the focus, cancelling keeps it
+    page.click("#delete-btn")
+    page.wait_for_selector("#delete-dialog[open]")
+    assert "cannot be undone" in page.inner_text("#delete-dialog")
+    assert page.evaluate("() => document.activeElement.id") == "delete-cancel"
+    visit.shoot("delete-confirm-desktop", full_page=False)
+    page.click("#delete-cancel")
+    page.wait_for_selector("#delete-dialog", state="detached")
+    assert fetch_json(page, "GET", f"/api/sessions/{sid}")[0] == 200
+    page.click("#delete-btn")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#delete-dialog", state="detached")
+    assert fetch_json(page, "GET", f"/api/sessions/{sid}")[0] == 200
+
+    # on a phone-sized touch screen the button stands apart from every other control
+    page.set_viewport_size(PHONE)
+    page.wait_for_timeout(300)
+    near = page.evaluate(NEAREST_CONTROL_JS, "#delete-btn")
+    assert near["gap"] >= MIN_GAP_PX, near
+    page.set_viewport_size(DESKTOP)
+    near = page.evaluate(NEAREST_CONTROL_JS, "#delete-btn")
+    assert near["gap"] >= MIN_GAP_PX, near
+    visit.phone_check("session-delete")
+
+    # confirming deletes it
+    page.click("#delete-btn")
+    with page.expect_navigation():
+        page.click("#delete-confirm")
+    page.wait_for_url("**/sessions.html")
+    assert fetch_json(page, "GET", f"/api/sessions/{sid}")[0] == 404
+    visit.clean()

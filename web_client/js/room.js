@@ -1,6 +1,7 @@
 // The live room: inputs and meters, one RTCPeerConnection with a data channel "events",
 // non-trickle offer to /api/sessions/{id}/offer, settings/ask messages, reconnect, end.
 import { api, errorMessage } from './api.js';
+import { confirmDanger } from './confirm.js';
 import { initNav } from './nav.js';
 import { $, clock, fillLanguages, param, setSelect } from './util.js';
 import { createRoomEvents } from './room-events.js';
@@ -510,10 +511,29 @@ $('#mic-device').addEventListener('change', () => { if (inputs.mic.stream) openM
 $('#share-btn').addEventListener('click', toggleShare);
 $('#cam-btn').addEventListener('click', toggleCam);
 $('#start-btn').addEventListener('click', start);
-$('#end-btn').addEventListener('click', () => finish());
+// Ending cannot be undone (the session is not restarted): ask first, the safe choice focused.
+$('#end-btn').addEventListener('click', async () => {
+  const sure = await confirmDanger({
+    id: 'end', title: 'End this session?',
+    text: 'The call stops and cannot be resumed; the recording, captions and answers so far stay in your history.',
+    confirm: 'Yes, end the session', cancel: 'Keep going',
+  });
+  if (sure) finish();
+  else $('#end-btn').focus();
+});
+
 
 $('#ask-form').addEventListener('submit', (e) => { e.preventDefault(); ask(); });
-for (const action of ['repeat', 'next', 'skip', 'end']) $(`#mock-${action}`).addEventListener('click', () => mockAction(action));
+for (const action of ['repeat', 'next', 'skip']) $(`#mock-${action}`).addEventListener('click', () => mockAction(action));
+$('#mock-end').addEventListener('click', async () => {
+  const sure = await confirmDanger({
+    id: 'mock-end', title: 'End the interview now?',
+    text: 'The interviewer stops asking; your report covers the questions answered so far. This cannot be undone.',
+    confirm: 'Yes, end the interview', cancel: 'Keep going',
+  });
+  if (sure) mockAction('end');
+  else $('#mock-end').focus();
+});
 document.addEventListener('keydown', (e) => {
   if (e.altKey && !e.ctrlKey && !e.metaKey && (e.code === 'KeyA' || e.key?.toLowerCase() === 'a')) {
     e.preventDefault();
