@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 import pytest
-from browser_helpers import CHROMIUM, chromium_args, failure_report, poll, word_recall
+from browser_helpers import CHROMIUM, chromium_args, confirm_registration, failure_report, poll, word_recall
 from conftest import FIXTURES, Infra, Stack, _wait_http
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -74,6 +74,7 @@ def cluster(infra: Infra) -> Iterator[tuple[Stack, dict[str, str]]]:
         "OPENAI_BASE_URL": "",
         "STRIPE_API_KEY": "",
         "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # no SMTP: the new account's code goes to the signaling log (email_code reads it)
     }
     s = Stack(infra, env)
     media: dict[str, str] = {}
@@ -135,9 +136,11 @@ def test_the_room_reconnects_to_another_node_when_its_node_dies(
     try:
         page.goto("/index.html#register")
         page.fill("#reg-name", "Reconnect Test")
-        page.fill("#reg-email", f"reconnect-{uuid.uuid4().hex[:10]}@example.com")
+        email = f"reconnect-{uuid.uuid4().hex[:10]}@example.com"
+        page.fill("#reg-email", email)
         page.fill("#reg-password", "correct horse battery staple")
         page.click("[data-testid=register-submit]")
+        confirm_registration(page, stack.email_code(email))  # a new account confirms its address first
         page.wait_for_url("**/sessions.html*")
         page.click("#new-link")
         page.fill("#s-title", "Node dies")
