@@ -128,6 +128,9 @@ class Config:
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
     stripe_api_base: str = field(default_factory=lambda: _env("STRIPE_API_BASE", ""))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
+    # links the web client's Links page shows; empty (or not an https?:// address / e-mail) = the link is hidden
+    source_url: str = field(default_factory=lambda: _env("SOURCE_URL", ""))
+    support_email: str = field(default_factory=lambda: _env("SUPPORT_EMAIL", ""))
     # e-mails of users who may confirm offline (manual) payments
     admin_emails: list[str] = field(default_factory=lambda: [e.lower() for e in _list("ADMIN_EMAILS")])
     # camera video in recordings: answers = recruiter candidates' recorded answers only, all = every

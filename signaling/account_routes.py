@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import BodyPartReader, web
 
@@ -75,6 +76,20 @@ def ai_provider(cfg: Config) -> str:
     return "openai" if cfg.openai_api_key or cfg.openai_base_url else "offline"
 
 
+_URL_RE = re.compile(r"https?://[^\s\"'<>]{1,500}")
+_EMAIL_RE = re.compile(r"[^\s@\"'<>]{1,64}@[^\s@\"'<>]{1,255}\.[a-zA-Z]{2,}")
+
+
+def site_links(cfg: Config) -> dict[str, str]:
+    """The links the Links page shows (SOURCE_URL, SUPPORT_EMAIL); an unset or malformed one is left out."""
+    links: dict[str, str] = {}
+    if _URL_RE.fullmatch(cfg.source_url.strip()):
+        links["source_url"] = cfg.source_url.strip()
+    if _EMAIL_RE.fullmatch(cfg.support_email.strip()):
+        links["support_email"] = cfg.support_email.strip()
+    return links
+
+
 async def get_config(request: web.Request) -> web.Response:
     cfg = services(request).cfg
     user = current_user(request)
@@ -85,6 +100,7 @@ async def get_config(request: web.Request) -> web.Response:
             "translation_available": ai,
             "ice_servers": ice_servers_for(cfg, str(user.id)),
             "payments_configured": bool(cfg.stripe_api_key),
+            "links": site_links(cfg),
         }
     )
 

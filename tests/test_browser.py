@@ -435,6 +435,7 @@ def test_answer_translation_lands_under_the_answer(live_room: Flow) -> None:
 def test_end_session_then_play_it_back_from_history(live_room: Flow) -> None:
     flow, page = live_room, live_room.page
     page.click("#end-btn")
+    page.click("#end-confirm")  # ending cannot be undone: the room asks first
     flow.wait("the room to show ended", lambda: page.get_attribute("#conn-state", "data-state") == "ended", 60)
     assert page.is_visible("#ended-banner") and page.is_visible("#session-link")
 

@@ -74,7 +74,7 @@ def cluster(infra: Infra) -> Iterator[tuple[Stack, dict[str, str]]]:
         "OPENAI_BASE_URL": "",
         "STRIPE_API_KEY": "",
         "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # no SMTP: the verification code goes to the signaling log
+        "DEV_LOG_EMAILS": "1",  # no SMTP: the new account's code goes to the signaling log (email_code reads it)
     }
     s = Stack(infra, env)
     media: dict[str, str] = {}
@@ -140,7 +140,7 @@ def test_the_room_reconnects_to_another_node_when_its_node_dies(
         page.fill("#reg-email", email)
         page.fill("#reg-password", "correct horse battery staple")
         page.click("[data-testid=register-submit]")
-        confirm_registration(page, stack.email_code(email))
+        confirm_registration(page, stack.email_code(email))  # a new account confirms its address first
         page.wait_for_url("**/sessions.html*")
         page.click("#new-link")
         page.fill("#s-title", "Node dies")

@@ -153,6 +153,8 @@ class Mock:
         """Click a mock control by its accessible name (so the name is checked too); returns the page time before."""
         t = self.now()
         self.page.get_by_role("button", name=MOCK_BUTTONS[action], exact=True).click()
+        if action == "end":  # ending cannot be undone: the room asks first
+            self.page.get_by_role("button", name="Yes, end the interview", exact=True).click()
         return t
 
 

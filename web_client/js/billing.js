@@ -42,21 +42,31 @@ async function buy(pkg, button) {
   }
 }
 
+/** A package the server sells (the free plan is granted on sign-up, never bought). */
+export function forSale(p) {
+  return p.purchasable === true && Number(p.price_cents) > 0;
+}
+
 function renderPackages() {
   const list = $('#packages');
   list.replaceChildren(...packages.map((p) => {
-    const button = el('button', { type: 'button', class: 'primary', dataset: { packageId: p.id }, text: `Buy ${p.name}` });
-    button.addEventListener('click', () => buy(p, button));
-    return el('li', { class: 'card package', dataset: { id: p.id } },
+    const sold = forSale(p);
+    const last = sold
+      ? el('button', { type: 'button', class: 'primary', dataset: { packageId: p.id }, text: `Buy ${p.name}` })
+      : el('p', { class: 'package-note', text: 'Included once with every new account' });
+    if (sold) last.addEventListener('click', () => buy(p, last));
+    return el('li', { class: `card package${sold ? '' : ' granted'}`, dataset: { id: p.id } },
       el('h3', { text: p.name }),
-      el('p', { class: 'price', text: money(p.price_cents, p.currency) }),
+      el('p', { class: 'price', text: sold ? money(p.price_cents, p.currency) : 'Free' }),
+      p.description ? el('p', { class: 'package-desc', text: p.description }) : '',
       el('p', { text: `${duration(p.seconds)} of sessions${p.kind === 'monthly' ? ' every month' : ''}` }),
-      el('p', { class: 'small muted', text: p.kind === 'monthly' ? 'Monthly subscription' : 'One-time purchase' }),
-      button,
+      el('p', { class: 'small muted', text: sold ? (p.kind === 'monthly' ? 'Monthly subscription' : 'One-time purchase') : 'Not for sale' }),
+      last,
     );
   }));
-  $('#packages-status').textContent = packages.length ? '' : 'No packages are on sale right now.';
-  $('#packages-status').hidden = packages.length > 0;
+  const onSale = packages.filter(forSale).length;
+  $('#packages-status').textContent = onSale ? '' : 'No packages are on sale right now.';
+  $('#packages-status').hidden = onSale > 0;
 }
 
 function renderBilling(b) {

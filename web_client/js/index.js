@@ -1,12 +1,9 @@
-// Log in, register, or log in with an e-mailed one-time code; then go to sessions.html (or ?next=).
+// The landing page: what the product does, and log in, register, or log in with an e-mailed one-time
+// code; then go to sessions.html (or ?next=). No app menu here: it appears once signed in.
 import { api } from './api.js';
 import { clearErrors, showError, setBusy, formValues } from './forms.js';
-import { initNav } from './nav.js';
+import { logout } from './nav.js';
 import { $, el, param } from './util.js';
-
-initNav();
-const logoutButton = $('[data-action=logout]');
-if (logoutButton) logoutButton.hidden = true;
 
 function nextPage() {
   const next = param('next');
@@ -118,14 +115,16 @@ $('#code-again').addEventListener('click', () => {
     const user = me?.user;
     if (!user) return;
     const box = $('#signed-in');
+    const out = el('button', { type: 'button', class: 'link-button', dataset: { action: 'logout' }, text: 'Log out' });
+    out.addEventListener('click', logout);
     box.replaceChildren(
       `You are signed in as ${user.name || user.email}. `,
       el('a', { href: nextPage(), text: 'Continue' }),
+      ' · ',
+      out,
     );
     box.hidden = false;
-    if (logoutButton) logoutButton.hidden = false;
   } catch {
     /* not signed in, or the server is unreachable: the forms will say so */
-    if (logoutButton) logoutButton.hidden = true;
   }
 })();

@@ -1,9 +1,10 @@
 // The live room: inputs and meters, one RTCPeerConnection with a data channel "events",
 // non-trickle offer to /api/sessions/{id}/offer, settings/ask messages, reconnect, end.
 import { api, errorMessage } from './api.js';
+import { confirmDanger } from './confirm.js';
 import { initNav } from './nav.js';
 import { $, clock, fillLanguages, param, setSelect } from './util.js';
-import { createRoomEvents } from './room-events.js';
+import { createRoomEvents, normalize } from './room-events.js';
 import { attachMeter, getMicrophone, listMicrophones, mediaErrorMessage } from './media.js';
 import { iceServers, negotiate } from './rtc.js';
 import { initWebPane } from './webpane.js';
@@ -29,6 +30,13 @@ const events = createRoomEvents(document, {
   sessionId,
   onEnded: (reason) => finish({ byServer: true, reason }),
 });
+// Every message also passes the "who is speaking" watch (a question from "You" while nobody asked one).
+const applyEvent = events.apply;
+events.apply = (message) => {
+  const ok = applyEvent(message);
+  if (ok) watchRoles(normalize(message));
+  return ok;
+};
 // For tests and debugging: feed server messages by hand, e.g. roomEvents.apply({type: "caption", …}).
 window.roomEvents = events;
 
@@ -255,11 +263,57 @@ function updateStartHint() {
 }
 
 function lockInputs(locked) {
-  for (const id of ['mic-role', 'share-role', 'share-btn', 'cam-btn']) $(`#${id}`).disabled = locked;
+  for (const id of ['share-btn', 'cam-btn']) $(`#${id}`).disabled = locked;
   if (!locked && !navigator.mediaDevices?.getDisplayMedia) $('#share-btn').disabled = true;
   const mic = inputs.mic.stream?.getAudioTracks()[0];
   $('#mic-btn').disabled = locked && !mic;
   if (mic) setPressed('mic-btn', mic.enabled, locked ? 'Mute microphone' : 'Turn off microphone');
+}
+
+// ---------------------------------------------------------------- who is speaking on each input
+
+const ROLE_SAID = { interviewer: 'the interviewer', candidate: 'you (the candidate)' };
+const roles = { asked: false, interviewerHeard: false, hintDismissed: false };
+
+/** A question captioned as "You" while nothing was asked: the microphone is likely the interviewer's. */
+function watchRoles(m) {
+  if (!m) return;
+  if (m.type === 'question') roles.asked = true;
+  if (m.type === 'caption' && m.role === 'interviewer') roles.interviewerHeard = true;
+  if (roles.asked || roles.interviewerHeard) { hideRoleHint(); return; }
+  if (m.type !== 'caption' || m.role !== 'candidate' || m.final === false) return;
+  if (roles.hintDismissed || state.session?.mode === 'mock' || $('#mic-role').value !== 'candidate') return;
+  if (/\?\s*["”»)]?\s*$/.test(m.text)) $('#role-hint').hidden = false;
+}
+
+function hideRoleHint() {
+  $('#role-hint').hidden = true;
+}
+
+/** The choice changed: before Start it is read at Start; live, the call is offered again with the new roles
+ * (the server replaces the earlier connection; the recording and the session go on). */
+async function rolesChanged(key) {
+  const select = $(`#${key}-role`);
+  if (key === 'mic' && select.value !== 'candidate') hideRoleHint();
+  if (!state.started || state.ended) return;
+  if (state.switching) { state.switchAgain = true; return; }
+  if (state.reconnecting || !state.pc) return; // the reconnect reads the choice itself
+  state.switching = true;
+  setMsg(`${key}-msg`, 'Switching who is speaking…');
+  try {
+    do {
+      state.switchAgain = false;
+      const previous = state.pc;
+      await connect();
+      if (previous && previous !== state.pc) { try { previous.close(); } catch { /* already closed */ } }
+    } while (state.switchAgain && !state.ended);
+    setMsg(`${key}-msg`, `Now captioned as ${ROLE_SAID[select.value]}.`, 'ok');
+  } catch (err) {
+    setMsg(`${key}-msg`, `Could not switch: ${errorMessage(err)}`, 'error');
+    reconnect();
+  } finally {
+    state.switching = false;
+  }
 }
 
 // ---------------------------------------------------------------- connection
@@ -510,10 +564,39 @@ $('#mic-device').addEventListener('change', () => { if (inputs.mic.stream) openM
 $('#share-btn').addEventListener('click', toggleShare);
 $('#cam-btn').addEventListener('click', toggleCam);
 $('#start-btn').addEventListener('click', start);
-$('#end-btn').addEventListener('click', () => finish());
+for (const key of ['mic', 'share']) $(`#${key}-role`).addEventListener('change', () => rolesChanged(key));
+$('#role-hint-switch').addEventListener('click', () => {
+  $('#mic-role').value = 'interviewer';
+  hideRoleHint();
+  rolesChanged('mic');
+  $('#mic-role').focus();
+});
+$('#role-hint-dismiss').addEventListener('click', () => {
+  roles.hintDismissed = true;
+  hideRoleHint();
+});
+// Ending cannot be undone (the session is not restarted): ask first, the safe choice focused.
+$('#end-btn').addEventListener('click', async () => {
+  const sure = await confirmDanger({
+    id: 'end', title: 'End this session?',
+    text: 'The call stops and cannot be resumed; the recording, captions and answers so far stay in your history.',
+    confirm: 'Yes, end the session', cancel: 'Keep going',
+  });
+  if (sure) finish();
+  else $('#end-btn').focus();
+});
 
 $('#ask-form').addEventListener('submit', (e) => { e.preventDefault(); ask(); });
-for (const action of ['repeat', 'next', 'skip', 'end']) $(`#mock-${action}`).addEventListener('click', () => mockAction(action));
+for (const action of ['repeat', 'next', 'skip']) $(`#mock-${action}`).addEventListener('click', () => mockAction(action));
+$('#mock-end').addEventListener('click', async () => {
+  const sure = await confirmDanger({
+    id: 'mock-end', title: 'End the interview now?',
+    text: 'The interviewer stops asking; your report covers the questions answered so far. This cannot be undone.',
+    confirm: 'Yes, end the interview', cancel: 'Keep going',
+  });
+  if (sure) mockAction('end');
+  else $('#mock-end').focus();
+});
 document.addEventListener('keydown', (e) => {
   if (e.altKey && !e.ctrlKey && !e.metaKey && (e.code === 'KeyA' || e.key?.toLowerCase() === 'a')) {
     e.preventDefault();

@@ -2,6 +2,7 @@
 // answers and scores, mock report, delete.
 import { api, errorMessage } from './api.js';
 import { initNav } from './nav.js';
+import { confirmDanger } from './confirm.js';
 import { $, el, clock, dateTime, duration, languageName, modeName, param, scoreClass } from './util.js';
 
 initNav();
@@ -311,8 +312,13 @@ $('#report-btn').addEventListener('click', showReport);
 
 // ---------- delete
 $('#delete-btn').addEventListener('click', async (e) => {
-  if (!window.confirm('Delete this session? Its recording, transcript and answers are removed for good.')) return;
   const button = e.currentTarget;
+  const sure = await confirmDanger({
+    id: 'delete', title: 'Delete this session?',
+    text: 'Its recording, transcript, answers and report are removed for good. This cannot be undone.',
+    confirm: 'Yes, delete it', cancel: 'Keep it',
+  });
+  if (!sure) { button.focus(); return; }
   button.disabled = true;
   try {
     await api(base, { method: 'DELETE' });
