@@ -14,7 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,22 +60,62 @@ class Infra:
     redis_url: str
 
 
-@pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
-    data_dir = Path(tempfile.mkdtemp(prefix="ir-test-"))
+@contextmanager
+def embedded_infra(prefix: str) -> Iterator[tuple[Infra, EmbeddedPostgres]]:
+    """An embedded PostgreSQL (migrated) and Redis of their own in a new temporary folder; stopped at the
+    end and the folder removed (kept with IR_KEEP_TEST_DATA, for its logs and recordings)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
     pg = EmbeddedPostgres(data_dir / "postgres")
     rd = EmbeddedRedis(data_dir / "redis")
     try:
         url = pg.start()
         rurl = rd.start()
         asyncio.run(db.migrate(url))
-        _DATA_DIRS.append(data_dir)
-        yield Infra(data_dir, url, rurl)
+        yield Infra(data_dir, url, rurl), pg
     finally:
         rd.stop()
         pg.stop()
-        if not os.environ.get("IR_KEEP_TEST_DATA"):  # keep logs and recordings for debugging
+        if not os.environ.get("IR_KEEP_TEST_DATA"):
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with embedded_infra("ir-test-") as (inf, _):
+        _DATA_DIRS.append(inf.data_dir)
+        yield inf
+
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+PORTS = ("HTTP_PORT", "MEDIA_PORT", "STT_METRICS_PORT", "LLM_METRICS_PORT")
+PORT_OF = dict(zip(("signaling", "media", "stt", "llm"), PORTS, strict=True))  # the port of each part's /health
+
+
+def stack_env(infra: Infra, ports: tuple[str, ...] = PORTS, **overrides: str | None) -> dict[str, str]:
+    """The settings every test stack runs with: its servers on 127.0.0.1, each of ``ports`` a free port,
+    loopback-only ICE, no paid remote API, a test secret, login codes in the signaling log (no SMTP).
+    ``overrides`` are the stack's own settings; ``None`` leaves a setting out."""
+    env = {
+        "DATA_DIR": str(infra.data_dir),
+        "DATABASE_URL": infra.database_url,
+        "REDIS_URL": infra.redis_url,
+        "HTTP_HOST": "127.0.0.1",
+        **{port: str(free_port()) for port in ports},
+        "ICE_HOSTS": "127.0.0.1",
+        "ICE_SERVERS": "",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "STRIPE_API_KEY": "",
+        "LOG_LEVEL": "INFO",
+        "DEV_LOG_EMAILS": "1",  # no SMTP: login codes go to the signaling log (email_code reads them)
+    }
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
 
 
 @dataclass
@@ -83,6 +125,7 @@ class Stack:
     infra: Infra
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    own_env: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)  # name -> (part, its own settings)
 
     @property
     def base_url(self) -> str:
@@ -97,7 +140,22 @@ class Stack:
         log = open(self.infra.data_dir / f"{name or part}.log", "ab")  # noqa: SIM115 - kept for the process' life
         p = subprocess.Popen([sys.executable, "-m", "interview_room.cli", part], env=env, stdout=log, stderr=log)
         self.procs[name or part] = p
+        self.own_env[name or part] = (part, extra_env)
         return p
+
+    def url_of(self, name: str) -> str:
+        """Where the process ``name`` serves (its /health is below it)."""
+        part, own = self.own_env[name]
+        return f"http://127.0.0.1:{({**self.env, **own})[PORT_OF[part]]}"
+
+    def wait_healthy(self, *names: str, timeout: float = 120) -> None:
+        """Until each named process answers 200 on /health (fails at once when any process exits)."""
+        for name in names:
+            _wait_http(f"{self.url_of(name)}/health", self.procs, timeout)
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            self.stop_part(name)
 
     def stop_part(self, name: str, kill: bool = False) -> None:
         p = self.procs.pop(name)
@@ -152,11 +210,48 @@ async def confirm_client(c: Any) -> None:
     c.token, c.user = body["token"], body["user"]
 
 
+async def verified_client(
+    base_url: str,
+    prefix: str,
+    password: str,
+    name: str,
+    *,
+    token: str | None = None,
+    database_url: str | None = None,
+) -> Any:
+    """A loadtests RoomClient on a test stack: with ``token``, that account's; else a new account
+    ``prefix-…@example.com``, verified with the e-mailed code (``confirm_client``) or, given
+    ``database_url`` (a stack whose logs are not where ``email_code`` reads), marked verified in that
+    database as entering the code does (``loadtests.accounts.verify``)."""
+    from loadtests.accounts import verify
+    from loadtests.client import RoomClient
+
+    c = RoomClient(base_url, token)
+    if token is None:
+        await c.register(f"{prefix}-{uuid.uuid4().hex[:10]}@example.com", password, name)
+        if database_url is None:
+            await confirm_client(c)
+        else:
+            await verify(c.user["id"], database_url)
+    return c
+
+
+async def until(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll an async predicate until it returns something truthy (the bound is generous, not a measurement)."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                value = await pred()
+                if value:
+                    return value
+                await asyncio.sleep(interval)
+    except TimeoutError:
+        raise AssertionError(f"{what} (after {timeout} s)") from None
+
+
 async def verified(db: Any, user_id: Any) -> None:
     """In-process app tests: the account's address marked verified, as entering the e-mailed code does
     (the code flow itself is tested in test_auth / test_hostile_accounts)."""
-    import uuid
-
     from interview_room.store import users
 
     await users.mark_email_verified(db, uuid.UUID(str(user_id)))
@@ -200,38 +295,37 @@ def _wait_http(url: str, procs: dict[str, subprocess.Popen[bytes]], timeout: flo
     raise TimeoutError(url)
 
 
-@pytest.fixture(scope="session")
-def stack(infra: Infra) -> Iterator[Stack]:
-    env = {
-        "DATA_DIR": str(infra.data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": infra.redis_url,
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "MEDIA_PORT": str(free_port()),
-        "STT_METRICS_PORT": str(free_port()),
-        "LLM_METRICS_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "WEBHOOK_ALLOW_PRIVATE": "1",  # the tests' ATS receivers listen on 127.0.0.1
-        "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # no SMTP: login codes go to the signaling log (Stack.email_code reads them)
-    }
+@dataclass(frozen=True)
+class Part:
+    """One process of a test stack: ``part`` (signaling, media, stt, llm) run as ``name`` (its log's name)
+    with ``env`` on top of the stack's settings; ``wait``: the stack is up once its /health answers."""
+
+    part: str
+    name: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    wait: bool = True
+
+
+@contextmanager
+def start_stack(infra: Infra, env: dict[str, str], *parts: Part | str, timeout: float = 120) -> Iterator[Stack]:
+    """Starts ``parts`` (a plain name: that part, as itself) with ``env``, waits for their /health and
+    stops every process of the stack at the end (also the ones a test added)."""
     s = Stack(infra, env)
     try:
-        for part in ("signaling", "media", "stt", "llm"):
-            s.start_part(part)
-        _wait_http(f"{s.base_url}/health", s.procs)
-        _wait_http(f"{s.media_url}/health", s.procs)
-        _wait_http(f"http://127.0.0.1:{env['STT_METRICS_PORT']}/health", s.procs)
+        specs = [Part(p) if isinstance(p, str) else p for p in parts]
+        for p in specs:
+            s.start_part(p.part, p.name or None, **p.env)
+        s.wait_healthy(*(p.name or p.part for p in specs if p.wait), timeout=timeout)
         yield s
     finally:
-        for name in list(s.procs):
-            s.stop_part(name)
+        s.stop_all()
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    env = stack_env(infra, WEBHOOK_ALLOW_PRIVATE="1")  # the tests' ATS receivers listen on 127.0.0.1
+    with start_stack(infra, env, "signaling", "media", "stt", Part("llm", wait=False)) as s:
+        yield s
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -23,7 +23,7 @@ import asyncpg
 import numpy as np
 import pytest
 from browser_helpers import CHROMIUM, chromium_args, confirm_registration, failure_report, poll, word_recall
-from conftest import FIXTURES, Infra, Stack, _wait_http
+from conftest import FIXTURES, Infra, Part, Stack, stack_env, start_stack
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from interview_room.embedded import free_port
@@ -59,41 +59,12 @@ def looping_question(out: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(infra: Infra) -> Iterator[tuple[Stack, dict[str, str]]]:
-    env = {
-        "DATA_DIR": str(infra.data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": infra.redis_url.rsplit("/", 1)[0] + "/8",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "STT_METRICS_PORT": str(free_port()),
-        "LLM_METRICS_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # no SMTP: the new account's code goes to the signaling log (email_code reads it)
-    }
-    s = Stack(infra, env)
-    media: dict[str, str] = {}
-    try:
-        s.start_part("signaling", "r-signaling")
-        for name in ("r-media-a", "r-media-b"):
-            port = free_port()
-            s.start_part("media", name, MEDIA_PORT=str(port), MEDIA_URL="")
-            media[name] = f"http://127.0.0.1:{port}"
-        s.start_part("stt", "r-stt")
-        s.start_part("llm", "r-llm")
-        _wait_http(f"{s.base_url}/health", s.procs)
-        for url in media.values():
-            _wait_http(f"{url}/health", s.procs)
-        _wait_http(f"http://127.0.0.1:{env['STT_METRICS_PORT']}/health", s.procs)
-        yield s, media
-    finally:
-        for name in list(s.procs):
-            s.stop_part(name)
+    redis_url = infra.redis_url.rsplit("/", 1)[0] + "/8"
+    env = stack_env(infra, ports=("HTTP_PORT", "STT_METRICS_PORT", "LLM_METRICS_PORT"), REDIS_URL=redis_url)
+    media = [Part("media", n, {"MEDIA_PORT": str(free_port()), "MEDIA_URL": ""}) for n in ("r-media-a", "r-media-b")]
+    parts = (Part("signaling", "r-signaling"), *media, Part("stt", "r-stt"), Part("llm", "r-llm", wait=False))
+    with start_stack(infra, env, *parts) as s:
+        yield s, {p.name: s.url_of(p.name) for p in media}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +111,7 @@ def test_the_room_reconnects_to_another_node_when_its_node_dies(
         page.fill("#reg-email", email)
         page.fill("#reg-password", "correct horse battery staple")
         page.click("[data-testid=register-submit]")
-        confirm_registration(page, stack.email_code(email))  # a new account confirms its address first
+        confirm_registration(page, stack.email_code(email))
         page.wait_for_url("**/sessions.html*")
         page.click("#new-link")
         page.fill("#s-title", "Node dies")

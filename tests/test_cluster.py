@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from conftest import Infra, Stack, _wait_http, confirm_client
+from conftest import Infra, Part, Stack, stack_env, start_stack, until, verified_client
 
 from interview_room import bus
 from interview_room.config import Config
@@ -57,52 +57,30 @@ class Cluster:
         return self.stack.procs[name].pid
 
 
+def _media(name: str) -> Part:
+    return Part("media", name, {"MEDIA_PORT": str(free_port()), "MEDIA_URL": ""})
+
+
 def _start_media(s: Stack, name: str) -> str:
-    port = free_port()
-    s.start_part("media", name, MEDIA_PORT=str(port), MEDIA_URL="")
-    return f"http://127.0.0.1:{port}"
+    p = _media(name)
+    s.start_part(p.part, p.name, **p.env)
+    return s.url_of(name)
 
 
 @pytest.fixture(scope="module")
 def cluster(infra: Infra) -> Iterator[Cluster]:
     redis_url = infra.redis_url.rsplit("/", 1)[0] + "/2"
-    env = {
-        "DATA_DIR": str(infra.data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": redis_url,
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "LLM_METRICS_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "STT_THREADS": "1",
-        "STT_CLAIM_IDLE_MS": "3000",  # a dead worker's segment is taken over after 3 s
-        "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # the verification codes (conftest.confirm_client reads them)
-    }
-    s = Stack(infra, env)
-    c = Cluster(s, redis_url, {})
-    try:
-        s.start_part("signaling", "c-signaling")
-        c.media["c-media-a"] = _start_media(s, "c-media-a")
-        c.media["c-media-b"] = _start_media(s, "c-media-b")
-        stt_ports = [free_port(), free_port()]
-        for i, port in enumerate(stt_ports, 1):
-            s.start_part("stt", f"c-stt-{i}", STT_METRICS_PORT=str(port))
-        s.start_part("llm", "c-llm")
-        _wait_http(f"{s.base_url}/health", s.procs)
-        for url in c.media.values():
-            _wait_http(f"{url}/health", s.procs)
-        for port in stt_ports:
-            _wait_http(f"http://127.0.0.1:{port}/health", s.procs)
-        yield c
-    finally:
-        for name in list(s.procs):
-            s.stop_part(name)
+    env = stack_env(
+        infra,
+        ports=("HTTP_PORT", "LLM_METRICS_PORT"),
+        REDIS_URL=redis_url,
+        STT_THREADS="1",
+        STT_CLAIM_IDLE_MS="3000",  # a dead worker's segment is taken over after 3 s
+    )
+    media = [_media("c-media-a"), _media("c-media-b")]
+    stt = [Part("stt", f"c-stt-{i}", {"STT_METRICS_PORT": str(free_port())}) for i in (1, 2)]
+    with start_stack(infra, env, Part("signaling", "c-signaling"), *media, *stt, Part("llm", "c-llm", wait=False)) as s:
+        yield Cluster(s, redis_url, {p.name: s.url_of(p.name) for p in media})
 
 
 @pytest_asyncio.fixture
@@ -123,25 +101,9 @@ async def registry(r: aioredis.Redis) -> dict[str, dict[str, Any]]:
     return out
 
 
-async def until(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll an async predicate until it returns something truthy (the bound is generous, not a measurement)."""
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await pred()
-                if value:
-                    return value
-                await asyncio.sleep(interval)
-    except TimeoutError:
-        raise AssertionError(f"{what} (after {timeout} s)") from None
-
-
 async def new_client(base_url: str, token: str | None = None) -> RoomClient:
-    c = RoomClient(base_url, token)
-    if token is None:
-        await c.register(f"cluster-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Cluster")
-        await confirm_client(c)
-    return c
+    """A new account verified with the e-mailed code (``token``: that account)."""
+    return await verified_client(base_url, "cluster", PASSWORD, "Cluster", token=token)
 
 
 async def node_of(pool: asyncpg.Pool, session_id: str) -> str:

@@ -4,7 +4,6 @@ file is not built without room for it. DATA_DIR is a small tmpfs (mounting needs
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -12,19 +11,17 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import Infra, Stack, _wait_http, verified
+from conftest import Infra, Part, Stack, stack_env, start_stack, until, verified
 from test_recording_parts import go_live, write_part
 
 from interview_room import bus, disk
 from interview_room.config import Config
-from interview_room.embedded import free_port
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
 from signaling.app import create_app
 
@@ -71,46 +68,18 @@ def disk_stack(infra: Infra, small_disk: Path) -> Iterator[Stack]:
     data = small_disk / "stack"
     logs = Path(tempfile.mkdtemp(prefix="ir-small-disk-logs-"))
     redis_url = infra.redis_url.rsplit("/", 1)[0] + "/9"  # no other stack's workers read these streams
-    env = {
-        "DATA_DIR": str(data),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": redis_url,
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "MEDIA_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "MIN_FREE_DISK_MB": str(MIN_FREE_MB),
-        "DISK_CHECK_INTERVAL_MS": "200",
-        "LOG_LEVEL": "INFO",
-    }
-    s = Stack(Infra(logs, infra.database_url, redis_url), env)
+    env = stack_env(
+        Infra(data, infra.database_url, redis_url),
+        ports=("HTTP_PORT", "MEDIA_PORT"),
+        MIN_FREE_DISK_MB=str(MIN_FREE_MB),
+        DISK_CHECK_INTERVAL_MS="200",
+    )
     try:
-        s.start_part("signaling", "disk-signaling")
-        s.start_part("media", "disk-media")
-        _wait_http(f"{s.base_url}/health", s.procs)
-        _wait_http(f"{s.media_url}/health", s.procs)
-        yield s
+        parts = (Part("signaling", "disk-signaling"), Part("media", "disk-media"))
+        with start_stack(Infra(logs, infra.database_url, redis_url), env, *parts) as s:
+            yield s
     finally:
-        for name in list(s.procs):
-            s.stop_part(name)
         shutil.rmtree(logs, ignore_errors=True)
-
-
-async def until(pred: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await pred()
-                if value:
-                    return value
-                await asyncio.sleep(interval)
-    except TimeoutError:
-        raise AssertionError(f"{what} (after {timeout} s)") from None
 
 
 async def debited(pool: asyncpg.Pool, sid: str) -> float:

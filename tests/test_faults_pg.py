@@ -10,23 +10,18 @@ down arrive late but arrive.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
-from conftest import Infra, Stack, _wait_http
+from conftest import Part, Stack, embedded_infra, stack_env, start_stack, until, verified_client
 
 from interview_room import db
-from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from loadtests.accounts import verify
+from interview_room.embedded import EmbeddedPostgres
 from loadtests.client import FIXTURES, RoomClient, WavTrack
 
 SCRIPT = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav", "q_url_shortener.wav"]
@@ -51,49 +46,15 @@ class PgStack:
 
 @pytest.fixture(scope="module")
 def pgstack() -> Iterator[PgStack]:
-    data_dir = Path(tempfile.mkdtemp(prefix="ir-faults-pg-"))
-    pg = EmbeddedPostgres(data_dir / "postgres")
-    rd = EmbeddedRedis(data_dir / "redis")
-    s: Stack | None = None
-    try:
-        url = pg.start()
-        rurl = rd.start()
-        asyncio.run(db.migrate(url))
-        env = {
-            "DATA_DIR": str(data_dir),
-            "DATABASE_URL": url,
-            "REDIS_URL": rurl,
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(free_port()),
-            "MEDIA_PORT": str(free_port()),
-            "STT_METRICS_PORT": str(free_port()),
-            "LLM_METRICS_PORT": str(free_port()),
-            "ICE_HOSTS": "127.0.0.1",
-            "ICE_SERVERS": "",
-            "SECRET_KEY": "test-secret-key-not-for-production",
-            "OPENAI_API_KEY": "",
-            "OPENAI_BASE_URL": "",
-            "STRIPE_API_KEY": "",
-            "STT_THREADS": "1",
-            "STT_CLAIM_IDLE_MS": "2000",  # a segment whose caption could not be stored is retried soon
-            "DB_STATEMENT_TIMEOUT_MS": str(STATEMENT_TIMEOUT_MS),
-            "LOG_LEVEL": "INFO",
-        }
-        s = Stack(Infra(data_dir, url, rurl), env)
-        for part in ("signaling", "media", "stt", "llm"):
-            s.start_part(part)
-        _wait_http(f"{s.base_url}/health", s.procs)
-        _wait_http(f"{s.media_url}/health", s.procs)
-        _wait_http(f"http://127.0.0.1:{env['STT_METRICS_PORT']}/health", s.procs)
-        yield PgStack(s, pg)
-    finally:
-        if s is not None:
-            for name in list(s.procs):
-                s.stop_part(name)
-        rd.stop()
-        pg.stop()
-        if not os.environ.get("IR_KEEP_TEST_DATA"):
-            shutil.rmtree(data_dir, ignore_errors=True)
+    with embedded_infra("ir-faults-pg-") as (infra, pg):
+        env = stack_env(
+            infra,
+            STT_THREADS="1",
+            STT_CLAIM_IDLE_MS="2000",  # a segment whose caption could not be stored is retried soon
+            DB_STATEMENT_TIMEOUT_MS=str(STATEMENT_TIMEOUT_MS),
+        )
+        with start_stack(infra, env, "signaling", "media", "stt", Part("llm", wait=False)) as s:
+            yield PgStack(s, pg)
 
 
 @pytest_asyncio.fixture
@@ -101,18 +62,6 @@ async def own_pool(pgstack: PgStack) -> AsyncIterator[asyncpg.Pool]:
     p = await db.create_pool(pgstack.stack.infra.database_url, statement_timeout_ms=0, command_timeout_s=0)
     yield p
     await p.close()
-
-
-async def until(pred: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await pred()
-                if value:
-                    return value
-                await asyncio.sleep(interval)
-    except TimeoutError:
-        raise AssertionError(f"{what} (after {timeout} s)") from None
 
 
 async def get(http: aiohttp.ClientSession, url: str, token: str) -> tuple[int, Any, dict[str, str]]:
@@ -130,10 +79,10 @@ def assert_db_unavailable(status: int, body: Any, headers: dict[str, str]) -> No
 
 
 async def new_user(pgstack: PgStack) -> RoomClient:
-    c = RoomClient(pgstack.stack.base_url)
-    await c.register(f"faults-{uuid.uuid4().hex[:10]}@example.com", "faults password 123", "Faults")
-    await verify(c.user["id"], pgstack.stack.infra.database_url)  # as entering the e-mailed code does
-    return c
+    stack = pgstack.stack  # its own database: marked verified there, as entering the e-mailed code does
+    return await verified_client(
+        stack.base_url, "faults", "faults password 123", "Faults", database_url=stack.infra.database_url
+    )
 
 
 async def test_a_locked_table_gives_503_within_the_statement_timeout(
@@ -184,7 +133,7 @@ async def test_a_request_in_flight_when_postgres_crashes_gets_503_and_the_api_re
                 assert_db_unavailable(status, body, headers)
             return status == 200
 
-        await until(served, 60, "the API did not come back after PostgreSQL restarted")
+        await until(served, 60, "the API did not come back after PostgreSQL restarted", 0.2)
         status, body, _ = await get(http, f"{base}/api/sessions", c.token)
         assert status == 200 and [s["title"] for s in body["sessions"]] == ["crash"], body
     finally:
@@ -204,7 +153,7 @@ async def test_captions_spoken_around_a_crash_restart_arrive(pgstack: PgStack, o
         async def first() -> bool:
             return bool(finals())
 
-        await until(first, 120, "no caption before the crash")
+        await until(first, 120, "no caption before the crash", 0.2)
         # PostgreSQL is down while the next utterances are spoken and transcribed
         await asyncio.to_thread(pgstack.crash)
         await asyncio.sleep(4)
@@ -215,7 +164,7 @@ async def test_captions_spoken_around_a_crash_restart_arrive(pgstack: PgStack, o
             n = await own_pool.fetchval("SELECT count(*) FROM captions WHERE session_id = $1", uuid.UUID(s["id"]))
             return n >= len(SCRIPT) and len(finals()) >= len(SCRIPT)
 
-        await until(all_stored, 180, f"fewer than {len(SCRIPT)} captions stored/received after the restart")
+        await until(all_stored, 180, f"fewer than {len(SCRIPT)} captions stored/received after the restart", 0.2)
         stored = await own_pool.fetch("SELECT id FROM captions WHERE session_id = $1", uuid.UUID(s["id"]))
         assert {r["id"] for r in stored} >= {e["id"] for e in finals()}
     finally:

@@ -24,11 +24,11 @@ import asyncpg
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from conftest import Infra, Stack, _wait_http
-from test_cluster import captions_per_utterance, finals, new_client, until
+from conftest import Infra, Part, Stack, stack_env, start_stack, until
+from test_cluster import captions_per_utterance, finals, new_client
 
 from interview_room import bus, registry
-from interview_room.embedded import EmbeddedRedis, free_port
+from interview_room.embedded import EmbeddedRedis
 from interview_room.messages import Caption, Segment
 from interview_room.metrics import SEGMENTS_SHED
 from loadtests.client import FIXTURES, RoomClient, WavTrack
@@ -58,45 +58,12 @@ class Faults:
 def faults(infra: Infra) -> Iterator[Faults]:
     rd = EmbeddedRedis(infra.data_dir / "redis-faults")
     redis_url = rd.start()
-    ports = {
-        "HTTP_PORT": free_port(),
-        "MEDIA_PORT": free_port(),
-        "STT_METRICS_PORT": free_port(),
-        "LLM_METRICS_PORT": free_port(),
-    }
-    env = {
-        "DATA_DIR": str(infra.data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": redis_url,
-        "HTTP_HOST": "127.0.0.1",
-        **{k: str(v) for k, v in ports.items()},
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "STT_THREADS": "1",
-        "STT_CLAIM_IDLE_MS": "3000",
-        "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # no SMTP: the verification codes go to the signaling log (conftest.confirm_client)
-    }
-    s = Stack(infra, env)
-    health = {
-        "fr-signaling": f"http://127.0.0.1:{ports['HTTP_PORT']}/health",
-        "fr-media": f"http://127.0.0.1:{ports['MEDIA_PORT']}/health",
-        "fr-stt": f"http://127.0.0.1:{ports['STT_METRICS_PORT']}/health",
-        "fr-llm": f"http://127.0.0.1:{ports['LLM_METRICS_PORT']}/health",
-    }
+    env = stack_env(infra, REDIS_URL=redis_url, STT_THREADS="1", STT_CLAIM_IDLE_MS="3000")
     try:
-        for name in health:
-            s.start_part(name.removeprefix("fr-"), name)
-        for url in health.values():
-            _wait_http(url, s.procs, timeout=180)
-        yield Faults(s, rd, health)
+        parts = [Part(part, f"fr-{part}") for part in ("signaling", "media", "stt", "llm")]
+        with start_stack(infra, env, *parts, timeout=180) as s:
+            yield Faults(s, rd, {p.name: f"{s.url_of(p.name)}/health" for p in parts})
     finally:
-        for name in list(s.procs):
-            s.stop_part(name)
         rd.stop()
 
 
@@ -211,7 +178,7 @@ async def test_redis_losing_its_data_does_not_reuse_caption_numbers(
         os.kill(faults.stack.procs["fr-media"].pid, signal.SIGKILL)
         faults.stack.procs.pop("fr-media").wait(10)
         faults.stack.start_part("media", "fr-media")
-        _wait_http(faults.health["fr-media"], faults.stack.procs, timeout=120)
+        faults.stack.wait_healthy("fr-media", timeout=120)
 
         async def registered() -> bool:
             return bool(await registry.entries(r))

@@ -18,12 +18,12 @@ from typing import Any
 import asyncpg
 import pytest_asyncio
 import redis.asyncio as aioredis
+from conftest import verified_client
 
 from ai_sidecar.llm.offline import OfflineProvider
 from ai_sidecar.llm_worker import LlmWorker
 from interview_room import bus
 from interview_room.messages import LlmJob, parse_event
-from loadtests.accounts import verify
 from loadtests.client import FIXTURES, RoomClient, WavTrack
 from tests.test_llm_worker import Harness, done_count, has, new_session
 
@@ -33,10 +33,9 @@ RATE = 1.0  # CLIENT_MSG_RATE default
 
 
 async def _user(stack: Any, name: str) -> RoomClient:
-    c = RoomClient(stack.base_url)
-    await c.register(f"{name}-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", name)
-    await verify(c.user["id"], stack.infra.database_url)  # as entering the e-mailed code does
-    return c
+    """A new account, marked verified in the database as entering the e-mailed code does."""
+    url = stack.infra.database_url
+    return await verified_client(stack.base_url, name, "correct horse battery", name, database_url=url)
 
 
 @pytest_asyncio.fixture

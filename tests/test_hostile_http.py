@@ -21,11 +21,10 @@ import pytest
 import pytest_asyncio
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import ROOT, Infra, Stack, _wait_http
+from conftest import ROOT, Infra, Part, Stack, stack_env, start_stack
 
 from interview_room import bus, db
 from interview_room.config import Config
-from interview_room.embedded import free_port
 from loadtests.accounts import verify
 from signaling import http_guard, ratelimit
 from signaling.app import create_app
@@ -41,31 +40,17 @@ REDIS_DB = 3  # rate-limit counters apart from the other tests'
 @contextmanager
 def signaling_alone(infra: Infra, name: str, **extra_env: str) -> Iterator[Stack]:
     """A signaling process of its own on the tests' PostgreSQL and Redis (no media node or workers)."""
-    env = {
-        "DATA_DIR": str(infra.data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": infra.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "SMTP_HOST": "",
-        "PUBLIC_URL": "",
-        "STRIPE_API_KEY": "",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "REGISTER_PER_IP_HOUR": "0",
-        "LOG_LEVEL": "INFO",
-        "DEV_LOG_EMAILS": "1",  # no SMTP: login codes go to its log (the owner's code sign-in reads it)
+    env = stack_env(
+        infra,
+        ports=("HTTP_PORT",),
+        REDIS_URL=infra.redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}",
+        SMTP_HOST="",
+        PUBLIC_URL="",
+        REGISTER_PER_IP_HOUR="0",
         **extra_env,
-    }
-    s = Stack(infra, env)
-    try:
-        s.start_part("signaling", name=name)
-        _wait_http(f"{s.base_url}/health", s.procs)
+    )
+    with start_stack(infra, env, Part("signaling", name)) as s:
         yield s
-    finally:
-        for proc in list(s.procs):
-            s.stop_part(proc)
 
 
 @pytest.fixture(scope="module")

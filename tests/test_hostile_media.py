@@ -28,7 +28,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from conftest import Infra, Stack, _wait_http
+from conftest import Infra, Part, Stack, stack_env, start_stack, until, verified_client
 
 from interview_room import bus
 from interview_room import registry as node_registry
@@ -36,7 +36,6 @@ from interview_room.config import Config
 from interview_room.embedded import free_port
 from interview_room.internal_api import auth_headers, check_authorization, internal_token, troubleshoot_peers_key
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts
-from loadtests.accounts import verify
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
 from loadtests.video_cpu import CameraTrack
 from signaling import media_nodes
@@ -67,51 +66,31 @@ class Cluster:
 
 
 def _start_media(c: Cluster, name: str, **env: str) -> str:
-    port = free_port()
-    c.stack.start_part("media", name, MEDIA_PORT=str(port), MEDIA_URL="", **env)
-    url = f"http://127.0.0.1:{port}"
-    c.media[name] = url
-    _wait_http(f"{url}/health", c.stack.procs)
-    return url
+    c.stack.start_part("media", name, MEDIA_PORT=str(free_port()), MEDIA_URL="", **env)
+    c.stack.wait_healthy(name)
+    c.media[name] = c.stack.url_of(name)
+    return c.media[name]
 
 
 @pytest.fixture(scope="module")
 def cluster(infra: Infra) -> Iterator[Cluster]:
     redis_url = infra.redis_url.rsplit("/", 1)[0] + "/6"
     data_dir = infra.data_dir / "hostile"
-    env = {
-        "DATA_DIR": str(data_dir),
-        "DATABASE_URL": infra.database_url,
-        "REDIS_URL": redis_url,
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "STT_METRICS_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "SECRET_KEY": "test-secret-key-not-for-production",
-        "INTERNAL_TOKEN": "",  # generated in DATA_DIR and shared by every process
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
-        "STT_THREADS": "1",
-        "MAX_LIVE_SESSIONS_PER_USER": str(MAX_LIVE),
-        "TROUBLESHOOT_PER_USER": str(TROUBLESHOOT_AT_ONCE),
-        "TROUBLESHOOT_PER_MINUTE": str(TROUBLESHOOT_PER_MINUTE),
-        "MEDIA_MAX_TROUBLESHOOT": str(NODE_TROUBLESHOOT),
-        "LOG_LEVEL": "INFO",
-    }
-    s = Stack(infra, env)
-    c = Cluster(s, redis_url, data_dir, {})
-    try:
-        s.start_part("signaling", "h-signaling")
-        s.start_part("stt", "h-stt")
-        _wait_http(f"{s.base_url}/health", s.procs)
+    env = stack_env(
+        Infra(data_dir, infra.database_url, redis_url),
+        ports=("HTTP_PORT", "STT_METRICS_PORT"),
+        INTERNAL_TOKEN="",  # generated in DATA_DIR and shared by every process
+        STT_THREADS="1",
+        MAX_LIVE_SESSIONS_PER_USER=str(MAX_LIVE),
+        TROUBLESHOOT_PER_USER=str(TROUBLESHOOT_AT_ONCE),
+        TROUBLESHOOT_PER_MINUTE=str(TROUBLESHOOT_PER_MINUTE),
+        MEDIA_MAX_TROUBLESHOOT=str(NODE_TROUBLESHOOT),
+    )
+    with start_stack(infra, env, Part("signaling", "h-signaling"), Part("stt", "h-stt", wait=False)) as s:
+        c = Cluster(s, redis_url, data_dir, {})
         _start_media(c, "h-media-a")
-        _wait_http(f"http://127.0.0.1:{env['STT_METRICS_PORT']}/health", s.procs)
+        s.wait_healthy("h-stt")
         yield c
-    finally:
-        for name in list(s.procs):
-            s.stop_part(name)
 
 
 @pytest_asyncio.fixture
@@ -119,18 +98,6 @@ async def redis(cluster: Cluster) -> AsyncIterator[aioredis.Redis]:
     r = bus.connect(cluster.redis_url)
     yield r
     await r.aclose()
-
-
-async def until(pred: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                value = await pred()
-                if value:
-                    return value
-                await asyncio.sleep(interval)
-    except TimeoutError:
-        raise AssertionError(f"{what} (after {timeout} s)") from None
 
 
 async def registry(r: aioredis.Redis) -> dict[str, dict[str, Any]]:
@@ -147,15 +114,13 @@ async def registered(r: aioredis.Redis, url: str) -> None:
     async def up() -> bool:
         return url in await registry(r)
 
-    await until(up, 60, f"{url} did not register")
+    await until(up, 60, f"{url} did not register", 0.2)
 
 
 async def new_user(cluster: Cluster, token: str | None = None) -> RoomClient:
-    c = RoomClient(cluster.base, token)
-    if token is None:
-        await c.register(f"hostile-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Hostile")
-        await verify(c.user["id"], cluster.stack.env["DATABASE_URL"])  # as entering the e-mailed code does
-    return c
+    """A new account, marked verified in the database as entering the e-mailed code does (``token``: that account)."""
+    url = cluster.stack.env["DATABASE_URL"]
+    return await verified_client(cluster.base, "hostile", PASSWORD, "Hostile", token=token, database_url=url)
 
 
 def finals(c: RoomClient) -> list[dict[str, Any]]:
@@ -166,7 +131,7 @@ async def wait_caption(c: RoomClient, timeout: float = 90) -> None:
     async def captioned() -> bool:
         return bool(finals(c))
 
-    await until(captioned, timeout, "no final caption")
+    await until(captioned, timeout, "no final caption", 0.2)
 
 
 async def normal_user_gets_captions(cluster: Cluster) -> None:
@@ -551,7 +516,7 @@ async def test_a_full_node_sends_new_sessions_to_another_and_503_when_none(
     async def a_gone() -> bool:
         return url_a not in await registry(redis)
 
-    await until(a_gone, 20, "node A still registered")
+    await until(a_gone, 20, "node A still registered", 0.2)
     await registered(redis, url_b)
     clients: list[RoomClient] = []
     try:
@@ -564,7 +529,7 @@ async def test_a_full_node_sends_new_sessions_to_another_and_503_when_none(
         async def b_full() -> bool:
             return bool((await registry(redis))[url_b].get("full"))
 
-        await until(b_full, 10, "node B does not announce it is full")
+        await until(b_full, 10, "node B does not announce it is full", 0.2)
 
         # the only node is full: a clear 503, the session unchanged
         second = await new_user(cluster)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import Infra, stack_env
 
-from interview_room.embedded import free_port
 from interview_room.supervisor import STABLE_S, Child, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,23 +174,11 @@ def run() -> Iterator[Run]:
     log_path = data_dir / "run.log"
     env = {
         **os.environ,
-        "DATA_DIR": str(data_dir / "data"),
-        "DATABASE_URL": "",
-        "REDIS_URL": "",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(free_port()),
-        "MEDIA_PORT": str(free_port()),
-        "STT_METRICS_PORT": str(free_port()),
-        "LLM_METRICS_PORT": str(free_port()),
-        "ICE_HOSTS": "127.0.0.1",
-        "ICE_SERVERS": "",
-        "OPENAI_API_KEY": "",
-        "OPENAI_BASE_URL": "",
-        "STRIPE_API_KEY": "",
+        # no database or Redis given and no SECRET_KEY: ``run`` starts its embedded servers and makes its own key
+        **stack_env(Infra(data_dir / "data", "", ""), SECRET_KEY=None),
         "STT_PRELOAD": "none",
         "SUPERVISE_MAX_RESTARTS": "3",
         "SUPERVISE_BACKOFF_MS": "300",
-        "LOG_LEVEL": "INFO",
     }
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
