@@ -421,12 +421,15 @@ async def count_session(conn: asyncpg.Connection, p: Peer, t: Counted, window: t
     t.timeout_notices += notices.count("ai_timeout")
 
 
+SETTLE_ON = ("caption", "question", "answer.delta", "answer.done")  # not the periodic credits or pongs
+
+
 async def settle(peers: list[Peer], quiet: float, cap: float) -> None:
     """Wait for the last captions: until ``quiet`` s pass without a new one (at most ``cap`` s)."""
     t0 = time.monotonic()
     last_n, last_t = -1, time.monotonic()
     while time.monotonic() - t0 < cap:
-        n = sum(len(leg.client.received) for p in peers for leg in p.legs)
+        n = sum(1 for p in peers for leg in p.legs for e in leg.client.received if e.get("type") in SETTLE_ON)
         if n != last_n:
             last_n, last_t = n, time.monotonic()
         elif time.monotonic() - last_t >= quiet:
