@@ -46,7 +46,7 @@ from interview_room import db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from interview_room.store import recording_parts
 from loadtests import accounts
-from loadtests.client import FIXTURES, RoomClient, Utterance, WavTrack
+from loadtests.client import FIXTURES, ApiError, RoomClient, Utterance, WavTrack
 from tests.fake_openai import FakeOpenAI, Reply, model_responder
 
 SCRIPT = ["q_process_thread.wav", "q_why_company.wav", "q_hash_map.wav", "q_url_shortener.wav", "q_weakness.wav"]
@@ -252,14 +252,37 @@ async def node_of(stack: Stack, session_id: str) -> str:
         await conn.close()
 
 
-async def start_peer(stack: Stack, seconds: float) -> Peer:
+async def retried(what: str, call: Any, errors: list[str], attempts: int = 5) -> Any:
+    """What a user does on a 5xx "please try again": try again a second later. Each 5xx is counted."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except ApiError as e:
+            if e.status < 500 or attempt == attempts:
+                raise
+            errors.append(f"{what}: {e.status} {e.code}")
+            await asyncio.sleep(1.0)
+
+
+async def start_peer(stack: Stack, seconds: float, errors: list[str]) -> Peer:
     c = RoomClient(stack.url)
-    reg = await c.register(f"chaos-{uuid.uuid4().hex[:10]}@example.com", PASSWORD, "Chaos")
+    email = f"chaos-{uuid.uuid4().hex[:10]}@example.com"
+    reg = await retried("register", lambda: c.register(email, PASSWORD, "Chaos"), errors)
     await accounts.verify(str(reg["user"]["id"]), stack.env["DATABASE_URL"])
-    s = await c.create_session(title="chaos", mode="assistant", listen_language="en")
-    track = new_track(seconds)
-    await c.connect(s["id"], [("interviewer", track)])
-    return Peer(s["id"], str(c.token), await node_of(stack, s["id"]), [Leg(c, track)])
+    s = await retried("create session", lambda: c.create_session(title="chaos", mode="assistant"), errors)
+    await c.close()
+
+    async def connect() -> tuple[RoomClient, WavTrack]:
+        client, track = RoomClient(stack.url, c.token), new_track(seconds)
+        try:
+            await client.connect(s["id"], [("interviewer", track)])
+        except BaseException:
+            await client.close()
+            raise
+        return client, track
+
+    client, track = await retried("offer", connect, errors)
+    return Peer(s["id"], str(c.token), await node_of(stack, s["id"]), [Leg(client, track)])
 
 
 class Watchdog:
@@ -348,6 +371,7 @@ class Counted:
     timeout_notices: int = 0
     first_model_after: float | None = None
     lost_detail: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # every expected utterance's, the whole round
 
 
 async def count_session(conn: asyncpg.Connection, p: Peer, t: Counted, window: tuple[float, float]) -> None:
@@ -399,6 +423,8 @@ async def count_session(conn: asyncpg.Connection, p: Peer, t: Counted, window: t
         t.lost_detail.append(f"{p.session_id[:8]} {Path(u.path).name}{rel}")
     for i, ids in live.items():
         u = utts[i]
+        if i in expected and u.end_wall is not None:
+            t.latencies.append(min(ids.values()) - u.end_wall)
         if u.end_wall is not None and window[0] <= u.end_wall <= window[1]:
             t.worst = max(t.worst, min(ids.values()) - u.end_wall)
     # answers: every detected question gets one, live, from the model or (model out) the offline provider
@@ -447,7 +473,8 @@ def round_seconds(fault: str, args: argparse.Namespace) -> float:
 
 async def round_(stack: Stack, model: Model, fault: str, args: argparse.Namespace) -> dict[str, Any]:
     seconds = round_seconds(fault, args)
-    peers = list(await asyncio.gather(*(start_peer(stack, seconds) for _ in range(args.sessions))))
+    errors: list[str] = []
+    peers = list(await asyncio.gather(*(start_peer(stack, seconds, errors) for _ in range(args.sessions))))
     round_end = time.time() + seconds
     kill_wall: list[float] = []
     dogs = []
@@ -481,7 +508,7 @@ async def round_(stack: Stack, model: Model, fault: str, args: argparse.Namespac
         return {
             "fault": fault, "t": t, "recover": recover, "down": fault_end - fault_start, "moved": len(moved),
             "reconnect": max((p.reconnect_after or 0.0 for p in moved), default=0.0),
-            "landed": sorted({p.node for p in moved}),
+            "landed": sorted({p.node for p in moved}), "errors": errors,
         }  # fmt: skip
     finally:
         for d in dogs:
@@ -509,7 +536,9 @@ def row(r: dict[str, Any]) -> str:
 
 def notes(r: dict[str, Any]) -> str:
     t: Counted = r["t"]
-    out = [f"fault lasted {r['down']:.1f} s"]
+    lat = sorted(t.latencies) or [0.0]
+    out = [f"fault lasted {r['down']:.1f} s; caption latency over the whole round p50 {lat[len(lat) // 2]:.2f} s, "
+           f"max {lat[-1]:.2f} s"]  # fmt: skip
     if t.dead:
         out.append(f"{t.dead} utterances spoken to the dead node before the re-offer (not expected)")
     if r["fault"] == "media_kill":
@@ -522,6 +551,9 @@ def notes(r: dict[str, Any]) -> str:
                    f"{t.answers_model}/{t.answers_offline}")  # fmt: skip
     if t.lost_detail:
         out.append("lost: " + "; ".join(t.lost_detail))
+    if r["errors"]:
+        out.append(f"{len(r['errors'])} 5xx answers when the round's sessions started (tried again): "
+                   + "; ".join(sorted(set(r["errors"]))))  # fmt: skip
     return f"- {r['fault']}: " + "; ".join(out)
 
 
