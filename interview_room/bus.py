@@ -16,6 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+from redis.maint_notifications import MaintNotificationsConfig
 
 from . import retry
 from .messages import Event
@@ -44,9 +45,17 @@ POOL_WAIT_S = 10.0
 def connect(url: str, max_connections: int = 200) -> aioredis.Redis:
     """A client whose pool makes a burst wait for a free connection (up to ``POOL_WAIT_S``) instead of
     failing: redis-py's plain pool raises "Too many connections" at its limit, which a login burst turned into
-    500s. The bound keeps one process from opening more connections than the server accepts."""
+    500s. The bound keeps one process from opening more connections than the server accepts.
+
+    Maintenance notifications (a Redis Cloud/Enterprise feature) are off: redis-py 8's default ("auto")
+    also skips the pool's check of an idle connection before handing it out, so after a Redis restart every
+    pooled connection failed its next command once (a user's request answered 500)."""
     pool = aioredis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=POOL_WAIT_S, decode_responses=False
+        url,
+        max_connections=max_connections,
+        timeout=POOL_WAIT_S,
+        decode_responses=False,
+        maint_notifications_config=MaintNotificationsConfig(enabled=False),
     )
     return aioredis.Redis.from_pool(pool)
 
