@@ -78,6 +78,16 @@ redis.call('EXPIRE', KEYS[1], ARGV[3])
 return v
 """
 RTP_WRAP = 1 << 32
+
+
+def stream_id(entry_id: bytes | str) -> tuple[int, int]:
+    """A Redis stream entry id ("ms-seq") as a number pair, for ordering."""
+    ms, _, seq = (entry_id.decode() if isinstance(entry_id, bytes) else entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
 PART_ROW_ATTEMPTS = 12  # about a minute and a half of retries while the database restarts
 VIDEO_RESYNC = 2.0  # s between a picture's RTP time and its arrival before the track is re-anchored
 
@@ -164,6 +174,8 @@ class MediaSession:
         self._pending: deque[str] = deque(maxlen=MAX_PENDING_EVENTS)
         self._seq: dict[str, int] = {}
         self._seq_key = f"session:{self.id}:seq"
+        self._relayed_key = f"session:{self.id}:relayed"  # the newest event id put on an open data channel
+        self._replayed_until: bytes | str = b"0-0"
         self._segmenters: set[Segmenter] = set()
         self._track_tasks: set[asyncio.Task[Any]] = set()
         self._video_received = False  # an answer accepted a camera (the recording then expects one)
@@ -211,7 +223,14 @@ class MediaSession:
             self._seq[k.decode()] = max(self._seq.get(k.decode(), 0), int(v))
         last = await self.redis.xrevrange(bus.events_stream(self.id), count=1)
         # not "$" at the first XREAD: events published between now and that read are kept
-        self._events_last = last[0][0] if last else b"0-0"
+        newest = last[0][0] if last else b"0-0"
+        self._replayed_until = newest
+        # a session taken over from a dead node: what that node never got onto the data channel (captions
+        # and answers finished while the client was reconnecting) is relayed now, from its last mark on
+        relayed = await self.redis.get(self._relayed_key)
+        self._events_last = relayed if relayed and stream_id(relayed) < stream_id(newest) else newest
+        if self._events_last != newest:
+            log.info("relaying events the previous node did not deliver from=%s", _text(self._events_last))
         self._relay_task = self.tasks.spawn(self._relay_events(), "events")
         self.tasks.spawn(self._handle_inbox(), "inbox")
         self.tasks.spawn(self.meter.run(self._credits_exhausted), "credits")
@@ -575,15 +594,27 @@ class MediaSession:
                 log.warning("events read failed, retrying in %.2f s error=%r", delay, e)
                 await asyncio.sleep(delay)
                 continue
+            delivered = None
             for _, entries in res or []:
                 for entry_id, fields in entries:
                     self._events_last = entry_id
                     data = fields.get(b"data")
                     if data:
                         text = data.decode("utf-8", "replace")
-                        self.send(text)
-                        if self.mode == "mock":
+                        if self.send(text):
+                            delivered = entry_id
+                        # an event replayed after a takeover was said by the node that published it
+                        if self.mode == "mock" and stream_id(entry_id) > stream_id(self._replayed_until):
                             self._maybe_speak(entry_id, text)
+            if delivered is not None:
+                await self._mark_relayed(delivered)
+
+    async def _mark_relayed(self, entry_id: bytes | str) -> None:
+        """The newest event on an open data channel, for a node that takes the session over."""
+        try:
+            await self.redis.set(self._relayed_key, entry_id, ex=SEQ_TTL_S)
+        except (ConnectionError, OSError, aioredis.RedisError) as e:
+            log.warning("could not mark the relayed events error=%r", e)
 
     async def _last_events(self, notify: str | None) -> None:
         """Before hanging up: deliver what is still in the stream (e.g. the credits notice), once."""
@@ -611,14 +642,15 @@ class MediaSession:
         if sent and any(c.readyState == "open" for c in self.channels):
             await asyncio.sleep(0.3)  # let SCTP put them on the wire before the connection closes
 
-    def send(self, text: str) -> None:
-        """To every open "events" channel of the session; kept for later while none is open."""
+    def send(self, text: str) -> bool:
+        """To every open "events" channel of the session; kept for later while none is open (False)."""
         open_channels = [c for c in self.channels if c.readyState == "open"]
         if not open_channels:
             self._pending.append(text)
-            return
+            return False
         for c in open_channels:
             c.send(text)
+        return True
 
     def _flush_pending(self) -> None:
         while self._pending and any(c.readyState == "open" for c in self.channels):

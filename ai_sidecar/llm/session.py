@@ -16,14 +16,14 @@ import json
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from interview_room import bus, client_settings, metrics
+from interview_room import bus, client_settings, metrics, retry
 from interview_room.logs import session_id_var
 from interview_room.messages import (
     AnswerDelta,
@@ -53,6 +53,7 @@ SETTINGS_TTL_S = 2 * 86400
 MAX_ASK_CHARS = 2000
 MIN_SCORED_WORDS = 3
 DELTA_EVERY_S = 0.05
+SAVE_ATTEMPTS = 40  # an answer's, score's or translation's write: about 3 minutes of a database or Redis away
 SESSION_CALLS = 3  # model calls one session may have in flight (answers, scores, translations)
 
 OFFLINE_NOTICE = "AI provider not configured: offline talking points only; translation unavailable"
@@ -453,9 +454,12 @@ class SessionEngine:
                     await self._stream(self.fallback.answer(ctx), rec, parts, coalesce=False)
         text = "".join(parts)
         lang = "en" if used.offline else self.settings.answer_language
-        await insights.upsert_answer(self.pool, self.sid, rec.id, text, lang, used.name)
+        await self._outlast(
+            "storing the answer", lambda: insights.upsert_answer(self.pool, self.sid, rec.id, text, lang, used.name)
+        )
         done_key = f"answer.done:{rec.id}" + (f":{key}" if key else "")
-        await bus.publish_once(self.r, self.sid, done_key, AnswerDone(question_id=rec.id, text=text, lang=lang))
+        done = AnswerDone(question_id=rec.id, text=text, lang=lang)
+        await self._outlast("sending the answer", lambda: bus.publish_once(self.r, self.sid, done_key, done))
         metrics.LLM_ANSWER_SECONDS.observe(max(0.0, time.time() - rec.asked_at))
         # the answer is in the answering language; the listening-language version is what to say aloud
         target = self._listen_lang(rec.lang)
@@ -505,19 +509,25 @@ class SessionEngine:
         except ProviderError as e:
             await self._provider_notice(e, "the score uses the offline rubric")
             result = await self.fallback.score(ctx)
-        await insights.insert_score(
-            self.pool, self.sid, rec.id, result.score, result.rubric, result.feedback, result.delivery, answer
+        await self._outlast(
+            "storing the score",
+            lambda: insights.insert_score(
+                self.pool, self.sid, rec.id, result.score, result.rubric, result.feedback, result.delivery, answer
+            ),
         )
-        await bus.publish_once(
-            self.r,
-            self.sid,
-            f"score:{rec.id}:{len(caps)}",
-            Score(
-                question_id=rec.id,
-                score=result.score,
-                rubric=result.rubric,
-                feedback=result.feedback,
-                delivery=result.delivery,
+        await self._outlast(
+            "sending the score",
+            lambda: bus.publish_once(
+                self.r,
+                self.sid,
+                f"score:{rec.id}:{len(caps)}",
+                Score(
+                    question_id=rec.id,
+                    score=result.score,
+                    rubric=result.rubric,
+                    feedback=result.feedback,
+                    delivery=result.delivery,
+                ),
             ),
         )
         log.info("scored question=%s score=%d words=%d", rec.id, result.score, facts.words)
@@ -552,9 +562,12 @@ class SessionEngine:
         except ProviderError as e:
             await self._provider_notice(e, "a translation is missing")
             return
-        await insights.insert_translation(self.pool, self.sid, ref, target, out)
-        await bus.publish_once(
-            self.r, self.sid, f"translation:{ref}:{target}", Translation(ref=ref, lang=target, text=out)
+        await self._outlast(
+            "storing the translation", lambda: insights.insert_translation(self.pool, self.sid, ref, target, out)
+        )
+        tr = Translation(ref=ref, lang=target, text=out)
+        await self._outlast(
+            "sending the translation", lambda: bus.publish_once(self.r, self.sid, f"translation:{ref}:{target}", tr)
         )
 
     # ---- settings ----
@@ -599,6 +612,12 @@ class SessionEngine:
         self._wall[cid] = float(ts) if isinstance(ts, (int, float)) and ts > 0 else time.time()
         while len(self._wall) > 64:
             self._wall.popitem(last=False)
+
+    async def _outlast(self, what: str, write: Callable[[], Awaitable[Any]]) -> Any:
+        """A result's write, retried through a PostgreSQL or Redis restart: these writes run in tasks of
+        their own, after the job that started them was acked, so nothing would write the result again
+        (a database crash lost an answer in loadtests/chaos.py)."""
+        return await retry.retry(write, f"{what} session={self.sid}", attempts=SAVE_ATTEMPTS)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.tasks.spawn(coro, f"{self.sid}:{name}")
