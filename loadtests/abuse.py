@@ -42,6 +42,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from interview_room import db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis
 from interview_room.loopback_ice import restrict_ice_hosts
+from loadtests import accounts
 from loadtests.client import FIXTURES, LOOPBACK, ApiError, RoomClient, WavTrack
 from loadtests.cluster_bench import Layout, scrape, start_layout
 
@@ -109,6 +110,7 @@ class Probe:
 async def user(base_url: str, name: str) -> RoomClient:
     c = RoomClient(base_url)
     await c.register(f"abuse-{name}-{uuid.uuid4().hex[:8]}@example.com", PASSWORD, name)
+    await accounts.verify(str(c.user["id"]) if c.user else "")  # the stack's DATABASE_URL: as the e-mailed code does
     return c
 
 
@@ -344,6 +346,7 @@ def main() -> None:
     layout: Layout | None = None
     try:
         database_url, redis_url = pg.start(), rd.start()
+        os.environ["DATABASE_URL"] = database_url  # new accounts are verified in it (loadtests/accounts.py)
         asyncio.run(db.migrate(database_url))
         stack = argparse.Namespace(media=1, stt=1, stt_threads=0)
         layout = start_layout(stack, data_dir, database_url, redis_url)
