@@ -426,7 +426,13 @@ async def test_profile_update_sets_session_defaults(api: TestClient) -> None:
 async def test_client_config(api: TestClient, infra: Any, pool: asyncpg.Pool, redis: Any) -> None:
     _, token = await register(api)
     conf = await (await api.get("/api/config", headers=bearer(token))).json()
-    assert conf == {"ai_provider": "offline", "translation_available": False, "ice_servers": [], "payments_configured": False}
+    assert conf == {
+        "ai_provider": "offline",
+        "translation_available": False,
+        "ice_servers": [],
+        "payments_configured": False,
+        "links": {},  # SOURCE_URL / SUPPORT_EMAIL unset: the pages show no such links
+    }
     client = await _client(infra, pool, redis, openai_api_key="sk-test", ice_servers=["stun:127.0.0.1:3478"])
     try:
         _, token2 = await register(client)
