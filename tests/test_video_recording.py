@@ -14,6 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -70,40 +71,58 @@ def speech_onset(path: Path) -> tuple[float, float]:
     return float(np.argmax(rms > 0.1 * rms.max()) * win / 48000), len(x) / 48000
 
 
-async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: Path) -> None:
+async def invited(stack: Stack, org: str, interview: dict[str, Any], name: str) -> tuple[RoomClient, dict[str, Any]]:
+    """A verified recruiter with an organisation and one interview, and the invitation of one candidate."""
     rec = RoomClient(stack.base_url)
     await rec.register(f"rec-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
     await confirm_client(rec)
-    await rec.request("POST", "/api/org", {"name": "Video Org"})
-    iv = await rec.request(
-        "POST",
-        "/api/org/interviews",
-        {"title": "Platform engineer", "job_description": "- Led database migrations", "questions": ["Tell us about a migration you led."]},
-    )
-    inv = await rec.request("POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": "Dana"})
+    await rec.request("POST", "/api/org", {"name": org})
+    iv = await rec.request("POST", "/api/org/interviews", interview)
+    return rec, await rec.request("POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": name})
+
+
+async def answer_first_question(
+    stack: Stack, inv: dict[str, Any], voice: WavTrack, camera: Any
+) -> tuple[str, str]:
+    """The candidate consents and records question 0 through the link; returns (the answer's video direction,
+    the answer's session id)."""
     token = inv["link"].split("#", 1)[1]
     cand = CandidateClient(stack.base_url, token)
     peer = CandidateClient(stack.base_url, token)
     try:
         await cand.request("POST", "/api/c/consent")
         started = await cand.request("POST", "/api/c/answers/0/start")
+        await peer.connect(started["session_id"], [("candidate", voice)], video=camera)
+        assert peer.answer_sdp is not None
+        await peer.wait_played(timeout=60)
+        await peer.close()
+        await cand.request("POST", "/api/c/answers/0/finish")
+        return video_direction(peer.answer_sdp), str(started["session_id"])
+    finally:
+        await peer.close()
+        await cand.close()
+
+
+async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: Path) -> None:
+    interview = {
+        "title": "Platform engineer",
+        "job_description": "- Led database migrations",
+        "questions": ["Tell us about a migration you led."],
+    }
+    rec, inv = await invited(stack, "Video Org", interview, "Dana")
+    try:
         voice = WavTrack([ANSWER], lead_silence=SPEECH_AT)
         red, blue = solid_picture(RED), solid_picture(BLUE)
         # the picture turns blue the moment the candidate starts to speak
         camera = CameraTrack(picture=lambda t: blue if voice.utterances[0].t0 is not None else red, start_delay=CAMERA_AT)
-        await peer.connect(started["session_id"], [("candidate", voice)], video=camera)
-        assert peer.answer_sdp is not None and video_direction(peer.answer_sdp) == "recvonly"
-        await peer.wait_played(timeout=60)
-        await peer.close()
-        await cand.request("POST", "/api/c/answers/0/finish")
+        direction, sid = await answer_first_question(stack, inv, voice, camera)
+        assert direction == "recvonly"
 
         review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")
         assert review["answers"][0]["has_video"] is True
         path = tmp_path / "answer.webm"
         assert await fetch(rec, stack.base_url + review["answers"][0]["recording_url"], path) == "video/webm"
     finally:
-        await peer.close()
-        await cand.close()
         await rec.close()
 
     onset, audio_seconds = speech_onset(path)
@@ -117,7 +136,7 @@ async def test_recorded_answer_keeps_the_camera_in_sync(stack: Stack, tmp_path: 
     assert abs(times[0] - CAMERA_AT) <= 0.5  # a camera that starts late starts late in the file
     # every picture the node encoded is in the file, plus the held last picture's repeats; none is invented
     # (how many arrive per second depends on the machine: loadtests/video_cpu.py measures that)
-    node = video_stats(stack.log_of("media"), started["session_id"])
+    node = video_stats(stack.log_of("media"), sid)
     assert node["frames"] >= 1 and len(pictures) == node["frames"] + node["repeats"], (node, len(pictures))
     assert node["frames"] + node["late"] + node["dropped_busy"] + node["above_fps"] <= camera.sent, node
     assert times == sorted(set(times))
@@ -220,33 +239,17 @@ async def test_record_video_off_declines_even_a_recorded_answers_camera(
     stack: Stack, tmp_path: Path, media_with: Callable[[str], Awaitable[None]]
 ) -> None:
     await media_with("off")
-    rec = RoomClient(stack.base_url)
-    await rec.register(f"off-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery", "Recruiter")
-    await confirm_client(rec)
-    await rec.request("POST", "/api/org", {"name": "No Video Org"})
-    iv = await rec.request(
-        "POST", "/api/org/interviews", {"title": "Engineer", "job_description": "- Migrations", "questions": ["Why?"]}
-    )
-    inv = await rec.request("POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": "Lee"})
-    token = inv["link"].split("#", 1)[1]
-    cand = CandidateClient(stack.base_url, token)
-    peer = CandidateClient(stack.base_url, token)
+    interview = {"title": "Engineer", "job_description": "- Migrations", "questions": ["Why?"]}
+    rec, inv = await invited(stack, "No Video Org", interview, "Lee")
     try:
-        await cand.request("POST", "/api/c/consent")
-        started = await cand.request("POST", "/api/c/answers/0/start")
         camera = CameraTrack([solid_picture(RED)])
-        await peer.connect(started["session_id"], [("candidate", WavTrack([ANSWER]))], video=camera)
-        assert peer.answer_sdp is not None and video_direction(peer.answer_sdp) == "inactive"
-        await peer.wait_played(timeout=60)
-        await peer.close()
-        await cand.request("POST", "/api/c/answers/0/finish")
+        direction, _ = await answer_first_question(stack, inv, WavTrack([ANSWER]), camera)
+        assert direction == "inactive"
         review = await rec.request("GET", f"/api/org/candidates/{inv['candidate']['id']}")
         assert review["answers"][0]["has_video"] is False
         path = tmp_path / "off.webm"
         assert await fetch(rec, stack.base_url + review["answers"][0]["recording_url"], path) == "audio/webm"
     finally:
-        await peer.close()
-        await cand.close()
         await rec.close()
     with av.open(str(path)) as f:
         assert len(f.streams.video) == 0 and len(f.streams.audio) == 1
