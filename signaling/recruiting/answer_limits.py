@@ -13,7 +13,7 @@ import logging
 from interview_room.service import every
 
 from ..context import Services
-from . import store
+from . import practice, store
 from .answer_sessions import end_answer_session
 
 log = logging.getLogger("signaling.recruiting.answer_limits")
@@ -30,7 +30,7 @@ class AnswerTimeLimit:
     async def sweep(self) -> int:
         """One pass; returns how many attempts it ended."""
         ended = 0
-        for a in await store.overdue_attempts(self.svc.pool, self.grace_s):
+        for a in await store.overdue_attempts(self.svc.pool, self.grace_s, practice.ANSWER_SECONDS):
             await end_answer_session(self.svc, a["owner_id"], a["session_id"])
             if await store.finish_attempt_if_recording(self.svc.pool, a, "abandoned"):
                 ended += 1

@@ -24,13 +24,14 @@ from interview_room.config import Config
 from interview_room.store import credits, users
 from interview_room.store import sessions as sessions_store
 
+from .. import recordings
 from ..context import Services, services
 from ..errors import ApiError, not_found
 from ..ice import ice_servers_for
 from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
-from . import links, mail, store, webhooks
+from . import links, mail, practice, store, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -89,9 +90,26 @@ def _progress(questions: list[dict[str, Any]], attempts: list[dict[str, Any]]) -
     return out
 
 
+def _practice(iv: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The practice question's state: offered while no real answer was started (then it is closed)."""
+    q = practice.question(iv)
+    if q is None:
+        return None
+    mine = [a for a in attempts if a["question_idx"] == practice.INDEX]
+    used = sum(1 for a in mine if a["status"] == "done")
+    return {
+        "index": practice.PATH_NAME,
+        **q,
+        "answered": used > 0,
+        "retakes_left": max(0, practice.TAKES - used) if used else q["retakes"],
+        "available": not any(a["question_idx"] >= 0 for a in attempts),
+    }
+
+
 async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
     iv = await store.interview_of_candidate(svc.pool, c)
-    qs = _progress(iv["questions"], await store.attempts(svc.pool, c["id"]))
+    attempts = await store.attempts(svc.pool, c["id"])
+    qs = _progress(iv["questions"], attempts)
     return {
         "candidate": {"name": c["name"], "status": c["status"], "consented": c["consent_at"] is not None},
         "interview": {
@@ -102,6 +120,7 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
         },
         "expires_at": iso(c["expires_at"]),
         "questions": qs,
+        "practice": _practice(iv, attempts),
         "answered": sum(1 for q in qs if q["answered"]),
         "total": len(qs),
     }
@@ -129,14 +148,24 @@ async def consent(request: web.Request) -> web.Response:
     return web.json_response(await _state(svc, await _candidate(request)))
 
 
-def _index(request: web.Request, n_questions: int) -> int:
+def _index(request: web.Request, iv: dict[str, Any]) -> int:
+    """The question of the path: 0.. for real ones, ``practice`` (index -1) when the interview has one."""
+    raw = request.match_info["n"]
+    if raw == practice.PATH_NAME and practice.question(iv) is not None:
+        return practice.INDEX
     try:
-        idx = int(request.match_info["n"])
+        idx = int(raw)
     except ValueError:
         raise not_found("No such question") from None
-    if not 0 <= idx < n_questions:
+    if not 0 <= idx < len(iv["questions"]):
         raise not_found("No such question")
     return idx
+
+
+def _question(iv: dict[str, Any], idx: int) -> dict[str, Any]:
+    q = practice.question(iv) if idx == practice.INDEX else iv["questions"][idx]
+    assert q is not None  # _index checked it
+    return q
 
 
 def _open(c: dict[str, Any]) -> None:
@@ -148,7 +177,8 @@ def _open(c: dict[str, Any]) -> None:
 
 def max_recorded_seconds(cfg: Config, questions: list[dict[str, Any]]) -> float:
     """CANDIDATE_MAX_RECORDED_SECONDS, else every answer and retake at its full time (and the 30 s the
-    time limit allows past it), plus 10 minutes for attempts lost to a closed tab or a dropped connection."""
+    time limit allows past it; the practice question's takes are among ``questions`` when it has one),
+    plus 10 minutes for attempts lost to a closed tab or a dropped connection."""
     if cfg.candidate_max_recorded_seconds > 0:
         return cfg.candidate_max_recorded_seconds
     return sum((q["answer_seconds"] + OVERRUN_S) * (q["retakes"] + 1) for q in questions) + 600.0
@@ -178,13 +208,15 @@ async def start_answer(request: web.Request) -> web.Response:
     c = await _candidate(request)
     _open(c)
     iv = await store.interview_of_candidate(svc.pool, c)
-    idx = _index(request, len(iv["questions"]))
+    idx = _index(request, iv)
     all_attempts = await store.attempts(svc.pool, c["id"])
     done = {a["question_idx"] for a in all_attempts if a["status"] == "done"}
     if any(i not in done for i in range(idx)):
         raise ApiError(409, "previous_unanswered", "Answer the earlier questions first")
+    if idx == practice.INDEX and any(a["question_idx"] >= 0 for a in all_attempts):
+        raise ApiError(409, "practice_closed", "The practice question comes before the first real one")
     mine = [a for a in all_attempts if a["question_idx"] == idx]
-    q = iv["questions"][idx]
+    q = _question(iv, idx)
     used = sum(1 for a in mine if a["status"] == "done")
     if used >= q["retakes"] + 1:
         raise ApiError(409, "no_retakes_left", "No retakes are left for this question")
@@ -192,7 +224,8 @@ async def start_answer(request: web.Request) -> web.Response:
         raise ApiError(
             409, "too_many_attempts", "This question has been started too often; please contact the hiring team"
         )
-    if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, iv["questions"]):
+    allowed = [*iv["questions"], *([pq] if (pq := practice.question(iv)) else [])]
+    if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, allowed):
         raise ApiError(
             409,
             "recording_limit_reached",
@@ -211,7 +244,8 @@ async def start_answer(request: web.Request) -> web.Response:
         svc.pool,
         c["owner_id"],
         {
-            "title": f"{c['name'] or c['email'] or 'Candidate'}: {iv['title']} Q{idx + 1}",
+            "title": f"{c['name'] or c['email'] or 'Candidate'}: {iv['title']} "
+            + ("practice" if idx == practice.INDEX else f"Q{idx + 1}"),
             "mode": MODE,
             "listen_language": "en",
             "answer_language": "en",
@@ -225,8 +259,9 @@ async def start_answer(request: web.Request) -> web.Response:
     attempt = (mine[-1]["attempt"] + 1) if mine else 1
     await store.add_attempt(svc.pool, c["id"], idx, attempt, s.id)
     log.info("answer started candidate=%s question=%d attempt=%d session=%s", c["id"], idx, attempt, s.id)
+    index: int | str = practice.PATH_NAME if idx == practice.INDEX else idx
     return web.json_response(
-        {"index": idx, "attempt": attempt, "session_id": str(s.id), "retakes_left": q["retakes"] - used}, status=201
+        {"index": index, "attempt": attempt, "session_id": str(s.id), "retakes_left": q["retakes"] - used}, status=201
     )
 
 
@@ -248,7 +283,7 @@ async def offer(request: web.Request) -> web.Response:
     c = await _candidate(request, late_ok=True)
     _open(c)
     iv = await store.interview_of_candidate(svc.pool, c)
-    idx = _index(request, len(iv["questions"]))
+    idx = _index(request, iv)
     body = parse(await read_json(request), OFFER_SPEC, required=("sdp", "type"))
     a = await _current_attempt(svc, c, idx)
     s = await sessions_store.get_session(svc.pool, c["owner_id"], a["session_id"])
@@ -264,11 +299,30 @@ async def finish_answer(request: web.Request) -> web.Response:
     c = await _candidate(request, late_ok=True)
     _open(c)
     iv = await store.interview_of_candidate(svc.pool, c)
-    idx = _index(request, len(iv["questions"]))
+    idx = _index(request, iv)
     a = await _current_attempt(svc, c, idx)
     await end_answer_session(svc, c["owner_id"], a["session_id"])
     await store.set_attempt_status(svc.pool, c["id"], idx, a["attempt"], "done")
     return web.json_response(await _state(svc, c))
+
+
+@routes.get("/api/c/answers/{n}/recording")
+async def own_take(request: web.Request) -> web.FileResponse:
+    """The candidate's latest saved take at question n (or the practice one), to watch before retaking
+    or moving on. The link's token names the candidate; nothing else is reachable from here."""
+    svc = services(request)
+    c = await _candidate(request, late_ok=True)
+    if c["consent_at"] is None:
+        raise ApiError(409, "consent_required", "Agree to the recording first")
+    iv = await store.interview_of_candidate(svc.pool, c)
+    idx = _index(request, iv)
+    take = await store.latest_take(svc.pool, c["id"], idx)
+    s = await sessions_store.get_session(svc.pool, c["owner_id"], take["session_id"]) if take else None
+    path = await recordings.playback_file(svc.cfg, svc.pool, s) if s is not None else None
+    if path is None:
+        raise ApiError(404, "no_recording", "This answer has no saved recording yet")
+    ctype = "video/webm" if await recordings.has_video(path) else "audio/webm"
+    return web.FileResponse(path, headers={"Content-Type": ctype, "Cache-Control": "no-store"})
 
 
 @routes.post("/api/c/complete")

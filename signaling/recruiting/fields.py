@@ -73,6 +73,7 @@ INTERVIEW_SPEC = {
     "company_name": string(max_len=200),
     "intro_text": string(max_len=5000),
     "is_template": boolean,
+    "practice_question": string(max_len=2000),
 }
 
 

@@ -249,7 +249,7 @@ async def clone_interview(request: web.Request) -> web.Response:
     org = await member_org(request)
     src = await _interview(request, org)
     body = parse(await read_json(request), {"title": string(max_len=200, min_len=1), "deadline": timestamp})
-    values = {k: src[k] for k in ("job_description", "questions", "company_name", "intro_text")}
+    values = {k: src[k] for k in ("job_description", "questions", "company_name", "intro_text", "practice_question")}
     values.update(title=body.get("title") or f"{src['title']} (copy)", deadline=body.get("deadline"), is_template=False)
     iv = await store.create_interview(services(request).pool, org["id"], current_user(request).id, values)
     return web.json_response(jsonable(iv), status=201)

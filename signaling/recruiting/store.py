@@ -17,7 +17,7 @@ Db = asyncpg.Pool | asyncpg.Connection
 
 INTERVIEW_COLS = (
     "id, org_id, title, job_description, questions, deadline, company_name, intro_text, is_template, "
-    "created_at, updated_at"
+    "created_at, updated_at, practice_question"
 )
 CANDIDATE_COLS = (
     "id, org_id, interview_id, email, name, expires_at, revoked_at, status, consent_at, started_at, "
@@ -123,7 +123,8 @@ async def accept_invite(pool: asyncpg.Pool, token_hash: str, user_id: uuid.UUID,
 async def create_interview(db: Db, org_id: uuid.UUID, user_id: uuid.UUID, v: dict[str, Any]) -> dict[str, Any]:
     r = await db.fetchrow(
         f"INSERT INTO interviews (id, org_id, created_by, title, job_description, questions, deadline, company_name, "
-        f"intro_text, is_template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {INTERVIEW_COLS}",
+        f"intro_text, is_template, practice_question) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        f"RETURNING {INTERVIEW_COLS}",
         uuid.uuid4(),
         org_id,
         user_id,
@@ -134,6 +135,7 @@ async def create_interview(db: Db, org_id: uuid.UUID, user_id: uuid.UUID, v: dic
         v.get("company_name", ""),
         v.get("intro_text", ""),
         v.get("is_template", False),
+        v.get("practice_question", ""),
     )
     out = _row(r)
     assert out is not None
@@ -161,7 +163,16 @@ async def list_interviews(db: Db, org_id: uuid.UUID, templates: bool | None = No
 
 
 async def update_interview(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID, changes: dict[str, Any]) -> None:
-    cols = ("title", "job_description", "questions", "deadline", "company_name", "intro_text", "is_template")
+    cols = (
+        "title",
+        "job_description",
+        "questions",
+        "deadline",
+        "company_name",
+        "intro_text",
+        "is_template",
+        "practice_question",
+    )
     for col in cols:
         if col in changes:
             value = changes[col]
@@ -206,7 +217,7 @@ async def has_attempts(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> bo
     return bool(
         await db.fetchval(
             "SELECT EXISTS (SELECT 1 FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
-            "WHERE c.org_id = $1 AND c.interview_id = $2)",
+            "WHERE c.org_id = $1 AND c.interview_id = $2 AND a.question_idx >= 0)",
             org_id,
             interview_id,
         )
@@ -291,7 +302,8 @@ async def claim_due_reminders(pool: asyncpg.Pool, horizon_s: float, limit: int =
 async def list_candidates(db: Db, org_id: uuid.UUID, interview_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await db.fetch(
         f"SELECT {CANDIDATE_COLS}, "
-        "(SELECT count(DISTINCT a.question_idx) FROM candidate_answers a WHERE a.candidate_id = c.id AND a.status = 'done') "
+        "(SELECT count(DISTINCT a.question_idx) FROM candidate_answers a WHERE a.candidate_id = c.id AND a.status = 'done' "
+        "AND a.question_idx >= 0) "
         "AS answered FROM candidates c WHERE org_id = $1 AND interview_id = $2 ORDER BY created_at",
         org_id,
         interview_id,
@@ -363,7 +375,7 @@ async def final_answers(db: Db, candidate_id: uuid.UUID) -> dict[int, dict[str, 
         "SELECT DISTINCT ON (a.question_idx) a.question_idx, a.attempt, a.session_id, a.finished_at, "
         "s.user_id, s.recording_path, s.media_seconds, s.status AS session_status "
         "FROM candidate_answers a JOIN sessions s ON s.id = a.session_id "
-        "WHERE a.candidate_id = $1 AND a.status = 'done' ORDER BY a.question_idx, a.attempt DESC",
+        "WHERE a.candidate_id = $1 AND a.status = 'done' AND a.question_idx >= 0 ORDER BY a.question_idx, a.attempt DESC",
         candidate_id,
     )
     return {r["question_idx"]: dict(r) for r in rows}
@@ -377,7 +389,7 @@ async def final_answers_of_interview(
         "SELECT DISTINCT ON (a.candidate_id, a.question_idx) a.candidate_id, a.question_idx, a.attempt, a.session_id "
         "FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
         "WHERE c.org_id = $1 AND c.interview_id = $2 AND a.status = 'done' AND a.session_id IS NOT NULL "
-        "ORDER BY a.candidate_id, a.question_idx, a.attempt DESC",
+        "AND a.question_idx >= 0 ORDER BY a.candidate_id, a.question_idx, a.attempt DESC",
         org_id,
         interview_id,
     )
@@ -455,17 +467,32 @@ async def set_attempt_status(db: Db, candidate_id: uuid.UUID, question_idx: int,
     )
 
 
-async def overdue_attempts(db: Db, grace_s: float) -> list[dict[str, Any]]:
-    """Attempts still recording longer than their question's answer time plus ``grace_s``."""
+async def overdue_attempts(db: Db, grace_s: float, practice_s: float = 1800.0) -> list[dict[str, Any]]:
+    """Attempts still recording longer than their question's answer time (``practice_s`` for the
+    practice question, index -1) plus ``grace_s``."""
     rows = await db.fetch(
         "SELECT a.candidate_id, a.question_idx, a.attempt, a.session_id, o.owner_id "
         "FROM candidate_answers a JOIN candidates c ON c.id = a.candidate_id "
         "JOIN interviews i ON i.id = c.interview_id JOIN organisations o ON o.id = c.org_id "
         "WHERE a.status = 'recording' AND a.session_id IS NOT NULL AND a.created_at < now() - make_interval(secs => "
-        "coalesce((i.questions -> a.question_idx ->> 'answer_seconds')::float, 1800) + $1) LIMIT 100",
+        "CASE WHEN a.question_idx < 0 THEN $2 "
+        "ELSE coalesce((i.questions -> a.question_idx ->> 'answer_seconds')::float, 1800) END + $1) LIMIT 100",
         grace_s,
+        practice_s,
     )
     return [dict(r) for r in rows]
+
+
+async def latest_take(db: Db, candidate_id: uuid.UUID, question_idx: int) -> dict[str, Any] | None:
+    """The candidate's own latest finished attempt at one question (the practice one too), to watch."""
+    return _row(
+        await db.fetchrow(
+            "SELECT question_idx, attempt, session_id FROM candidate_answers WHERE candidate_id = $1 "
+            "AND question_idx = $2 AND status = 'done' AND session_id IS NOT NULL ORDER BY attempt DESC LIMIT 1",
+            candidate_id,
+            question_idx,
+        )
+    )
 
 
 async def finish_attempt_if_recording(db: Db, a: dict[str, Any], status: str) -> bool:

@@ -1,6 +1,8 @@
 // The candidate's recorded interview, reached by the link alone (token in the URL fragment, so it
 // never reaches a log or a Referer). Intro and consent, device check, then per question: think time,
-// recording over WebRTC (one peer connection per attempt), retakes while any are left; the same link
+// recording over WebRTC (one peer connection per attempt), retakes while any are left; each saved take
+// can be watched (fetched with the link's token) before retaking or moving on; an optional practice
+// question (not scored, not shown to the hiring team) comes before the first real one; the same link
 // resumes at the first unanswered question.
 import { ApiError, errorMessage } from './api.js';
 import { negotiate, normalizeIceServers } from './rtc.js';
@@ -37,6 +39,8 @@ let checkStream = null;
 let rec = null;        // {q, pc, stream, meter} while an attempt is open
 let tick = null;
 let busy = false;
+let practiceDone = false; // the candidate moved on from (or skipped) the practice question
+let takeUrl = null;       // object URL of the take shown in the player
 
 /** Test and debugging hook: what the server said on the data channel during this page's attempts. */
 window.candidatePage = { captions: [], events: 0 };
@@ -81,6 +85,16 @@ async function call(path, method = 'GET') {
 }
 
 function current() { return state.questions.find((q) => !q.answered) || null; }
+function isPractice(q) { return q?.index === 'practice'; }
+/** A question by its index as the page keeps it (a number, or 'practice'). */
+function byIndex(i) { return String(i) === 'practice' ? state.practice : state.questions[Number(i)]; }
+/** The practice question while it is still to do, else the first unanswered real one. */
+function upcoming() {
+  const p = state.practice;
+  if (p && p.available && !p.answered && !practiceDone) return p;
+  return current();
+}
+function answerName(q) { return isPractice(q) ? 'Practice answer' : `Answer ${q.index + 1}`; }
 
 function countdown(seconds, label, done) {
   clearInterval(tick);
@@ -125,6 +139,51 @@ async function openMedia() {
 
 function stopStream(s) { s?.getTracks().forEach((t) => t.stop()); }
 
+function clearTake() {
+  const player = $('take-player');
+  player.pause();
+  player.removeAttribute('src');
+  player.hidden = true;
+  $('take-box').hidden = true;
+  $('take-msg').textContent = '';
+  if (takeUrl) URL.revokeObjectURL(takeUrl);
+  takeUrl = null;
+}
+
+/** The saved take, fetched with the link's token (a <video src> could not send the header). */
+async function watchTake(q) {
+  clearTake();
+  $('take-box').hidden = false;
+  $('take-msg').textContent = 'Loading your answer…';
+  $('watch-btn').disabled = true;
+  try {
+    let res;
+    try {
+      res = await fetch(`${base}/answers/${q.index}/recording`, {
+        headers: { 'X-Candidate-Token': token }, credentials: 'omit', cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
+    }
+    if (!res.ok) {
+      let e = null;
+      try { e = (await res.json())?.error; } catch { e = null; }
+      throw new ApiError(res.status, e?.code || `http_${res.status}`, e?.message || `The server answered ${res.status}.`);
+    }
+    takeUrl = URL.createObjectURL(await res.blob());
+    const player = $('take-player');
+    player.setAttribute('aria-label', `Your recorded answer: ${isPractice(q) ? 'practice question' : `question ${q.index + 1}`}`);
+    player.src = takeUrl;
+    player.hidden = false;
+    $('take-msg').textContent = 'This is what the recording holds. Retake it or move on when you are happy.';
+    player.focus();
+  } catch (err) {
+    $('take-msg').textContent = `Your answer could not be loaded: ${errorMessage(err)}`;
+  } finally {
+    $('watch-btn').disabled = false;
+  }
+}
+
 function teardown() {
   clearInterval(tick);
   if (rec) {
@@ -141,28 +200,35 @@ function teardown() {
 function renderQuestion(q, recorded = false) {
   show('question');
   fail('');
+  clearTake();
+  const practice = isPractice(q);
   $('question').dataset.index = q.index;
+  $('question').dataset.practice = practice ? '1' : '';
   $('progress').max = state.total;
   $('progress').value = state.answered;
   $('progress-label').textContent = `${state.answered} of ${state.total} answered`;
-  $('q-title').textContent = `Question ${q.index + 1} of ${state.total}`;
+  $('q-title').textContent = practice ? 'Practice question (not scored)' : `Question ${q.index + 1} of ${state.total}`;
+  $('practice-note').hidden = !practice;
   $('q-text').textContent = q.text;
   $('q-rules').textContent = `Think time ${mmss(q.think_seconds)}, answer time up to ${mmss(q.answer_seconds)}. `
-    + (q.retakes ? `Retakes allowed: ${q.retakes}.` : 'One take, no retakes.');
+    + (practice ? `Up to ${q.retakes + 1} tries.` : q.retakes ? `Retakes allowed: ${q.retakes}.` : 'One take, no retakes.');
   $('record-btn').hidden = recorded;
   $('record-btn').disabled = false;
   $('stop-btn').hidden = true;
   $('self-view').hidden = true;
   $('rec-meter-box').hidden = true;
   $('retake-btn').hidden = !recorded || q.retakes_left <= 0;
-  $('retake-btn').textContent = `Retake (${q.retakes_left} left)`;
+  $('retake-btn').textContent = `${practice ? 'Try again' : 'Retake'} (${q.retakes_left} left)`;
+  $('watch-btn').hidden = !recorded;
+  $('watch-btn').disabled = false;
+  $('skip-practice-btn').hidden = !practice || recorded;
   const last = q.index === state.total - 1;
   $('next-btn').hidden = !recorded;
-  $('next-btn').textContent = last ? 'Finish interview' : 'Next question';
+  $('next-btn').textContent = practice ? 'Start the interview' : last ? 'Finish interview' : 'Next question';
   if (recorded) {
     phase('saved');
     $('timer').textContent = '';
-    say(`Answer ${q.index + 1} saved.`);
+    say(`${answerName(q)} saved.`);
     $('next-btn').focus();
   } else {
     phase('think');
@@ -178,6 +244,9 @@ async function record(q) {
   $('record-btn').disabled = true;
   $('retake-btn').hidden = true;
   $('next-btn').hidden = true;
+  $('watch-btn').hidden = true;
+  $('skip-practice-btn').hidden = true;
+  clearTake();
   phase('connecting');
   $('timer').textContent = 'Connecting…';
   fail('');
@@ -208,7 +277,7 @@ async function record(q) {
     $('rec-meter-box').hidden = false;
     rec.meter = levelMeter(stream, $('rec-level'));
     phase('recording');
-    say(`Recording answer ${q.index + 1} (take ${started.attempt}).`);
+    say(`Recording ${answerName(q).toLowerCase()} (take ${started.attempt}).`);
     $('stop-btn').focus();
     countdown(q.answer_seconds, 'Recording, time left', () => stop());
   } catch (err) {
@@ -240,7 +309,7 @@ async function stop() {
   teardown();
   try {
     state = await call(`/answers/${q.index}/finish`, 'POST');
-    renderQuestion(state.questions[q.index], true);
+    renderQuestion(byIndex(q.index), true);
   } catch (err) {
     if ($('gone').hidden) {
       fail(`Your answer could not be saved: ${errorMessage(err)}`);
@@ -254,7 +323,8 @@ async function stop() {
 }
 
 async function next() {
-  const q = current();
+  if (isPractice(byIndex($('question').dataset.index ?? ''))) practiceDone = true;
+  const q = upcoming();
   if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); return; }
   $('next-btn').disabled = true;
   try {
@@ -322,6 +392,8 @@ async function main() {
   $('intro-facts').replaceChildren(...[
     `${state.total} question${state.total === 1 ? '' : 's'}, up to ${Math.ceil(secs / 60)} minutes of answers in total.`,
     'Each question is shown with some time to think; recording then starts by itself.',
+    'You can watch each answer after recording it, before you retake it or move on.',
+    ...(state.practice?.available ? ['A practice question comes first: it is not scored and the hiring team does not see it.'] : []),
     'You can stop and come back to this link later: saved answers are kept.',
   ].map((t) => Object.assign(document.createElement('li'), { textContent: t })));
   $('deadline').textContent = iv.deadline ? `Please finish before ${new Date(iv.deadline).toLocaleString()}.` : '';
@@ -348,15 +420,20 @@ $('consent-btn').addEventListener('click', async () => {
 });
 $('check-retry').addEventListener('click', () => deviceCheck());
 $('record-btn').addEventListener('click', () => {
-  const q = state.questions[Number($('question').dataset.index)];
+  const q = byIndex($('question').dataset.index);
   if (q) record(q);
 });
 $('stop-btn').addEventListener('click', () => stop());
 $('retake-btn').addEventListener('click', () => {
-  const q = state.questions[Number($('question').dataset.index)];
+  const q = byIndex($('question').dataset.index);
   if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); }
 });
+$('watch-btn').addEventListener('click', () => {
+  const q = byIndex($('question').dataset.index);
+  if (q) watchTake(q);
+});
+$('skip-practice-btn').addEventListener('click', () => { clearInterval(tick); next(); });
 $('next-btn').addEventListener('click', () => next());
-window.addEventListener('pagehide', teardown);
+window.addEventListener('pagehide', () => { teardown(); clearTake(); });
 window.addEventListener('hashchange', () => location.reload()); // another link pasted into this tab
 main();

@@ -63,6 +63,7 @@ function fill(iv) {
   $('#iv-deadline').value = toLocalInput(iv.deadline);
   $('#iv-company').value = iv.company_name || '';
   $('#iv-intro').value = iv.intro_text || '';
+  $('#iv-practice').value = iv.practice_question || '';
   $('#iv-template').checked = Boolean(iv.is_template);
   $('#q-list').replaceChildren();
   for (const q of iv.questions || []) addQuestion(q);
@@ -112,6 +113,7 @@ $('#iv-form').addEventListener('submit', async (e) => {
     deadline: fromLocalInput($('#iv-deadline').value),
     company_name: $('#iv-company').value.trim(),
     intro_text: $('#iv-intro').value,
+    practice_question: $('#iv-practice').value.trim(),
     is_template: $('#iv-template').checked,
     questions: questions(),
   };
