@@ -54,8 +54,12 @@ BASE_PARTS_SHA256 = {
 BASE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _CHUNK = 8 * 1024 * 1024
 
-# nothing in this process may download a model (or anything else) from the Hub
-os.environ["HF_HUB_OFFLINE"] = "1"
+
+def stay_offline() -> None:
+    """Nothing in a process that loads models may download one (or anything else) from the Hub.
+
+    Called when a process sets up its models, not at import: importing this module changes nothing."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 class ModelUnavailable(RuntimeError):
@@ -225,6 +229,7 @@ class Models:
     """Whisper models loaded on first use and kept, one per name (thread-safe)."""
 
     def __init__(self, cfg: Config) -> None:
+        stay_offline()
         self.cfg = cfg
         self.threads = default_threads(cfg)
         self._models: dict[str, WhisperModel] = {}

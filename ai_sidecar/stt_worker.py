@@ -23,7 +23,6 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -68,18 +67,6 @@ def early_key(seg: Segment) -> str:
 def llm_job_key(caption_id: str) -> str:
     """``add_once`` key of the ``llm:jobs`` entry that follows a final caption."""
     return f"llm:caption:{caption_id}"
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    return int(raw) if raw.strip() else default
-
-
-def preload_languages() -> list[str]:
-    """STT_PRELOAD: comma-separated session languages whose models load at start (``none`` = lazy)."""
-    raw = os.environ.get("STT_PRELOAD", "en")
-    langs = [p.strip() for p in raw.split(",") if p.strip()]
-    return [] if langs in (["none"], ["-"]) else langs
 
 
 def _is_uuid(value: str) -> bool:
@@ -244,7 +231,7 @@ async def lag_pass(r: aioredis.Redis) -> None:
 async def serve(cfg: Config, stop: asyncio.Event) -> None:
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
     transcriber = Transcriber(cfg)
-    langs = preload_languages()
+    langs = cfg.stt_preload
     t = time.monotonic()
     try:
         loaded = await asyncio.get_running_loop().run_in_executor(executor, transcriber.preload, langs)
@@ -264,7 +251,7 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         bus.consumer_name("stt"),
         worker.handle,
         concurrency=1,
-        claim_idle_ms=_env_int("STT_CLAIM_IDLE_MS", 10_000),
+        claim_idle_ms=cfg.stt_claim_idle_ms,
         delete_acked=True,
         bytes_key=bus.STT_BACKLOG_BYTES,
     )

@@ -9,7 +9,6 @@ hallucination guards below. Call ``transcribe`` from a worker thread, never from
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -150,13 +149,6 @@ def guard(t: Transcript) -> str | None:
     return None
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, str(default)))
-    except ValueError:
-        return default
-
-
 class Transcriber:
     """faster-whisper on CPU (int8) with the Silero pre-check and the hallucination guards.
 
@@ -173,7 +165,7 @@ class Transcriber:
     ) -> None:
         self.cfg = cfg
         self.models = models or Models(cfg)
-        self.beam_size = beam_size or _env_int("STT_BEAM_SIZE", 1)
+        self.beam_size = beam_size or cfg.stt_beam_size
         self.min_speech_ms = min_speech_ms
         self._lock = threading.Lock()
 

@@ -106,7 +106,7 @@ def supervised(infra: Infra, env: dict[str, str], procs: dict[str, subprocess.Po
 def cmd_run(cfg: config.Config) -> int:
     infra = Infra(cfg)
     env = infra.start()
-    if not cfg.smtp_host and "DEV_LOG_EMAILS" not in os.environ:
+    if not cfg.smtp_host and not cfg.dev_log_emails_set:
         env["DEV_LOG_EMAILS"] = "1"  # one laptop without SMTP: login codes and links go to the log
     procs = {p: spawn_part(env, p) for p in PARTS}
     sup = Supervisor(
@@ -157,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "infra", "migrate", *PARTS))
     args = parser.parse_args(argv)
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
-    cfg = config.load()
+    try:
+        cfg = config.load()
+    except config.ConfigError as e:  # one line naming the variable, before anything starts
+        parser.exit(2, f"interview-room: {e}\n")
     logs.setup(args.command, cfg.log_level)
     try:
         if args.command == "run":

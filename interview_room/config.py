@@ -1,25 +1,88 @@
 """Configuration from the environment (12-factor).
 
-Every setting has a default that works on one laptop; the README lists them all.
+Every setting has a default that works on one laptop; the README lists them all. This is the only
+module that reads settings from the environment: every part builds one ``Config`` at start-up, and a
+value that does not parse (``STT_BEAM_SIZE=abc``) raises ``ConfigError`` naming the variable, which
+``interview-room`` turns into one line and a non-zero exit before anything starts.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting's value is not valid; the message names the variable and says what it must be."""
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
+def _bad(name: str, raw: str, must: str) -> ConfigError:
+    return ConfigError(f"{name}={raw!r} is not valid: {must}")
+
+
+def _int(name: str, default: int, lo: int | None = None, hi: int | None = None) -> int:
+    """The one integer parser: unset or empty = ``default``; else a whole number within [lo, hi]."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, raw, "must be a whole number") from None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise _bad(name, raw, f"must be at least {lo}" if hi is None else f"must be from {lo} to {hi}")
+    return value
 
 
 def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name, str(default)))
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _bad(name, raw, "must be a number") from None
+    if not math.isfinite(value):
+        raise _bad(name, raw, "must be a finite number")
+    return value
+
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+
+def _bool(name: str, default: bool) -> bool:
+    """The one boolean parser: 1/true/yes/on or 0/false/no/off (any case); unset or empty = ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in TRUE:
+        return True
+    if raw.lower() in FALSE:
+        return False
+    raise _bad(name, raw, "must be 1/true/yes/on or 0/false/no/off")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (lower-cased); unset or empty = ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() not in choices:
+        raise _bad(name, raw, f"must be one of {', '.join(choices)}")
+    return raw.lower()
+
+
+def _languages(name: str, default: str) -> list[str]:
+    """Comma-separated language codes; ``none`` (or ``-``) = none."""
+    langs = [p.strip() for p in _env(name, default).split(",") if p.strip()]
+    return [] if langs in (["none"], ["-"]) else langs
 
 
 def _list(name: str) -> list[str]:
@@ -37,7 +100,7 @@ class Config:
     openai_base_url: str = field(default_factory=lambda: _env("OPENAI_BASE_URL", ""))
     llm_model: str = field(default_factory=lambda: _env("LLM_MODEL", "gpt-4o-mini"))
     # llm worker: provider "auto" = openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline
-    llm_provider: str = field(default_factory=lambda: _env("LLM_PROVIDER", "auto"))
+    llm_provider: str = field(default_factory=lambda: _choice("LLM_PROVIDER", "auto", ("auto", "openai", "offline")))
     llm_model_fast: str = field(default_factory=lambda: _env("LLM_MODEL_FAST", ""))  # detection, translation
     llm_timeout_s: float = field(default_factory=lambda: _float("LLM_TIMEOUT_S", 20.0))
     llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
@@ -52,7 +115,9 @@ class Config:
     llm_question_pause_ms: int = field(default_factory=lambda: _int("LLM_QUESTION_PAUSE_MS", 1200))
     llm_score_pause_ms: int = field(default_factory=lambda: _int("LLM_SCORE_PAUSE_MS", 6000))
     # mock interviews: the interviewer's voice (auto = OpenAI speech when OPENAI_API_KEY is set, else espeak-ng)
-    tts_provider: str = field(default_factory=lambda: _env("TTS_PROVIDER", "auto"))  # auto | openai | espeak | off
+    tts_provider: str = field(
+        default_factory=lambda: _choice("TTS_PROVIDER", "auto", ("auto", "openai", "espeak", "off", "none"))
+    )
     tts_voice: str = field(default_factory=lambda: _env("TTS_VOICE", ""))  # espeak voice / OpenAI voice name
     tts_model: str = field(default_factory=lambda: _env("TTS_MODEL", "tts-1"))  # OpenAI speech model
     # silence after the candidate's speech before the mock interviewer moves on
@@ -61,6 +126,11 @@ class Config:
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
     stt_device: str = field(default_factory=lambda: _env("STT_DEVICE", "cpu"))  # cpu | cuda | auto
     stt_compute_type: str = field(default_factory=lambda: _env("STT_COMPUTE_TYPE", "int8"))  # int8 | float16 | ...
+    stt_beam_size: int = field(default_factory=lambda: _int("STT_BEAM_SIZE", 1, lo=1))  # Whisper beam
+    # languages whose models load before the stt worker reports ready ([] = lazy: STT_PRELOAD=none)
+    stt_preload: list[str] = field(default_factory=lambda: _languages("STT_PRELOAD", "en"))
+    # a segment left unacked this long by a dead stt worker is claimed by another
+    stt_claim_idle_ms: int = field(default_factory=lambda: _int("STT_CLAIM_IDLE_MS", 10_000, lo=1))
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
     ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
     turn_secret: str = field(default_factory=lambda: _env("TURN_SECRET", ""))  # coturn static-auth-secret
@@ -105,14 +175,16 @@ class Config:
     client_inbox_max: int = field(default_factory=lambda: _int("CLIENT_INBOX_MAX", 16))
     client_msg_max_bytes: int = field(default_factory=lambda: _int("CLIENT_MSG_MAX_BYTES", 8192))
     # VAD / segmenter
-    vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2))
+    vad_aggressiveness: int = field(default_factory=lambda: _int("VAD_AGGRESSIVENESS", 2, lo=0, hi=3))
     vad_frame_ms: int = field(default_factory=lambda: _int("VAD_FRAME_MS", 20))
     segment_preroll_ms: int = field(default_factory=lambda: _int("SEGMENT_PREROLL_MS", 300))
-    segment_hangover: str = field(default_factory=lambda: _env("SEGMENT_HANGOVER", "balanced"))
+    segment_hangover: str = field(
+        default_factory=lambda: _choice("SEGMENT_HANGOVER", "balanced", ("short", "balanced", "long"))
+    )
     segment_min_ms: int = field(default_factory=lambda: _int("SEGMENT_MIN_MS", 300))
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
     partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
-    segment_early_partial: bool = field(default_factory=lambda: _env("SEGMENT_EARLY_PARTIAL", "1") not in ("0", "false", "no"))
+    segment_early_partial: bool = field(default_factory=lambda: _bool("SEGMENT_EARLY_PARTIAL", True))
     # SMTP for login codes and the recruiter side's e-mails; TLS: auto = verified STARTTLS when the server
     # offers it, require = refuse to send without verified TLS, off = never (a local relay)
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", ""))
@@ -120,9 +192,11 @@ class Config:
     smtp_user: str = field(default_factory=lambda: _env("SMTP_USER", ""))
     smtp_password: str = field(default_factory=lambda: _env("SMTP_PASSWORD", ""))
     smtp_from: str = field(default_factory=lambda: _env("SMTP_FROM", "interview-room@localhost"))
-    smtp_tls: str = field(default_factory=lambda: _env("SMTP_TLS", "auto"))  # auto | require | off
+    smtp_tls: str = field(default_factory=lambda: _choice("SMTP_TLS", "auto", ("auto", "require", "off")))
     # development: without SMTP_HOST, write whole e-mails (login codes, candidate links) to the log
-    dev_log_emails: bool = field(default_factory=lambda: _env("DEV_LOG_EMAILS", "0") not in ("0", "false", "no", ""))
+    dev_log_emails: bool = field(default_factory=lambda: _bool("DEV_LOG_EMAILS", False))
+    # whether DEV_LOG_EMAILS was given at all (`interview-room run` turns it on when it was not)
+    dev_log_emails_set: bool = field(default_factory=lambda: "DEV_LOG_EMAILS" in os.environ)
     # billing
     stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
@@ -147,9 +221,7 @@ class Config:
     # the 30 s the time limit allows) times its retakes + 1, plus 10 minutes
     candidate_max_recorded_seconds: float = field(default_factory=lambda: _float("CANDIDATE_MAX_RECORDED_SECONDS", 0.0))
     # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)
-    webhook_allow_private: bool = field(
-        default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
-    )
+    webhook_allow_private: bool = field(default_factory=lambda: _bool("WEBHOOK_ALLOW_PRIVATE", False))
     # free space DATA_DIR must keep: below it new sessions get 507 insufficient_storage, and a live session stops
     # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
     min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))
@@ -186,6 +258,7 @@ HANGOVER_MS: dict[str, int] = {"short": 250, "balanced": 450, "long": 900}
 
 
 def load() -> Config:
+    """Every setting, parsed and checked; raises ``ConfigError`` (naming the variable) on a bad value."""
     return Config()
 
 

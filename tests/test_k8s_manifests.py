@@ -519,7 +519,7 @@ def test_every_secret_and_config_reference_resolves(overlay: str) -> None:
 
 def settings_read_by_the_code() -> set[str]:
     pattern = re.compile(
-        r"""(?:_env|_int|_float|_list|_env_int|environ\.get|getenv|environ\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
+        r"""(?:_env|_int|_float|_bool|_choice|_languages|_list|_env_int|environ\.get|getenv|environ\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
     )
     names: set[str] = set()
     for pkg in ("interview_room", "signaling", "media_server", "recorder", "ai_sidecar"):
