@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .client_settings import SettingsChange
 
 PROTOCOL_VERSION = 1
 
@@ -240,3 +244,129 @@ class LlmJob:
     def from_fields(cls, f: dict[bytes, bytes]) -> LlmJob:
         raw = f.get(b"data") or f.get("data")  # type: ignore[call-overload]
         return cls(**json.loads(raw))
+
+
+# ---- client -> server data-channel messages ----
+# What a browser may send on the ``events`` channel (PROTOCOL.md). ``parse_client_message`` is the one
+# validator: the media node runs it on every message before it answers or forwards one, and the llm
+# worker runs it again on what was forwarded (the job's payload is ``to_payload()``).
+
+
+class InvalidClientMessage(ValueError):
+    """A client message that is refused; the client gets ``to_event()`` and nothing changes."""
+
+    def __init__(self, message: str, code: str = "bad_message", fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields  # the refused fields, when the message named them (settings)
+
+    def to_event(self) -> ErrorEvent:
+        return ErrorEvent(code=self.code, message=self.message)
+
+
+@dataclass
+class ClientMessage:
+    type: ClassVar[str] = ""
+
+    def to_payload(self) -> dict[str, Any]:
+        """The normalised message (only its known fields), as forwarded to the llm worker."""
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass
+class Ping(ClientMessage):
+    """Answered at once by the media node with a ``Pong`` carrying the same ``id`` (any JSON value)."""
+
+    type: ClassVar[str] = "ping"
+    id: Any = None
+
+
+@dataclass
+class Pong(Event):
+    type: ClassVar[str] = "pong"
+    id: Any = None
+
+
+EVENT_TYPES[Pong.type] = Pong
+
+
+@dataclass
+class Ask(ClientMessage):
+    """A typed question (``text``), or none: answer what the interviewer said so far."""
+
+    type: ClassVar[str] = "ask"
+    text: str | None = None
+
+
+@dataclass
+class SettingsMessage(ClientMessage):
+    """A valid ``settings`` message: what it changes (interview_room/client_settings.py validates it)."""
+
+    type: ClassVar[str] = "settings"
+    change: SettingsChange
+
+    def to_payload(self) -> dict[str, Any]:
+        return dict(self.change.to_payload())
+
+
+MOCK_ACTIONS = ("skip", "repeat", "next", "end")
+
+
+@dataclass
+class MockCommand(ClientMessage):
+    """In a mock interview: skip, repeat, next or end (the media node sends ``start`` itself)."""
+
+    type: ClassVar[str] = "mock"
+    action: str
+
+
+def _ask(msg: dict[str, Any], mock: bool) -> Ask:
+    text = msg.get("text")
+    if text is not None and not isinstance(text, str):
+        raise InvalidClientMessage('"text" must be a string')
+    return Ask(text=text)
+
+
+def _settings(msg: dict[str, Any], mock: bool) -> SettingsMessage:
+    from . import client_settings  # the settings' own validator (it imports this module)
+
+    try:
+        return SettingsMessage(change=client_settings.parse_settings(msg))
+    except client_settings.InvalidSettings as e:
+        raise InvalidClientMessage(e.message, client_settings.ERROR_CODE, tuple(e.problems)) from e
+
+
+def _mock(msg: dict[str, Any], mock: bool) -> MockCommand:
+    if not mock:
+        raise InvalidClientMessage("mock actions are only for mock interview sessions")
+    if msg.get("action") not in MOCK_ACTIONS:
+        raise InvalidClientMessage(f'"action" must be one of: {", ".join(MOCK_ACTIONS)}')
+    return MockCommand(action=msg["action"])
+
+
+CLIENT_PARSERS: dict[str, Callable[[dict[str, Any], bool], ClientMessage]] = {
+    Ping.type: lambda msg, mock: Ping(id=msg.get("id")),
+    Ask.type: _ask,
+    SettingsMessage.type: _settings,
+    MockCommand.type: _mock,
+}
+
+
+def parse_client_message(data: str | bytes | dict[str, Any], *, mock: bool = False) -> ClientMessage:
+    """One client message (JSON text or its object) as its model; ``mock``: the session is a mock
+    interview (mock commands allowed). Raises InvalidClientMessage (code ``bad_message``, or
+    ``invalid_settings`` naming the bad fields) for anything else."""
+    if isinstance(data, dict):
+        msg: Any = data
+    else:
+        try:
+            msg = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidClientMessage("Messages must be JSON objects") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise InvalidClientMessage('Messages must be JSON objects with a "type"')
+    parse = CLIENT_PARSERS.get(msg["type"])
+    if parse is None:
+        raise InvalidClientMessage(f"Unknown message type {msg['type']!r}")
+    return parse(msg, mock)

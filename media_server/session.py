@@ -29,7 +29,7 @@ import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection
 from aiortc.mediastreams import MediaStreamError
 
-from interview_room import bus, client_settings, db, disk, retry
+from interview_room import bus, client_settings, db, disk, messages, retry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
@@ -58,7 +58,6 @@ SEQ_TTL_S = 12 * 3600  # the Redis copy of a session's segment numbers (PostgreS
 MAX_CLIENT_MESSAGE = 8 * 1024  # default of CLIENT_MSG_MAX_BYTES
 RATE_NOTICE_EVERY_S = 5.0  # at most one rate_limited notice per session this often
 RATE_LIMITED = "rate_limited"
-MOCK_ACTIONS = ("skip", "repeat", "next", "end")
 SPOKEN_EVENTS = ("mock.question", "mock.done")  # events of a mock session the node also says aloud
 VOICE_MARK_EVERY = 0.25  # s between "the candidate is speaking" marks in Redis
 VOICE_MARK_TTL = 300
@@ -864,7 +863,8 @@ def handle_client_message(
     max_bytes: int = MAX_CLIENT_MESSAGE,
 ) -> None:
     """One client->server data-channel message: answer ping, queue ask/settings (and, in a mock
-    session, ``{"type": "mock", "action": skip|repeat|next|end}``), refuse the rest.
+    session, ``{"type": "mock", "action": skip|repeat|next|end}``), refuse the rest. What each may
+    hold is ``messages.parse_client_message`` (the llm worker runs the same on what is queued).
 
     A bad message gets an ``error`` event back (``bad_message``, ``message_too_large``,
     ``invalid_settings``: nothing changes, not even on the llm worker). With a ``limiter`` every
@@ -881,36 +881,16 @@ def handle_client_message(
     if _size(message, max_bytes) > max_bytes:
         return error(f"Messages can be at most {max_bytes} bytes", "message_too_large")
     try:
-        msg = json.loads(message)
-    except (ValueError, UnicodeDecodeError):
-        return error("Messages must be JSON objects")
-    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        return error('Messages must be JSON objects with a "type"')
-    kind = msg["type"]
-    if kind == "ping":
-        reply(json.dumps({"v": 1, "type": "pong", "ts": time.time(), "id": msg.get("id")}))
+        m = messages.parse_client_message(message, mock=mock)
+    except messages.InvalidClientMessage as e:
+        reply(e.to_event().to_json())
         return None
-    item: tuple[str, dict[str, Any]] | None = None
-    if enqueue is not None and kind == "ask":
-        if "text" in msg and not isinstance(msg["text"], str | None):
-            return error('"text" must be a string')
-        item = (kind, msg)
-    elif enqueue is not None and kind == "settings":
-        try:
-            change = client_settings.parse_settings(msg)
-        except client_settings.InvalidSettings as e:
-            reply(e.to_event().to_json())
-            return None
-        item = (kind, change.to_payload())
-    elif enqueue is not None and kind == "mock":
-        if not mock:
-            return error("mock actions are only for mock interview sessions")
-        if msg.get("action") not in MOCK_ACTIONS:
-            return error(f'"action" must be one of: {", ".join(MOCK_ACTIONS)}')
-        item = (kind, {"type": "mock", "action": msg["action"]})
-    if item is None:
-        return error(f"Unknown message type {kind!r}")
-    assert enqueue is not None
+    if isinstance(m, messages.Ping):
+        reply(messages.Pong(id=m.id).to_json())
+        return None
+    if enqueue is None:  # a troubleshooting peer: ping only
+        return error(f"Unknown message type {m.type!r}")
+    item = (m.type, m.to_payload())
     try:
         enqueue(item)
     except asyncio.QueueFull:

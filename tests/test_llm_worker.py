@@ -247,6 +247,23 @@ async def test_ask_with_text_without_text_and_with_nothing(r: aioredis.Redis, po
     assert [(q["id"], q["source"]) for q in rows] == [(typed.id, "typed")]  # type: ignore[attr-defined]
 
 
+async def test_forwarded_client_messages_are_validated_again(r: aioredis.Redis, pool: asyncpg.Pool) -> None:
+    """The llm worker runs the media node's validator (messages.parse_client_message) on what it gets."""
+    sid = await new_session(pool)
+    async with running(r, pool, OfflineProvider()) as h:
+        await h.job(LlmJob("ask", sid, {"type": "ask", "text": 42}))
+        await h.job(LlmJob("settings", sid, {"answer_language": "pt_BR"}))  # an older node's raw message
+        evs = await h.events(sid, has("error", code="bad_message"))
+    err = next(e for e in evs if e.type == "error")
+    assert err.message == '"text" must be a string'  # type: ignore[attr-defined]
+    assert not [e for e in evs if e.type == "notice" and e.code == "nothing_to_answer"]  # type: ignore[attr-defined]
+    for _ in range(100):
+        if await r.get(f"llm:settings:{sid}"):
+            break
+        await asyncio.sleep(0.05)
+    assert json.loads(await r.get(f"llm:settings:{sid}"))["answer_language"] == "pt"
+
+
 async def test_ask_without_text_answers_pending_interviewer_speech(r: aioredis.Redis, pool: asyncpg.Pool) -> None:
     sid = await new_session(pool)
     async with running(r, pool, OfflineProvider(), question_pause_s=30.0) as h:

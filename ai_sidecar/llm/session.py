@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 
-from interview_room import bus, client_settings, metrics, retry
+from interview_room import bus, messages, metrics, retry
 from interview_room.logs import session_id_var
 from interview_room.messages import (
     AnswerDelta,
@@ -371,8 +371,14 @@ class SessionEngine:
         log.info("question id=%s source=%s match=%s", rec.id, rec.source, rec.match.entry.id if rec.match else "-")
 
     async def _on_ask(self, payload: dict[str, Any], entry_id: str, done: asyncio.Future[None]) -> None:
-        raw = payload.get("text")
-        text = raw.strip() if isinstance(raw, str) else ""
+        try:  # the media node's validation, again (older nodes forwarded the raw message)
+            ask = messages.parse_client_message({**payload, "type": "ask"})
+        except messages.InvalidClientMessage as e:
+            await bus.publish_event(self.r, self.sid, e.to_event())
+            self._complete([done], [])
+            return
+        assert isinstance(ask, messages.Ask)
+        text = ask.text.strip() if ask.text else ""
         if len(text) > MAX_ASK_CHARS:
             await bus.publish_event(
                 self.r,
@@ -573,12 +579,14 @@ class SessionEngine:
     # ---- settings ----
 
     async def _on_settings(self, p: dict[str, Any]) -> None:
-        try:
-            change = client_settings.parse_settings(p)  # the media node's validation, again (older nodes)
-        except client_settings.InvalidSettings as e:
-            log.info("settings refused fields=%s", ",".join(e.problems))
+        try:  # the media node's validation, again (older nodes)
+            m = messages.parse_client_message({**p, "type": "settings"})
+        except messages.InvalidClientMessage as e:
+            log.info("settings refused fields=%s", ",".join(e.fields))
             await bus.publish_event(self.r, self.sid, e.to_event())
             return
+        assert isinstance(m, messages.SettingsMessage)
+        change = m.change
         s = self.settings
         new = Settings(
             change.listen_language if change.listen_language is not None else s.listen_language,
