@@ -44,8 +44,7 @@ from interview_room.store.insights import SessionContext
 from .bank import BankMatch, QuestionBank, default_bank
 from .delivery import measure
 from .detection import QuestionTracker, has_question, obviously_not_question
-from .offline import OfflineProvider
-from .provider import AnswerContext, Provider, ProviderError, ScoreContext
+from .provider import AnswerContext, Fallback, Provider, ProviderError, ScoreContext
 
 log = logging.getLogger("llm.session")
 
@@ -127,8 +126,8 @@ class SessionEngine:
         self.sid = ctx.id
         self.r = r
         self.pool = pool
-        self.provider = provider
-        self.fallback = provider if provider.offline else OfflineProvider(bank)
+        # the worker's provider (a model falls back to the offline provider inside it); its fallbacks become notices
+        self.provider = provider.bind(self._fell_back)
         self.tasks = tasks
         self.llm_sem = llm_sem
         self.session_sem = asyncio.Semaphore(SESSION_CALLS)  # so one busy session cannot take every slot
@@ -311,12 +310,8 @@ class SessionEngine:
             return has_question(" ".join(texts))
         if obviously_not_question(" ".join(texts)):
             return False
-        try:
-            async with self.llm_sem:
-                return await self.provider.detect(texts, self._pairs())
-        except ProviderError as e:
-            await self._provider_notice(e, "question detection used the offline rules")
-            return has_question(" ".join(texts))
+        async with self.llm_sem:
+            return await self.provider.detect(texts, self._pairs())
 
     def _release(self, work: list[asyncio.Task[Any]]) -> None:
         """Complete the jobs of held captions that are no longer waiting for a decision."""
@@ -440,18 +435,20 @@ class SessionEngine:
         )
         parts: list[str] = []
         used = self.provider
+        served: list[Provider] = []
+
+        async def fell_back(fb: Fallback) -> None:
+            served.append(fb.to)
+            await self._fell_back(fb)
+
         async with self.session_sem, self.llm_sem:
             try:
-                async with asyncio.timeout(self.provider.deadline + 30.0):
-                    await self._stream(self.provider.answer(ctx), rec, parts, coalesce=not self.provider.offline)
-            except (ProviderError, TimeoutError) as e:
-                err = e if isinstance(e, ProviderError) else ProviderError("ai_timeout", "The AI answer took too long")
-                await self._provider_notice(
-                    err, "showing offline talking points" if not parts else "the answer is cut short"
-                )
-                if not parts:
-                    used = self.fallback
-                    await self._stream(self.fallback.answer(ctx), rec, parts, coalesce=False)
+                # the provider bounds the whole answer (an endless trickle is an ai_timeout)
+                await self._stream(self.provider.bind(fell_back).answer(ctx), rec, parts, coalesce=not self.provider.offline)
+            except ProviderError as e:
+                await self._provider_notice(e, "the answer is cut short" if parts else "no answer")
+        if served:
+            used = served[-1]
         text = "".join(parts)
         lang = "en" if used.offline else self.settings.answer_language
         await self._outlast(
@@ -503,12 +500,8 @@ class SessionEngine:
         ctx = ScoreContext(
             question=rec.text, answer=answer, language=self.settings.answer_language, facts=facts, match=rec.match
         )
-        try:
-            async with self.session_sem, self.llm_sem:
-                result = await self.provider.score(ctx)
-        except ProviderError as e:
-            await self._provider_notice(e, "the score uses the offline rubric")
-            result = await self.fallback.score(ctx)
+        async with self.session_sem, self.llm_sem:
+            result = await self.provider.score(ctx)
         await self._outlast(
             "storing the score",
             lambda: insights.insert_score(
@@ -654,6 +647,9 @@ class SessionEngine:
         await bus.publish_once(
             self.r, self.sid, f"notice:{self.sid}:{code}", Notice(level=level, code=code, message=message)
         )
+
+    async def _fell_back(self, fb: Fallback) -> None:
+        await self._provider_notice(fb.error, fb.consequence)
 
     async def _provider_notice(self, e: ProviderError, consequence: str) -> None:
         """A provider failure, told to the user at most every 30 s per kind."""
