@@ -68,6 +68,7 @@ class Api:
     pool: Any
     cfg: config.Config
     app: web.Application
+    redis: Any = None  # the app's Redis (its own database)
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -123,9 +124,9 @@ class Api:
 
 
 @asynccontextmanager
-async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
-    """The signaling app in this process with SMTP pointed at a local inbox, and an llm worker (which
-    scores the reviewed answers) on its own Redis database; ``overrides`` change Config."""
+async def recruit_api(infra: Infra, *, llm_worker: bool = True, **overrides: Any) -> AsyncIterator[Api]:
+    """The signaling app in this process with SMTP pointed at a local inbox, and (``llm_worker``) an llm
+    worker, which scores the reviewed answers, on the app's own Redis database; ``overrides`` change Config."""
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -154,16 +155,21 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    worker = LlmWorker(r=redis, pool=pool, provider=make_provider(cfg))
-    consumer = bus.StreamConsumer(redis, bus.LLM_JOBS, bus.LLM_GROUP, "test-llm", worker.handle, concurrency=16, block_ms=100)
-    consuming = asyncio.create_task(consumer.run())
+    worker = LlmWorker(r=redis, pool=pool, provider=make_provider(cfg)) if llm_worker else None
+    consumer = (
+        bus.StreamConsumer(redis, bus.LLM_JOBS, bus.LLM_GROUP, "test-llm", worker.handle, concurrency=16, block_ms=100)
+        if worker
+        else None
+    )
+    consuming = asyncio.create_task(consumer.run()) if consumer else None
     try:
         async with aiohttp.ClientSession() as http:
-            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg, app)
+            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg, app, redis)
     finally:
-        await asyncio.wait_for(consumer.stop(), 10)
-        await asyncio.wait_for(consuming, 10)
-        await worker.close()
+        if consumer and consuming and worker:
+            await asyncio.wait_for(consumer.stop(), 10)
+            await asyncio.wait_for(consuming, 10)
+            await worker.close()
         await runner.cleanup()
         await pool.close()
         await redis.aclose()

@@ -8,6 +8,7 @@ the list of questions always comes from the records, so nothing asked is invente
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from string import Template
 from typing import Any
@@ -78,22 +79,36 @@ def _short(question: str, n: int = 12) -> str:
     return " ".join(words[:n]) + ("…" if len(words) > n else "")
 
 
+_LEADS = (
+    (re.compile(r"^(?:can you |could you )?(?:tell me|talk|walk me through|explain|describe)(?: about)? ", re.I), ""),
+    (re.compile(r"^what (?:is|are|was|were) ", re.I), ""),
+    (re.compile(r"^how (?:would|do|did|will|can) you ", re.I), "how to "),
+)
+
+
+def topic(question: str, n: int = 12) -> str:
+    """A question as a topic to mention: "What is the difference between X and Y?" -> "the difference between X and Y"."""
+    t = question.strip().rstrip("?.! ")
+    t = re.split(r"[?.!]\s", t)[-1]  # the last sentence holds the question
+    t = re.sub(r"^(?:so|and|now|okay|ok|great|right),?\s+", "", t, flags=re.I)
+    for pat, repl in _LEADS:
+        t = pat.sub(repl, t, count=1)
+    return _short(t, n)
+
+
 def thank_you(ctx: SummaryContext) -> tuple[str, str]:
-    topics = [_short(q.question, 8) for q in ctx.questions[:2]]
-    about = (
-        " I especially enjoyed discussing " + " and ".join(f'"{t}"' for t in topics) + "." if topics else ""
-    )
-    role = f" for the {ctx.title} role" if ctx.title else ""
+    topics = [topic(q.question) for q in ctx.questions[:2]]
+    about = " I especially enjoyed our discussion of " + " and ".join(topics) + "." if topics else ""
     sign = ctx.candidate_name or "[your name]"
     body = (
         "Dear [interviewer's name],\n\n"
-        f"Thank you for taking the time to speak with me today{role}.{about} "
+        f"Thank you for taking the time to speak with me today.{about} "
         "Our conversation confirmed my interest in the position and the team.\n\n"
         "If there is anything else I can share to help your decision, please let me know. "
         "I look forward to hearing about the next steps.\n\n"
         f"Best regards,\n{sign}"
     )
-    return "Thank you for the interview", body
+    return (f"Thank you — {ctx.title}" if ctx.title else "Thank you for the interview"), body
 
 
 def offline_summary(ctx: SummaryContext) -> SessionSummary:
