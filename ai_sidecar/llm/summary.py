@@ -74,6 +74,11 @@ def _went(q: QuestionFacts) -> str:
     return f"{verdict} ({q.score}/100)." + (f" {q.feedback}" if q.feedback else "")
 
 
+def _last_sentence(question: str) -> str:
+    """The question itself, without a lead-in ("Thanks for joining. What is ...?" -> "What is ...?")."""
+    return re.split(r"(?<=[.!?])\s+(?=\S)", question.strip())[-1] if question.strip() else question
+
+
 def _short(question: str, n: int = 12) -> str:
     words = question.rstrip("?.! ").split()
     return " ".join(words[:n]) + ("…" if len(words) > n else "")
@@ -122,9 +127,9 @@ def offline_summary(ctx: SummaryContext) -> SessionSummary:
     follow: list[str] = []
     for q in ctx.questions:
         if not q.answer.strip():
-            follow.append(f"Prepare an answer to: {_short(q.question, 20)}")
+            follow.append(f"Prepare an answer to: {_short(_last_sentence(q.question), 20)}")
         elif q.score is not None and q.score < GOOD_SCORE:
-            follow.append(f"Revisit: {_short(q.question, 20)}" + (f" — {q.feedback}" if q.feedback else ""))
+            follow.append(f"Revisit: {_short(_last_sentence(q.question), 20)}" + (f" — {q.feedback}" if q.feedback else ""))
     follow.append("Prepare a question or two for the interviewer about the team and the next steps.")
     subject, body = thank_you(ctx)
     return SessionSummary(qs, overall, follow[:MAX_FOLLOW_UPS], subject, body, provider="offline")
