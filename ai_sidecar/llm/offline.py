@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from ..mock.prompts import ReportReply
 
 VISION_NEEDED = (
-    "Reading your screen needs a vision-capable AI model (set OPENAI_API_KEY or OPENAI_BASE_URL and "
-    "LLM_VISION_MODEL); none is configured, so nothing was sent anywhere"
+    "Reading your screen needs a vision-capable AI model (set OPENAI_API_KEY or OPENAI_BASE_URL, and "
+    "LLM_VISION_MODEL); none is configured, so the captured image was discarded unread"
 )
 
 OFFLINE_HEADER = "Offline talking points (no AI model configured):"
