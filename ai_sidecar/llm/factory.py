@@ -16,7 +16,7 @@ def make_provider(cfg: Config) -> Provider:
     A model's failed calls fall back to the offline provider (``fallback.FallbackProvider``)."""
     choice = cfg.llm_provider.lower()
     if choice == "openai" or (choice == "auto" and (cfg.openai_api_key or cfg.openai_base_url)):
-        return with_offline_fallback(OpenAIProvider(
+        model = OpenAIProvider(
             api_key=cfg.openai_api_key,
             base_url=cfg.openai_base_url,
             model=cfg.llm_model,
@@ -25,5 +25,6 @@ def make_provider(cfg: Config) -> Provider:
             max_retries=cfg.llm_max_retries,
             breaker=CircuitBreaker(name="openai", failures=cfg.llm_breaker_failures, open_s=cfg.llm_breaker_open_s),
             vision_model=cfg.llm_vision_model,
-        ))
+        )
+        return with_offline_fallback(model)
     return OfflineProvider()
