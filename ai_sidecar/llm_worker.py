@@ -1,5 +1,11 @@
 """The llm worker: reads ``llm:jobs`` and gives each session questions, answers, translations and scores.
 
+Every model call of the product runs here, through one provider (``make_provider``: a model wrapped
+so its failed calls fall back to the offline provider) under one limit (``LLM_CONCURRENCY``):
+live sessions, mock interviews, screen questions, after-session summaries and the recruiters'
+answer scores (job kind ``answer_score``, ``llm/answer_scores.py``), which belong to no live
+session and are handled apart from the session runners.
+
 Jobs of one session go through that session's queue in stream order (one engine per session,
 one job at a time); sessions run concurrently. The consumer acks a job only when the engine
 says its output is written. Model calls are bounded per worker (``LLM_CONCURRENCY``) and per
@@ -30,7 +36,9 @@ from interview_room.logs import session_id_var
 from interview_room.messages import LlmJob, Notice
 from interview_room.store import insights
 
+from .llm.answer_scores import AnswerScorer
 from .llm.factory import make_provider
+from .llm.fallback import with_offline_fallback
 from .llm.provider import Provider
 from .llm.session import SessionEngine
 from .mock.engine import MockEngine, mock_engine
@@ -133,8 +141,9 @@ class LlmWorker:
     ) -> None:
         self.r = r
         self.pool = pool
-        self.provider = provider
-        self.llm_sem = asyncio.Semaphore(llm_concurrency)
+        self.provider = with_offline_fallback(provider)  # the one provider set-up for every model call
+        self.llm_sem = asyncio.Semaphore(llm_concurrency)  # the one limit on model calls at once
+        self.answer_scores = AnswerScorer(r=r, pool=pool, provider=self.provider, llm_sem=self.llm_sem)
         self.question_pause_s = question_pause_s
         self.score_pause_s = score_pause_s
         self.mock_pause_s = mock_pause_s
@@ -181,6 +190,13 @@ class LlmWorker:
             log.error("dropping malformed llm job id=%s", entry_id.decode())
             return
         sid = job.session_id
+        if job.kind == "answer_score":  # a recruiter's reviewed answer: no live session behind it
+            token = session_id_var.set(sid)
+            try:
+                await self.answer_scores.run(job)
+            finally:
+                session_id_var.reset(token)
+            return
         held = self.in_flight.get(sid, 0)
         if job.kind == "ask" and 0 < self.session_jobs <= held:
             self.dropped_asks += 1

@@ -102,6 +102,8 @@ class Config:
     # llm worker: provider "auto" = openai when OPENAI_API_KEY or OPENAI_BASE_URL is set, else offline
     llm_provider: str = field(default_factory=lambda: _choice("LLM_PROVIDER", "auto", ("auto", "openai", "offline")))
     llm_model_fast: str = field(default_factory=lambda: _env("LLM_MODEL_FAST", ""))  # detection, translation
+    # "Read my screen": a vision-capable model of the same OpenAI-compatible server ("" = LLM_MODEL)
+    llm_vision_model: str = field(default_factory=lambda: _env("LLM_VISION_MODEL", ""))
     llm_timeout_s: float = field(default_factory=lambda: _float("LLM_TIMEOUT_S", 20.0))
     llm_max_retries: int = field(default_factory=lambda: _int("LLM_MAX_RETRIES", 2))
     llm_concurrency: int = field(default_factory=lambda: _int("LLM_CONCURRENCY", 64))  # model calls at once

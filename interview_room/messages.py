@@ -231,9 +231,12 @@ class Segment:
 
 @dataclass
 class LlmJob:
-    """Work for the llm worker: a final caption, a client ``ask``/``settings``, or session end."""
+    """Work for the llm worker: a final caption, a client ``ask``/``settings``, session end, a screen
+    question, or a recruiter's answer to score (docs/internals.md, "Streams")."""
 
-    kind: str  # caption | ask | settings | session_end | mock (payload {"action": start|skip|repeat|next|end})
+    # caption | ask | settings | session_end | mock (payload {"action": start|skip|repeat|next|end})
+    # | screen (payload {"image_key", "question"}) | answer_score (payload {"captions_key", "question", "job_description"})
+    kind: str
     session_id: str
     payload: dict[str, Any] = field(default_factory=dict)
 

@@ -28,8 +28,10 @@ from . import (
     ratelimit,
     recruiting,
     report_routes,
+    screen_routes,
     session_routes,
     static,
+    summary_routes,
 )
 from .auth import auth_middleware
 from .context import SERVICES, Services
@@ -86,6 +88,8 @@ def create_app(
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
     session_routes.add_routes(app)
+    screen_routes.add_routes(app)
+    summary_routes.add_routes(app)
     report_routes.add_routes(app)
     billing.setup(app, cfg)
     recruiting.setup(app)

@@ -71,13 +71,14 @@ def model_responder(
     token_delay: float = 0.002,
     answer_tokens: int = 0,
     slow_gate: asyncio.Event | None = None,
+    score_delay: float = 0.0,
 ) -> Responder:
     """Answers each of the llm worker's prompts the way a model would, deterministically.
 
     detect: a question when the captions hold "?", "walk me through" or start with "tell";
     answer: "My answer to: <question>" streamed word by word (held back until ``slow_gate`` is set,
     or 3 s, when the question holds ``slow_word``; padded to ``answer_tokens`` words when given); translate:
-    "[<Language>] <text>"; score: a fixed rubric.
+    "[<Language>] <text>"; score: a fixed rubric (after ``score_delay`` seconds).
     """
 
     def responder(body: dict[str, Any]) -> Reply:
@@ -98,7 +99,8 @@ def model_responder(
                         "clarity": 90,
                         "feedback": "Name the result.",
                     }
-                )
+                ),
+                delay=score_delay,
             )
         if task == "translate":
             target = body["messages"][0]["content"].split(" into ", 1)[1].split(".", 1)[0]
@@ -230,10 +232,14 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=8099)
     ap.add_argument("--first-token-delay", type=float, default=0.2)
     ap.add_argument("--token-delay", type=float, default=0.02)
+    ap.add_argument("--score-delay", type=float, default=0.0, help="seconds before each score reply")
     args = ap.parse_args()
 
     responder = model_responder(
-        first_token_delay=args.first_token_delay, token_delay=args.token_delay, answer_tokens=80
+        first_token_delay=args.first_token_delay,
+        token_delay=args.token_delay,
+        answer_tokens=80,
+        score_delay=args.score_delay,
     )
 
     async def run() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -20,9 +21,15 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from conftest import Infra
 
+from ai_sidecar.llm.factory import make_provider
+from ai_sidecar.llm_worker import LlmWorker
 from interview_room import bus, config, db
 from interview_room.embedded import free_port
 from signaling.app import create_app
+
+# each recruit_api gets a Redis database of its own: the answer scores are the llm worker's jobs, and
+# the session stack's worker (and another recruit_api's, with another provider) must not take them
+_REDIS_DBS = itertools.cycle(range(1, 16))
 
 INTERVIEW = {
     "title": "Backend engineer",
@@ -61,6 +68,7 @@ class Api:
     pool: Any
     cfg: config.Config
     app: web.Application
+    redis: Any = None  # the app's Redis (its own database)
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -116,8 +124,9 @@ class Api:
 
 
 @asynccontextmanager
-async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
-    """The signaling app in this process with SMTP pointed at a local inbox; ``overrides`` change Config."""
+async def recruit_api(infra: Infra, *, llm_worker: bool = True, **overrides: Any) -> AsyncIterator[Api]:
+    """The signaling app in this process with SMTP pointed at a local inbox, and (``llm_worker``) an llm
+    worker, which scores the reviewed answers, on the app's own Redis database; ``overrides`` change Config."""
     inbox = Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
@@ -127,7 +136,7 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
         **{
             "data_dir": infra.data_dir,
             "database_url": infra.database_url,
-            "redis_url": infra.redis_url,
+            "redis_url": infra.redis_url.rsplit("/", 1)[0] + f"/{next(_REDIS_DBS)}",
             "secret_key": "recruiting-test-secret",
             "smtp_host": "127.0.0.1",
             "smtp_port": smtp.port,
@@ -140,15 +149,27 @@ async def recruit_api(infra: Infra, **overrides: Any) -> AsyncIterator[Api]:
         },
     )
     pool = await db.create_pool(infra.database_url)
-    redis = bus.connect(infra.redis_url)
+    redis = bus.connect(cfg.redis_url)
+    await redis.flushdb()  # jobs a previous user of this database left
     app = create_app(cfg, pool, redis, web_root=None, docs_root=None)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    worker = LlmWorker(r=redis, pool=pool, provider=make_provider(cfg)) if llm_worker else None
+    consumer = (
+        bus.StreamConsumer(redis, bus.LLM_JOBS, bus.LLM_GROUP, "test-llm", worker.handle, concurrency=16, block_ms=100)
+        if worker
+        else None
+    )
+    consuming = asyncio.create_task(consumer.run()) if consumer else None
     try:
         async with aiohttp.ClientSession() as http:
-            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg, app)
+            yield Api(f"http://127.0.0.1:{port}", http, inbox, pool, cfg, app, redis)
     finally:
+        if consumer and consuming and worker:
+            await asyncio.wait_for(consumer.stop(), 10)
+            await asyncio.wait_for(consuming, 10)
+            await worker.close()
         await runner.cleanup()
         await pool.close()
         await redis.aclose()

@@ -1,8 +1,9 @@
 """The review page with an AI model scoring answers (issue 8), in a real browser.
 
-A second signaling process of the stack runs with ``LLM_PROVIDER=openai`` against a local server
-speaking the OpenAI wire format (tests/fake_openai.py as its own process, scripted to score every
-answer relevance 81 / completeness 72 / structure 64 / clarity 90). The page first shows the
+The stack's llm worker (where every model call runs: the review page's scores are its
+``answer_score`` jobs) is restarted with ``LLM_PROVIDER=openai`` against a local server speaking
+the OpenAI wire format (tests/fake_openai.py as its own process, scripted to score every answer
+relevance 81 / completeness 72 / structure 64 / clarity 90, after 4 s). The page first shows the
 offline score marked as being scored, then swaps in the model's score without reloading, so a
 recording that is playing keeps playing. Captions are written straight into the stack's database
 (the media path is covered by tests/test_recruiting_browser.py); nothing is spoken here.
@@ -62,28 +63,33 @@ def _sql(stack: Stack, query: str, *args: Any) -> None:
 
 @pytest.fixture(scope="module")
 def ai_signaling(stack: Stack) -> Iterator[str]:
-    """Base URL of a signaling process scoring with the (fake) model."""
-    fake_port, http_port = free_port(), free_port()
+    """Base URL of the stack, its llm worker scoring with the (fake) model (the usual worker afterwards)."""
+    fake_port = free_port()
     log = open(stack.infra.data_dir / "fake-openai.log", "ab")  # noqa: SIM115 - kept for the process' life
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_openai", "--port", str(fake_port)], cwd=ROOT, stdout=log, stderr=log
+        [sys.executable, "-m", "tests.fake_openai", "--port", str(fake_port), "--score-delay", "4"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
     )
-    name = "signaling-ai"
+    name = "llm-ai"
     try:
         _wait_up(fake_port, fake)
-        proc = stack.start_part(
-            "signaling",
+        if "llm" in stack.procs:
+            stack.stop_part("llm")
+        stack.start_part(
+            "llm",
             name=name,
-            HTTP_PORT=str(http_port),
             LLM_PROVIDER="openai",
             OPENAI_BASE_URL=f"http://127.0.0.1:{fake_port}/v1",
             OPENAI_API_KEY="",
         )
-        _wait_up(http_port, proc)
-        yield f"http://127.0.0.1:{http_port}"
+        stack.wait_healthy(name)
+        yield stack.base_url
     finally:
         if name in stack.procs:
             stack.stop_part(name)
+        stack.start_part("llm")
         fake.terminate()
         fake.wait(10)
 

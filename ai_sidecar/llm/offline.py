@@ -2,7 +2,8 @@
 
 Questions by rules, talking points from the shipped question bank (plus the lines of the
 candidate's own resume/hints closest to the question), scores from key-point coverage and
-measured delivery. No translation: it says so.
+measured delivery, mock interview questions from the bank with rule-based report wording, and
+an after-session summary from the records. No translation and no screen reading: it says so.
 """
 
 from __future__ import annotations
@@ -10,12 +11,23 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 from .bank import QuestionBank, default_bank
 from .detection import focus, has_question
-from .provider import AnswerContext, Provider, ProviderError, ScoreContext
+from .provider import AnswerContext, PlanRequest, Provider, ProviderError, ReportRequest, ScoreContext, ScreenContext
 from .scoring import ScoreResult, offline_score
+from .summary import SessionSummary, SummaryContext, offline_summary
 from .text import TfidfIndex, cosine, sentences, terms
+
+if TYPE_CHECKING:
+    from ..mock.planner import PlanItem
+    from ..mock.prompts import ReportReply
+
+VISION_NEEDED = (
+    "Reading your screen needs a vision-capable AI model (set OPENAI_API_KEY or OPENAI_BASE_URL, and "
+    "LLM_VISION_MODEL); none is configured, so the captured image was discarded unread"
+)
 
 OFFLINE_HEADER = "Offline talking points (no AI model configured):"
 GENERIC_GUIDANCE = (
@@ -91,3 +103,18 @@ class OfflineProvider(Provider):
 
     async def score(self, ctx: ScoreContext) -> ScoreResult:
         return offline_score(ctx.question, ctx.match, ctx.answer, ctx.facts)
+
+    async def plan_questions(self, req: PlanRequest) -> list[PlanItem]:
+        from ..mock.planner import offline_plan  # the mock package builds on this one
+
+        return offline_plan(req.spec, req.seed, avoid=req.avoid, bank=self.bank)
+
+    async def word_report(self, req: ReportRequest) -> ReportReply | None:
+        return None  # the rule-based wording stays
+
+    async def read_screen(self, ctx: ScreenContext) -> AsyncIterator[str]:
+        raise ProviderError("vision_unavailable", VISION_NEEDED)
+        yield ""  # an async generator, like every provider's
+
+    async def summarize(self, ctx: SummaryContext) -> SessionSummary:
+        return offline_summary(ctx)

@@ -38,14 +38,14 @@ from interview_room.messages import (
 )
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
-from interview_room.store import insights
+from interview_room.store import insights, summaries
 from interview_room.store.insights import SessionContext
 
 from .bank import BankMatch, QuestionBank, default_bank
 from .delivery import measure
 from .detection import QuestionTracker, has_question, obviously_not_question
-from .offline import OfflineProvider
-from .provider import AnswerContext, Provider, ProviderError, ScoreContext
+from .provider import AnswerContext, Fallback, Provider, ProviderError, ScoreContext, ScreenContext
+from .summary import QuestionFacts, SummaryContext
 
 log = logging.getLogger("llm.session")
 
@@ -59,6 +59,10 @@ SESSION_CALLS = 3  # model calls one session may have in flight (answers, scores
 OFFLINE_NOTICE = "AI provider not configured: offline talking points only; translation unavailable"
 TRANSLATION_NOTICE = "Translation needs an AI provider; none is configured, so captions stay in their language"
 ENGLISH_ONLY_NOTICE = "Offline talking points are in English only; configure an AI provider for other languages"
+SCREEN_QUESTION = "What is on my screen, and how should I answer it?"
+SCREEN_KEY_PREFIX = "screen:frame:"
+NO_SUMMARY_MODES = ("mock", "recorded_answer")  # a mock has its report; a recorded answer is the recruiter's
+SUMMARY_SOURCES = ("detected", "typed")  # the interviewer's questions (a screen question is the user's own)
 
 
 def settings_key(session_id: str) -> str:
@@ -127,8 +131,8 @@ class SessionEngine:
         self.sid = ctx.id
         self.r = r
         self.pool = pool
-        self.provider = provider
-        self.fallback = provider if provider.offline else OfflineProvider(bank)
+        # the worker's provider (a model falls back to the offline provider inside it); its fallbacks become notices
+        self.provider = provider.bind(self._fell_back)
         self.tasks = tasks
         self.llm_sem = llm_sem
         self.session_sem = asyncio.Semaphore(SESSION_CALLS)  # so one busy session cannot take every slot
@@ -216,9 +220,13 @@ class SessionEngine:
         elif job.kind == "settings":
             await self._on_settings(job.payload)
             self._complete([done], [])
+        elif job.kind == "screen":
+            self._complete([done], await self._on_screen(job.payload, entry_id))
         elif job.kind == "session_end":
             work = await self._decide_pending(force=False)
             work += self._score_current()
+            if self.ctx.mode not in NO_SUMMARY_MODES:
+                work.append(self._spawn(self._summarize(list(work)), "summary"))
             self.closed = True
             self._complete([done], work)
         else:
@@ -311,12 +319,8 @@ class SessionEngine:
             return has_question(" ".join(texts))
         if obviously_not_question(" ".join(texts)):
             return False
-        try:
-            async with self.llm_sem:
-                return await self.provider.detect(texts, self._pairs())
-        except ProviderError as e:
-            await self._provider_notice(e, "question detection used the offline rules")
-            return has_question(" ".join(texts))
+        async with self.llm_sem:
+            return await self.provider.detect(texts, self._pairs())
 
     def _release(self, work: list[asyncio.Task[Any]]) -> None:
         """Complete the jobs of held captions that are no longer waiting for a decision."""
@@ -446,18 +450,20 @@ class SessionEngine:
         )
         parts: list[str] = []
         used = self.provider
+        served: list[Provider] = []
+
+        async def fell_back(fb: Fallback) -> None:
+            served.append(fb.to)
+            await self._fell_back(fb)
+
         async with self.session_sem, self.llm_sem:
             try:
-                async with asyncio.timeout(self.provider.deadline + 30.0):
-                    await self._stream(self.provider.answer(ctx), rec, parts, coalesce=not self.provider.offline)
-            except (ProviderError, TimeoutError) as e:
-                err = e if isinstance(e, ProviderError) else ProviderError("ai_timeout", "The AI answer took too long")
-                await self._provider_notice(
-                    err, "showing offline talking points" if not parts else "the answer is cut short"
-                )
-                if not parts:
-                    used = self.fallback
-                    await self._stream(self.fallback.answer(ctx), rec, parts, coalesce=False)
+                # the provider bounds the whole answer (an endless trickle is an ai_timeout)
+                await self._stream(self.provider.bind(fell_back).answer(ctx), rec, parts, coalesce=not self.provider.offline)
+            except ProviderError as e:
+                await self._provider_notice(e, "the answer is cut short" if parts else "no answer")
+        if served:
+            used = served[-1]
         text = "".join(parts)
         lang = "en" if used.offline else self.settings.answer_language
         await self._outlast(
@@ -490,6 +496,98 @@ class SessionEngine:
         if pending:
             await bus.publish_event(self.r, self.sid, AnswerDelta(question_id=rec.id, delta=pending))
 
+    # ---- "Read my screen" ----
+
+    async def _on_screen(self, payload: dict[str, Any], entry_id: str) -> list[asyncio.Task[Any]]:
+        key, raw_q = payload.get("image_key"), payload.get("question")
+        question = raw_q.strip()[:MAX_ASK_CHARS] if isinstance(raw_q, str) else ""
+        if not isinstance(key, str) or not key.startswith(SCREEN_KEY_PREFIX):
+            log.warning("dropping malformed screen job")
+            return []
+        frame = await self.r.getdel(key)  # read once: the frame is gone from Redis from here on
+        if frame is None:
+            await self._notice(
+                "screen_expired", "warning", "The captured screen expired before it could be read; capture it again"
+            )
+            return []
+        return [self._spawn(self._screen_answer(frame.decode(), question, entry_id), "screen")]
+
+    async def _screen_answer(self, image_url: str, question: str, entry_id: str) -> None:
+        session_id_var.set(self.sid)
+        ctx = ScreenContext(
+            image_url=image_url, question=question, language=self.settings.answer_language, transcript=self._pairs()
+        )
+        rec = QuestionRec(
+            id=f"q:{self.sid}:screen:{entry_id}",
+            text=question or SCREEN_QUESTION,
+            lang=self.settings.answer_language,
+            caption_ids=[],
+            source="screen",
+            t0=None,
+            t_end=None,
+            asked_at=time.time(),
+        )
+        parts: list[str] = []
+        async with self.session_sem, self.llm_sem:
+            deltas = aiter(self.provider.read_screen(ctx))
+            try:
+                first = await anext(deltas)
+            except StopAsyncIteration:
+                first = ""
+            except ProviderError as e:  # it cannot see (no vision model) or the model failed: said plainly
+                log.info("screen question not answered code=%s", e.code)
+                await self._notice(e.code, "info" if e.code == "vision_unavailable" else "warning", e.message)
+                return
+            await self._publish_question(rec)
+
+            async def rest() -> Any:
+                yield first
+                async for d in deltas:
+                    yield d
+
+            try:
+                await self._stream(rest(), rec, parts)
+            except ProviderError as e:
+                await self._provider_notice(e, "the answer is cut short")
+        text = "".join(parts)
+        lang = self.settings.answer_language
+        await self._outlast(
+            "storing the answer", lambda: insights.upsert_answer(self.pool, self.sid, rec.id, text, lang, self.provider.name)
+        )
+        done = AnswerDone(question_id=rec.id, text=text, lang=lang)
+        await self._outlast("sending the answer", lambda: bus.publish_once(self.r, self.sid, f"answer.done:{rec.id}", done))
+
+    # ---- after the session ----
+
+    async def _summarize(self, before: list[asyncio.Task[Any]]) -> None:
+        """What was asked and how it went, follow-ups and a thank-you draft, once the last score is stored."""
+        session_id_var.set(self.sid)
+        await asyncio.gather(*before, return_exceptions=True)
+        qs = [q for q in await insights.list_questions(self.pool, self.sid) if q["source"] in SUMMARY_SOURCES]
+        if not qs:
+            return
+        caps = await captions_store.list_captions(self.pool, self.sid)
+        scores = {s["question_id"]: s for s in await insights.list_scores(self.pool, self.sid)}
+        starts = [q["t0"] for q in qs]
+        facts: list[QuestionFacts] = []
+        for i, q in enumerate(qs):
+            sc = scores.get(q["id"])
+            answer = sc["candidate_text"] if sc else ""
+            if not answer and q["t0"] is not None:  # the candidate's captions until the next question
+                end = next((t for t in starts[i + 1 :] if t is not None), float("inf"))
+                answer = self._answer_text(c for c in caps if c.role == "candidate" and q["t0"] <= c.t0 < end)
+            facts.append(
+                QuestionFacts(q["text"], answer, sc["score"] if sc else None, (sc["feedback"] or "") if sc else "")
+            )
+        ctx = SummaryContext(language=self.settings.answer_language, questions=facts, title=self.ctx.title)
+        async with self.llm_sem:
+            summary = await self.provider.summarize(ctx)
+        await self._outlast(
+            "storing the summary",
+            lambda: summaries.save_summary(self.pool, self.sid, summary.provider, summary.to_json()),
+        )
+        log.info("summary written questions=%d by=%s", len(facts), summary.provider)
+
     # ---- scores ----
 
     def _score_current(self) -> list[asyncio.Task[Any]]:
@@ -509,12 +607,8 @@ class SessionEngine:
         ctx = ScoreContext(
             question=rec.text, answer=answer, language=self.settings.answer_language, facts=facts, match=rec.match
         )
-        try:
-            async with self.session_sem, self.llm_sem:
-                result = await self.provider.score(ctx)
-        except ProviderError as e:
-            await self._provider_notice(e, "the score uses the offline rubric")
-            result = await self.fallback.score(ctx)
+        async with self.session_sem, self.llm_sem:
+            result = await self.provider.score(ctx)
         await self._outlast(
             "storing the score",
             lambda: insights.insert_score(
@@ -662,6 +756,9 @@ class SessionEngine:
         await bus.publish_once(
             self.r, self.sid, f"notice:{self.sid}:{code}", Notice(level=level, code=code, message=message)
         )
+
+    async def _fell_back(self, fb: Fallback) -> None:
+        await self._provider_notice(fb.error, fb.consequence)
 
     async def _provider_notice(self, e: ProviderError, consequence: str) -> None:
         """A provider failure, told to the user at most every 30 s per kind."""

@@ -36,13 +36,10 @@ from interview_room.store.reports import MockState, PlannedQuestion
 
 from ..llm.bank import BankEntry, BankMatch, coverage
 from ..llm.delivery import measure
-from ..llm.offline import OfflineProvider
-from ..llm.openai_provider import OpenAIProvider
-from ..llm.provider import Provider, ProviderError, ScoreContext
+from ..llm.provider import Fallback, PlanRequest, Provider, ReportRequest, ScoreContext
 from ..llm.session import caption_from
 from . import planner
 from .commands import parse_command
-from .prompts import parse_report, report_messages
 from .report import AnswerFacts, build_report, report_prompt_data
 from .spec import MockSpec
 
@@ -88,8 +85,8 @@ class MockEngine:
         self.sid = ctx.id
         self.r = r
         self.pool = pool
-        self.provider = provider
-        self.fallback: Provider = provider if provider.offline else OfflineProvider()
+        # the worker's provider: a model's failed calls are served by the offline provider inside it
+        self.provider = provider.bind(self._fell_back)
         self.tasks = tasks
         self.llm_sem = llm_sem
         self.clock = clock
@@ -263,24 +260,12 @@ class MockEngine:
 
     async def _create_plan(self) -> None:
         avoid = await self._recent_bank_ids()
-        items: list[planner.PlanItem] = []
-        provider_name = "offline"
-        if isinstance(self.provider, OpenAIProvider):
-            try:
-                async with self.llm_sem:
-                    items = await planner.openai_plan(
-                        self.provider, self.spec, resume=self.ctx.resume_text, hints=self.ctx.hints, seed=self.sid
-                    )
-                provider_name = "openai"
-            except ProviderError as e:
-                log.warning("question plan from the model failed code=%s", e.code)
-                await bus.publish_event(
-                    self.r,
-                    self.sid,
-                    Notice(level="warning", code=e.code, message=f"{e.message}; questions come from the built-in bank"),
-                )
+        req = PlanRequest(spec=self.spec, resume=self.ctx.resume_text, hints=self.ctx.hints, seed=self.sid, avoid=avoid)
+        async with self.llm_sem:
+            items = await self.provider.plan_questions(req)
         if not items:
             items = planner.offline_plan(self.spec, self.sid, avoid=avoid)
+        provider_name = next((it.source for it in items if it.source != "bank"), "offline")
         questions = [
             PlannedQuestion(
                 idx=i,
@@ -531,12 +516,8 @@ class MockEngine:
         facts = measure(caps)
         entry = BankEntry(id=q.bank_id or q.question_id, category=q.category, question=q.text, key_points=tuple(q.key_points), outline="")
         ctx = ScoreContext(question=q.text, answer=answer, language=self.spec.language, facts=facts, match=BankMatch(entry, 1.0))
-        try:
-            async with self.llm_sem:
-                result = await self.provider.score(ctx)
-        except ProviderError as e:
-            log.warning("score from the model failed code=%s; offline rubric used", e.code)
-            result = await self.fallback.score(ctx)
+        async with self.llm_sem:
+            result = await self.provider.score(ctx)
         await insights.insert_score(self.pool, self.sid, q.question_id, result.score, result.rubric, result.feedback, result.delivery, answer)
         await bus.publish_once(
             self.r,
@@ -577,20 +558,26 @@ class MockEngine:
             for q in self.plan
         ]
         report = build_report(session_id=self.sid, spec=self.spec, state=state, facts=facts, provider=state.provider)
-        if isinstance(self.provider, OpenAIProvider) and report["questions_asked"]:
+        if report["questions_asked"]:
             interview, qs = report_prompt_data(report)
-            try:
-                async with self.llm_sem:
-                    wording = await self.provider._json(  # the provider's JSON call: validated, retried once
-                        report_messages(language=self.spec.language, interview=interview, questions=qs), self.provider.model, parse_report
-                    )
+            async with self.llm_sem:
+                wording = await self.provider.word_report(ReportRequest(language=self.spec.language, interview=interview, questions=qs))
+            if wording is not None:
                 report = build_report(
                     session_id=self.sid, spec=self.spec, state=state, facts=facts, provider=state.provider, wording=wording
                 )
-            except ProviderError as e:
-                log.warning("report wording from the model failed code=%s; rule-based wording kept", e.code)
         await store.save_report(self.pool, self.sid, self.ctx.user_id, self.spec.type, report)
         log.info("mock report saved overall=%d asked=%d", report["overall_score"], report["questions_asked"])
+
+    async def _fell_back(self, fb: Fallback) -> None:
+        """A model call the offline provider answered: the user hears of the plan; scores and wording are logged."""
+        log.warning("%s from the model failed code=%s; %s", fb.what, fb.error.code, fb.consequence)
+        if fb.what == "plan":
+            await bus.publish_event(
+                self.r,
+                self.sid,
+                Notice(level="warning", code=fb.error.code, message=f"{fb.error.message}; {fb.consequence}"),
+            )
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         return self.tasks.spawn(coro, f"{self.sid}:{name}")

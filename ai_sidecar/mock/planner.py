@@ -1,6 +1,7 @@
 """The interview plan: 5-7 questions with key points, time allocations and follow-ups.
 
-The openai provider writes questions for the exact set-up; the offline provider draws them from
+A model writes questions for the exact set-up (``Provider.plan_questions``, e.g. the openai
+provider through ``plan_messages``/``plan_from_replies``); the offline provider draws them from
 the shipped question bank (plus the machine-coding questions in ``extra_bank``): the categories
 of the interview type, ranked by the focus areas and requirements, with a per-session shuffle
 so practising twice does not repeat the same interview, and questions the user met in recent
@@ -17,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ai_sidecar.llm.bank import BankEntry, QuestionBank, default_bank
-from ai_sidecar.llm.openai_provider import OpenAIProvider
 from ai_sidecar.llm.text import TfidfIndex, cosine, terms
 
 from . import prompts
@@ -62,7 +62,7 @@ class PlanItem:
     key_points: list[str]
     follow_ups: list[str]
     time_allocation_s: int
-    source: str  # bank | openai
+    source: str  # bank, or the name of the provider whose model wrote it
     bank_id: str | None = None
 
 
@@ -144,9 +144,9 @@ def offline_plan(
     ]
 
 
-async def openai_plan(provider: OpenAIProvider, spec: MockSpec, *, resume: str, hints: str, seed: str) -> list[PlanItem]:
-    """Questions written by the model for this set-up; topped up from the bank if it wrote too few."""
-    messages = prompts.plan_messages(
+def plan_messages(spec: MockSpec, *, resume: str, hints: str) -> list[dict[str, str]]:
+    """The prompt asking a model for this set-up's questions (its reply: ``prompts.parse_plan``)."""
+    return prompts.plan_messages(
         count=spec.question_count,
         type_name=spec.type_name,
         difficulty=spec.difficulty,
@@ -157,7 +157,12 @@ async def openai_plan(provider: OpenAIProvider, spec: MockSpec, *, resume: str, 
         resume=resume,
         hints=hints,
     )
-    replies = await provider._json(messages, provider.model, prompts.parse_plan)  # the provider's JSON call: validated, retried once
+
+
+def plan_from_replies(
+    replies: Sequence[prompts.PlannedReply], spec: MockSpec, *, seed: str, source: str
+) -> list[PlanItem]:
+    """The model's questions (``source``: the provider's name); topped up from the bank if it wrote too few."""
     default_cat = {"behavioral": "behavioural"}.get(spec.type, spec.type)
     items = [
         PlanItem(
@@ -166,7 +171,7 @@ async def openai_plan(provider: OpenAIProvider, spec: MockSpec, *, resume: str, 
             key_points=r.key_points,
             follow_ups=r.follow_ups or follow_ups_for(default_cat),
             time_allocation_s=r.time_allocation_s or spec.allocation_s,
-            source="openai",
+            source=source,
         )
         for r in replies[: spec.question_count]
     ]

@@ -16,13 +16,8 @@ from .scoring import SCORER, AnswerScorer
 
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
-    app[SCORER] = AnswerScorer(svc.cfg, svc.pool, svc.tasks)
+    app[SCORER] = AnswerScorer(svc.pool, svc.redis)  # the scores themselves come from the llm worker
     app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
-
-    async def _close(app: web.Application) -> None:
-        await app[SCORER].close()
-
-    app.on_cleanup.append(_close)
     app.on_response_prepare.append(candidate_routes.not_cached)
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from interview_room.store import answer_scores, credits
 from interview_room.store import captions as captions_store
-from interview_room.store import credits
 from interview_room.store import sessions as sessions_store
 
 from .. import recordings, webvtt
@@ -40,7 +40,7 @@ from .fields import (
     timestamp,
     webhook_url,
 )
-from .scoring import SCORER, AnswerScorer
+from .scoring import SCORER, Answer, AnswerScorer
 
 log = logging.getLogger("signaling.recruiting")
 
@@ -457,6 +457,7 @@ async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]
     assert iv is not None
     finals = await store.final_answers(pool, c["id"])
     answers = []
+    to_score: list[tuple[dict[str, Any], Answer]] = []
     for i, q in enumerate(iv["questions"]):
         a = finals.get(i)
         item: dict[str, Any] = {"index": i, "question": q["text"], "answered": a is not None}
@@ -471,10 +472,13 @@ async def review_of(request: web.Request, org: dict[str, Any], c: dict[str, Any]
                 captions_url=f"{base}/captions.vtt",
                 has_video=await _has_video(request, a),
                 transcript=[{"t0": x.t0, "t1": x.t1, "text": x.text, "lang": x.lang} for x in caps],
-                score=await scorer(request).score(a["session_id"], q, iv["job_description"], caps),
             )
+            to_score.append((item, Answer(a["session_id"], q, iv["job_description"], caps)))
         answers.append(item)
-    scored = [a["score"]["score"] for a in answers if a.get("score")]
+    got = await scorer(request).scores([ans for _, ans in to_score])  # asked of the llm worker together
+    for (item, _), score in zip(to_score, got, strict=True):
+        item["score"] = score
+    scored = [a["score"]["score"] for a in answers if a.get("score") and a["score"].get("score") is not None]
     return {
         "candidate": candidate_json(c),
         "interview": {"id": str(iv["id"]), "title": iv["title"], "job_description": iv["job_description"]},
@@ -550,21 +554,29 @@ async def interview_scores(
     finals = await store.final_answers_of_interview(pool, org["id"], iv["id"])
     sids = [a["session_id"] for a in finals.values()]
     caps = await captions_store.captions_of_sessions(pool, sids)
-    stored = await store.stored_scores(pool, sids)
+    stored = await answer_scores.stored_scores(pool, sids)
     out: dict[uuid.UUID, list[dict[str, Any] | None]] = {}
+    places: list[tuple[uuid.UUID, int]] = []
+    wanted: list[Answer] = []
     for (cid, idx), a in sorted(finals.items(), key=lambda kv: kv[0][1]):
         if idx >= len(iv["questions"]):
             continue
         sid = a["session_id"]
-        row = out.setdefault(cid, [None] * len(iv["questions"]))
-        row[idx] = await scorer(request).score(
-            sid, iv["questions"][idx], iv["job_description"], caps[str(sid)], stored.get(sid)
-        )
+        out.setdefault(cid, [None] * len(iv["questions"]))
+        places.append((cid, idx))
+        wanted.append(Answer(sid, iv["questions"][idx], iv["job_description"], caps[str(sid)]))
+    for (cid, idx), score in zip(places, await scorer(request).scores(wanted, stored), strict=True):
+        out[cid][idx] = score
     return out
 
 
+def _figure(s: dict[str, Any] | None) -> int | None:
+    """A score's number; None while the worker has not scored the answer yet."""
+    return s.get("score") if s else None
+
+
 def _overall(scores: list[dict[str, Any] | None]) -> int | None:
-    got = [s["score"] for s in scores if s]
+    got = [n for n in map(_figure, scores) if n is not None]
     return round(sum(got) / len(got)) if got else None
 
 
@@ -580,7 +592,7 @@ async def compare(request: web.Request) -> web.Response:
         {
             "candidate": candidate_json(c),
             "overall_score": _overall(scores.get(c["id"], empty)),
-            "scores": [s["score"] if s else None for s in scores.get(c["id"], empty)],
+            "scores": [_figure(s) for s in scores.get(c["id"], empty)],
         }
         for c in rows
     ]
@@ -615,7 +627,7 @@ async def export_csv(request: web.Request) -> web.Response:
                     c["decision"] or "",
                     c["decision_note"],
                 ]
-                + [s["score"] if s else "" for s in mine]
+                + [_figure(s) if _figure(s) is not None else "" for s in mine]
             )
         )
     return web.Response(

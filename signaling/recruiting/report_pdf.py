@@ -81,6 +81,8 @@ def render(review: dict[str, Any]) -> bytes:
             continue
         if s is None:
             pdf.para("Nothing was said in this answer, so it has no score.", size=10, color=MUTED)
+        elif s.get("score") is None:
+            pdf.para("This answer is still being scored.", size=10, color=MUTED)
         else:
             pdf.para(f"Score {s['score']} / 100 (attempt {a.get('attempt', 1)})", size=10.5, bold=True)
             for key, value in (s.get("rubric") or {}).items():

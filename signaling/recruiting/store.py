@@ -516,41 +516,6 @@ async def complete(db: Db, candidate_id: uuid.UUID) -> bool:
     return res.endswith(" 1")
 
 
-# ---- answer scores ----
-
-
-async def stored_scores(db: Db, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
-    rows = await db.fetch(
-        "SELECT session_id, captions_key, provider, score FROM answer_scores WHERE session_id = ANY($1::uuid[])",
-        session_ids,
-    )
-    return {r["session_id"]: dict(r) for r in rows}
-
-
-async def cached_score(db: Db, session_id: uuid.UUID, key: str, provider: str) -> tuple[bool, Any]:
-    """(hit, score); a hit may hold None (nothing was said)."""
-    r = await db.fetchrow(
-        "SELECT score FROM answer_scores WHERE session_id = $1 AND captions_key = $2 AND provider = $3",
-        session_id,
-        key,
-        provider,
-    )
-    if r is None:
-        return False, None
-    return True, r["score"]
-
-
-async def save_score(db: Db, session_id: uuid.UUID, key: str, provider: str, score: dict[str, Any] | None) -> None:
-    await db.execute(
-        "INSERT INTO answer_scores (session_id, captions_key, provider, score) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (session_id) DO UPDATE SET captions_key = $2, provider = $3, score = $4, created_at = now()",
-        session_id,
-        key,
-        provider,
-        score,
-    )
-
-
 # ---- webhooks ----
 
 

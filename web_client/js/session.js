@@ -3,6 +3,7 @@
 import { api, errorMessage } from './api.js';
 import { initNav } from './nav.js';
 import { confirmDanger } from './confirm.js';
+import { showSummary } from './session-summary.js';
 import { $, el, clock, dateTime, duration, languageName, modeName, param, scoreClass } from './util.js';
 
 initNav();
@@ -65,6 +66,7 @@ function render(s) {
     showReport();
     if (location.hash === '#report') $('#report').scrollIntoView();
   }
+  if (s.mode !== 'mock' && ended) showSummary(base);
 }
 
 // ---------- playback: <track> and media requests cannot send Authorization, they use the HttpOnly cookie

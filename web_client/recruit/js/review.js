@@ -120,6 +120,10 @@ function scoreBox(a) {
     box.append(el('p', { class: 'muted', text: 'No score: nothing was said in this answer.' }));
     return box;
   }
+  if (s.score == null) { // the llm worker has not reached this answer yet: asked again shortly
+    box.append(el('p', { class: 'muted score-provider', dataset: { provider: 'pending' }, text: 'This answer is being scored…' }));
+    return box;
+  }
   box.append(el('h4', { text: 'Score' }),
     el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
       el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
