@@ -407,8 +407,7 @@ def test_end_leads_to_the_report_and_its_pdf(room: Mock) -> None:
     bars = page.evaluate(
         "() => [...document.querySelectorAll('.report-bar')].map((b) => ({name: b.querySelector('meter').getAttribute('aria-label'), value: b.querySelector('meter').value}))"
     )
-    assert [b["name"] for b in bars] == [
-        "Technical depth",
+    assert [b["name"] for b in bars] == [  # a behavioural interview has no technical depth
         "Communication",
         "Problem solving",
         "Structure",

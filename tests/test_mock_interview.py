@@ -134,7 +134,8 @@ def _check_report(r: dict[str, Any], sid: str) -> None:
     """Every field, with values a person would accept."""
     assert r["session_id"] == sid
     assert isinstance(r["overall_score"], int) and 0 <= r["overall_score"] <= 100
-    assert set(r["breakdown"]) == set(BREAKDOWN)
+    no_tech = {"technical_depth"} if r["interview"]["type"] == "behavioral" else set()  # nothing technical asked
+    assert set(r["breakdown"]) == set(BREAKDOWN) - no_tech
     assert all(isinstance(v, int) and 0 <= v <= 100 for v in r["breakdown"].values())
     for key in ("strengths", "weaknesses", "recommendations"):
         assert r[key] and all(isinstance(x, str) and x.strip() for x in r[key]), key

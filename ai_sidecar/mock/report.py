@@ -153,7 +153,8 @@ def question_result(f: AnswerFacts) -> dict[str, Any]:
         "to_improve": improve,
         "key_points": list(q.key_points),
         "covered_key_points": cov.covered if answered else [],
-        "missing_key_points": cov.missing if answered else list(q.key_points),
+        # a question the interview was ended on was never answered: nothing was "missed"
+        "missing_key_points": cov.missing if answered else ([] if status == "ended_early" else list(q.key_points)),
         "follow_up": q.follow_up_text,
         "repeats": q.repeats,
         "answer": f.answer,
