@@ -265,10 +265,10 @@ class MockEngine:
         s, q = self.state, self.current
         if s is None or q is None:
             return
+        self._counted_down = s.step  # decided once per turn (else the runner would tick again at once)
         voice = await self._voice()
         if voice is not None and voice[0] + self.pause_s > time.time():
             return
-        self._counted_down = s.step
         seconds = max(1, int(round(left)))
         await bus.publish_once(
             self.r,
