@@ -138,6 +138,7 @@ class LlmWorker:
         clock: Callable[[], float] = time.monotonic,
         mock_pause_s: float = 4.5,
         session_jobs: int = 8,
+        mock_follow_up_wait_s: float = 15.0,
     ) -> None:
         self.r = r
         self.pool = pool
@@ -147,6 +148,7 @@ class LlmWorker:
         self.question_pause_s = question_pause_s
         self.score_pause_s = score_pause_s
         self.mock_pause_s = mock_pause_s
+        self.mock_follow_up_wait_s = mock_follow_up_wait_s
         self.clock = clock
         self.tasks = service.TaskGroup("llm")
         self.runners: dict[str, SessionRunner] = {}
@@ -261,6 +263,7 @@ async def run(cfg: Config, stop: asyncio.Event) -> None:
         score_pause_s=cfg.llm_score_pause_ms / 1000.0,
         mock_pause_s=cfg.mock_pause_ms / 1000.0,
         session_jobs=cfg.llm_session_jobs,
+        mock_follow_up_wait_s=cfg.mock_follow_up_wait_ms / 1000.0,
     )
     consumer = bus.StreamConsumer(
         r, bus.LLM_JOBS, bus.LLM_GROUP, bus.consumer_name("llm"), worker.handle, concurrency=cfg.llm_job_concurrency

@@ -124,6 +124,8 @@ class Config:
     tts_model: str = field(default_factory=lambda: _env("TTS_MODEL", "tts-1"))  # OpenAI speech model
     # silence after the candidate's speech before the mock interviewer moves on
     mock_pause_ms: int = field(default_factory=lambda: _int("MOCK_PAUSE_MS", 4500))
+    # silence after a follow-up question before the mock interviewer moves on (its last 10 s are announced)
+    mock_follow_up_wait_ms: int = field(default_factory=lambda: _int("MOCK_FOLLOW_UP_WAIT_MS", 15000))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
     stt_device: str = field(default_factory=lambda: _env("STT_DEVICE", "cpu"))  # cpu | cuda | auto

@@ -128,6 +128,17 @@ class MockQuestion(Event):
     speech: str = ""  # what is said aloud (the question with its lead-in)
     time_allocation_s: int = 0
     lang: str = "en"
+    reason: str = ""  # a follow-up: why it is asked (the key point the answer missed)
+
+
+@dataclass
+class MockCountdown(Event):
+    """Added to the protocol: nobody answered; the interviewer moves on in ``seconds`` unless the candidate speaks."""
+
+    type: ClassVar[str] = "mock.countdown"
+    question_id: str
+    seconds: int
+    follow_up: bool = False
 
 
 @dataclass
@@ -154,6 +165,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ErrorEvent,
         SessionEnded,
         MockQuestion,
+        MockCountdown,
         MockDone,
     )
 }
@@ -230,12 +242,31 @@ class Segment:
 
 
 @dataclass
+class VoiceActivity:
+    """The media node's voice activity on one input (llm job kind ``voice``): the speaker started or
+    stopped speaking, at session time ``t``. A live answer is scored a pause after the candidate
+    stopped (``speaking`` false), never while they speak, whatever the captions' timing."""
+
+    role: str
+    speaking: bool
+    t: float
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"role": self.role, "speaking": self.speaking, "t": self.t}
+
+    @classmethod
+    def from_payload(cls, p: dict[str, Any]) -> VoiceActivity:
+        return cls(role=str(p["role"]), speaking=bool(p["speaking"]), t=float(p["t"]))
+
+
+@dataclass
 class LlmJob:
     """Work for the llm worker: a final caption, a client ``ask``/``settings``, session end, a screen
     question, or a recruiter's answer to score (docs/internals.md, "Streams")."""
 
     # caption | ask | settings | session_end | mock (payload {"action": start|skip|repeat|next|end})
     # | screen (payload {"image_key", "question"}) | answer_score (payload {"captions_key", "question", "job_description"})
+    # | voice (payload VoiceActivity.to_payload(), from the media node)
     kind: str
     session_id: str
     payload: dict[str, Any] = field(default_factory=dict)

@@ -32,7 +32,7 @@ from aiortc.mediastreams import MediaStreamError
 from interview_room import bus, client_settings, db, disk, messages, retry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded
+from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded, VoiceActivity
 from interview_room.metrics import CLIENT_MESSAGES_DROPPED, PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
@@ -201,6 +201,8 @@ class MediaSession:
         self._voice_marked = 0.0
         self._voice_task: asyncio.Task[Any] | None = None
         self._tts_n = 0
+        # the candidate's voice activity for the llm worker (it scores an answer once they stopped)
+        self._voice_q: asyncio.Queue[VoiceActivity] = asyncio.Queue(maxsize=64)
 
     # ---- lifecycle ----
 
@@ -234,6 +236,7 @@ class MediaSession:
         self.tasks.spawn(self._handle_inbox(), "inbox")
         self.tasks.spawn(self.meter.run(self._credits_exhausted), "credits")
         self.tasks.spawn(self._watch_disk(), "disk")
+        self.tasks.spawn(self._send_voice_activity(), "voice-activity")
         if self.mode == "mock":
             self.tasks.spawn(self._speaker(), "speaker")
             # the interviewer starts (or, after a node restart, repeats where it was)
@@ -505,12 +508,18 @@ class MediaSession:
                     if self.recorder is not None:
                         self.recorder.write(t, chunk.pcm48k)
                     self.meter.add(chunk.seconds, mid)
+                was_active = seg.active
                 for u in seg.push(chunk.pcm16k, t):
                     await self._publish_segment(role, u, seg)
+                if seg.active != was_active:
+                    self._voice_activity(role, seg.active, t)
                 if seg.active and role == "candidate" and self.mode == "mock":
                     self._mark_voice(t)
+            was_active = seg.active
             for u in seg.flush():
                 await self._publish_segment(role, u, seg)
+            if was_active and offset is not None:
+                self._voice_activity(role, False, seg.now if seg.now is not None else 0.0)
         finally:
             self._segmenters.discard(seg)
             log.info("track ended role=%s received=%.2f s", role, conv.received_seconds)
@@ -740,6 +749,23 @@ class MediaSession:
             await self.redis.set(voice_key(self.id), f"{now:.3f} {t:.3f}", ex=VOICE_MARK_TTL)
         except (ConnectionError, OSError, aioredis.RedisError) as e:
             log.warning("could not mark candidate speech error=%r", e)
+
+    def _voice_activity(self, role: str, speaking: bool, t: float) -> None:
+        """The candidate started/stopped speaking: queued for the llm worker, off the audio path."""
+        if role != "candidate":
+            return
+        try:
+            self._voice_q.put_nowait(VoiceActivity(role=role, speaking=speaking, t=round(t, 3)))
+        except asyncio.QueueFull:
+            log.warning("voice activity dropped (queue full) speaking=%s", speaking)
+
+    async def _send_voice_activity(self) -> None:
+        while True:
+            v = await self._voice_q.get()
+            try:
+                await self._add_job(LlmJob(kind="voice", session_id=self.id, payload=v.to_payload()))
+            except (ConnectionError, OSError, aioredis.RedisError) as e:
+                log.warning("could not send voice activity error=%r", e)
 
     # ---- data channel: client -> server ----
 

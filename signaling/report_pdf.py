@@ -22,6 +22,12 @@ DIMENSIONS = (
     ("structure", "Structure"),
     ("time_management", "Time management"),
 )
+STATUS_NAMES = {
+    "answered": "answered",
+    "skipped": "skipped",
+    "unanswered": "no answer",
+    "ended_early": "cut short: the interview was ended before an answer",
+}
 _FOLD = {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "•": "-", "→": "->", "≥": ">=", "≤": "<="}
 INK = (33, 37, 41)
 MUTED = (108, 117, 125)
@@ -180,7 +186,7 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
     pdf.cell(34, 12, str(int(round(score))), align="C")
     pdf.set_xy(pdf.l_margin, y + 14)
     pdf.font(8, color=(255, 255, 255))
-    pdf.cell(34, 6, "overall / 100", align="C")
+    pdf.cell(34, 6, "score / 100", align="C")
     pdf.set_xy(pdf.l_margin + 40, y)
     pdf.font(10, color=MUTED)
     asked, answered = report.get("questions_asked", 0), report.get("questions_answered", 0)
@@ -194,12 +200,15 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
         new_x="LMARGIN",
         new_y="NEXT",
     )
-    pdf.set_y(y + 28)
+    if report.get("score_definition"):
+        pdf.para(f"Score: {report['score_definition']}", size=8.5, color=MUTED)
+    pdf.set_y(max(pdf.get_y(), y + 28))
 
     pdf.heading("Breakdown")
     b = report.get("breakdown") or {}
     for key, label in DIMENSIONS:
-        pdf.bar(label, float(b.get(key, 0)))
+        if key in b:  # a behavioural interview has no technical depth
+            pdf.bar(label, float(b[key]))
 
     progress = (report.get("progress") or {}).get("history") or []
     if progress:
@@ -230,9 +239,10 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
             continue
         pdf.ln(1)
         pdf.para(f"Q{q.get('index')}. {q.get('text', '')}", size=10.5, bold=True)
-        status = str(q.get("status", "")).replace("_", " ")
+        status = STATUS_NAMES.get(str(q.get("status", "")), str(q.get("status", "")).replace("_", " "))
+        scored = "not scored" if q.get("status") == "ended_early" else f"Score {q.get('score', 0)} / 100"
         pdf.para(
-            f"Score {q.get('score', 0)} / 100 - {status} - talk time {_duration((q.get('delivery') or {}).get('talk_seconds', 0))} "
+            f"{scored} - {status} - talk time {_duration((q.get('delivery') or {}).get('talk_seconds', 0))} "
             f"of {_duration(q.get('time_allocation_s', 0))} allowed",
             size=9,
             color=MUTED,

@@ -44,6 +44,8 @@ def session_summary_json(s: Session) -> dict[str, Any]:
         "ended_at": iso(s.ended_at),
         "duration_seconds": round(float(s.media_seconds), 3),
         "credits_seconds": round(float(s.credits_seconds), 3),
+        # the one session score (docs/scores.md): list badge, session facts, report, PDF and chart agree
+        "score": int(round(s.average_score)) if s.average_score is not None else None,
         "average_score": round(s.average_score, 1) if s.average_score is not None else None,
         # mock interviews: the report's overall score and where to read it, once it is built
         "report_score": s.report_score,

@@ -33,7 +33,7 @@ from interview_room.config import Config
 from interview_room.embedded import free_port
 from interview_room.internal_api import auth_headers
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts, sdp_candidate_addresses
-from interview_room.messages import Caption, LlmJob, Notice, Segment
+from interview_room.messages import Caption, LlmJob, Notice, Segment, VoiceActivity
 from loadtests.client import FIXTURES, WavTrack, load_references
 from media_server.node import MediaNode
 from media_server.peer import server_ice_urls
@@ -280,6 +280,17 @@ async def test_live_session_end_to_end(media: NodeUnderTest, pool: asyncpg.Pool)
         a0 = candidate.utterances[0].t0 + REFS["alsa_front_center.wav"]["speech_t0"]
         a1 = candidate.utterances[0].t0 + REFS["alsa_front_center.wav"]["speech_t1"]
         assert a0 - 0.55 <= cand[0].t0 <= a0 + 0.25 and a1 - 0.3 <= cand[0].t1 <= a1 + 0.6
+
+        # the candidate's voice activity goes to the llm worker (it scores an answer once they stopped):
+        # one start and one stop for the one utterance, on the session clock; none for the interviewer
+        async def voice_jobs() -> list[LlmJob] | None:
+            v = [j for j in await jobs_of(r, sid) if j.kind == "voice"]
+            return v if len(v) >= 2 else None
+
+        vj = [VoiceActivity.from_payload(j.payload) for j in await until(voice_jobs, 10)]
+        assert [(v.role, v.speaking) for v in vj] == [("candidate", True), ("candidate", False)], vj
+        assert cand[0].t0 <= vj[0].t <= cand[0].t0 + 1.0, (vj, cand[0].t0)
+        assert cand[0].speech_end <= vj[1].t <= cand[0].speech_end + 1.5, (vj, cand[0].speech_end)
 
         # events stream -> data channel, verbatim
         cap = Caption(id=f"{sid}:interviewer:1", role="interviewer", t0=0.5, t1=3.0, text="Why?", lang="en")

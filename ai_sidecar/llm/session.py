@@ -35,6 +35,7 @@ from interview_room.messages import (
     Question,
     Score,
     Translation,
+    VoiceActivity,
 )
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
@@ -148,7 +149,11 @@ class SessionEngine:
         self.last_question: QuestionRec | None = None
         self.current: QuestionRec | None = None  # the latest detected question: candidate speech answers it
         self.answer_caps: list[Caption] = []
-        self.answer_last_at: float | None = None
+        self.answer_last_at: float | None = None  # end of the candidate's latest speech (or caption)
+        # the media node's voice activity: once it reports, the end of speech (not a caption) starts
+        # the score pause, and nothing is scored while the candidate is speaking
+        self.voice_seen = False
+        self.speaking = False
         self.scored_n = 0
         self.closed = False
         self._last_notice: dict[str, float] = {}
@@ -222,6 +227,9 @@ class SessionEngine:
             self._complete([done], [])
         elif job.kind == "screen":
             self._complete([done], await self._on_screen(job.payload, entry_id))
+        elif job.kind == "voice":
+            self._on_voice(job.payload)
+            self._complete([done], [])
         elif job.kind == "session_end":
             work = await self._decide_pending(force=False)
             work += self._score_current()
@@ -237,7 +245,7 @@ class SessionEngine:
         now = self.clock()
         if self.tracker.due(now):
             await self._decide_pending(force=False)
-        if self.answer_last_at is not None and now >= self.answer_last_at + self.score_pause_s:
+        if not self.speaking and self.answer_last_at is not None and now >= self.answer_last_at + self.score_pause_s:
             self._score_current()
 
     def next_deadline(self) -> float | None:
@@ -245,7 +253,7 @@ class SessionEngine:
         return min(ds) if ds else None
 
     def _score_deadline(self) -> float | None:
-        if self.answer_last_at is None or len(self.answer_caps) <= self.scored_n:
+        if self.speaking or self.answer_last_at is None or len(self.answer_caps) <= self.scored_n:
             return None
         return self.answer_last_at + self.score_pause_s
 
@@ -291,7 +299,8 @@ class SessionEngine:
             self.tracker.candidate_spoke()
             if self.current is not None and all(a.id != c.id for a in self.answer_caps):
                 self.answer_caps.append(c)
-                self.answer_last_at = self.clock()
+                if not self.voice_seen or self.answer_last_at is None:  # no voice activity: the caption's arrival
+                    self.answer_last_at = self.clock()
             self._complete([done], own + work)
             return
         self.held[c.id] = _Held(done, own)
@@ -328,6 +337,20 @@ class SessionEngine:
         for cid in [cid for cid in self.held if cid not in waiting]:
             h = self.held.pop(cid)
             self._complete([h.done], h.work + work)
+
+    def _on_voice(self, payload: dict[str, Any]) -> None:
+        """The candidate started or stopped speaking (media node VAD): the score waits for the stop."""
+        try:
+            v = VoiceActivity.from_payload(payload)
+        except (KeyError, TypeError, ValueError):
+            log.warning("dropping malformed voice job")
+            return
+        if v.role != "candidate":
+            return
+        self.voice_seen = True
+        self.speaking = v.speaking
+        if not v.speaking:
+            self.answer_last_at = self.clock()
 
     # ---- questions and answers ----
 

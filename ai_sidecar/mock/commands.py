@@ -57,14 +57,36 @@ def normalize(text: str) -> str:
     return " ".join(t.split())
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+
+
+def _whole_command(norm: str) -> str | None:
+    for action, pattern in _COMMANDS:
+        if pattern.match(norm):
+            return action
+    return None
+
+
 def parse_command(text: str) -> tuple[str | None, str]:
-    """(action or None, the part of the utterance that is an answer)."""
+    """(action or None, the part of the utterance that is an answer).
+
+    An utterance that is only a command is that command. An answer may end with one in a
+    sentence of its own ("... it shipped on time. Let's end the interview."): the command is
+    obeyed and what came before is the answer. An answer closing with "that's all"/"next
+    question" moves on, kept whole.
+    """
     norm = normalize(text)
     if not norm:
         return None, ""
-    for action, pattern in _COMMANDS:
-        if pattern.match(norm):
-            return action, ""
+    action = _whole_command(norm)
+    if action is not None:
+        return action, ""
     if len(norm.split()) >= 6 and _CLOSING.search(norm):
         return "next", text
+    parts = _SENTENCE_END.split(text.strip())
+    if len(parts) >= 2:
+        last = normalize(parts[-1])
+        action = _whole_command(last) if last else None
+        if action is not None:
+            return action, " ".join(parts[:-1])
     return None, text

@@ -1,10 +1,14 @@
 """The mock interviewer of one session: asks, listens, follows up, moves on, and writes the report.
 
 Turns: ask question i -> the candidate answers (candidate captions) -> after a pause (no speech
-for ``pause_s``; the media node's "speaking now" mark keeps a long answer from being cut), or
-when the candidate says "I'm done"/"next question", either one follow-up (key points missing,
-once per question) or question i+1 -> ... -> done (out of questions, out of time, or "end").
-"skip" and "repeat" come by voice or as ``{"type": "mock", "action": ...}`` from the client.
+for ``pause_s``; the media node's "speaking now" mark keeps a long answer from being cut) either
+one follow-up (a key point missed, once per question; the interviewer says which point) or
+question i+1 -> ... -> done (out of questions, out of time, or "end"). "I'm done"/"next question"
+moves on at once, never into a follow-up, also when said at the end of an answer (as are "skip",
+"repeat" and "end the interview"). "skip" and "repeat" come by voice or as
+``{"type": "mock", "action": ...}`` from the client. A question nobody answers is left after its
+wait (``follow_up_wait_s`` for a follow-up); the last ``COUNTDOWN_S`` of it are announced
+(``mock.countdown``) so the screen shows "moving on in N s" instead of dead air.
 
 Why the state lives in Postgres (``mock_sessions``): any llm worker may hold the session's next
 job or timer, and a worker may die; every turn change is a compare-and-set on ``step`` and every
@@ -27,7 +31,7 @@ import redis.asyncio as aioredis
 
 from interview_room import bus
 from interview_room.logs import session_id_var
-from interview_room.messages import Caption, LlmJob, MockDone, MockQuestion, Notice, Question, Score
+from interview_room.messages import Caption, LlmJob, MockCountdown, MockDone, MockQuestion, Notice, Question, Score
 from interview_room.service import TaskGroup
 from interview_room.store import insights
 from interview_room.store import reports as store
@@ -38,6 +42,7 @@ from ..llm.bank import BankEntry, BankMatch, coverage
 from ..llm.delivery import measure
 from ..llm.provider import Fallback, PlanRequest, Provider, ReportRequest, ScoreContext
 from ..llm.session import caption_from
+from ..llm.text import terms
 from . import planner
 from .commands import parse_command
 from .report import AnswerFacts, build_report, report_prompt_data
@@ -48,6 +53,8 @@ log = logging.getLogger("llm.mock")
 VOICE_KEY = "mock:voice:{}"  # written by the media node: "<wall> <session t>" of the candidate's latest speech
 SPEECH_WPS = 2.6  # words per second the interviewer speaks (to know when a question has been heard)
 NO_ANSWER_MIN_S = 45.0
+FOLLOW_UP_WAIT_S = 15.0  # default of MOCK_FOLLOW_UP_WAIT_MS: silence after a follow-up before moving on
+COUNTDOWN_S = 10.0  # the last seconds of a wait for an answer are announced ("moving on in N s")
 OVERTIME_GRACE_S = 60.0
 MIN_FOLLOW_UP_WORDS = 8
 LATE_CAPTION_S = 15.0  # without a speech mark: captions this soon after the end still belong to the last answer
@@ -80,6 +87,7 @@ class MockEngine:
         llm_sem: asyncio.Semaphore,
         clock: Callable[[], float] = time.monotonic,
         pause_s: float = 4.5,
+        follow_up_wait_s: float = FOLLOW_UP_WAIT_S,
     ) -> None:
         self.ctx = ctx
         self.sid = ctx.id
@@ -91,6 +99,8 @@ class MockEngine:
         self.llm_sem = llm_sem
         self.clock = clock
         self.pause_s = pause_s
+        self.follow_up_wait_s = follow_up_wait_s
+        self._counted_down = -1  # the step whose countdown this worker has published
         lang = ctx.listen_language if ctx.listen_language not in ("", "auto") else ctx.answer_language
         self.spec = MockSpec(language=lang or "en")
         self.state: MockState | None = None
@@ -148,7 +158,18 @@ class MockEngine:
         wall = self._due_wall()
         if wall is None:
             return None
+        warn = self._countdown_wall()
+        if warn is not None and warn < wall:
+            wall = warn
         return self.clock() + max(0.0, wall - time.time())
+
+    def _countdown_wall(self) -> float | None:
+        """When to announce "moving on in N s": nobody has answered yet, and not announced for this turn."""
+        s = self.state
+        due = self._due_wall()
+        if s is None or due is None or s.phase != "asking" or self._counted_down == s.step:
+            return None
+        return due - COUNTDOWN_S
 
     async def on_tick(self) -> None:
         session_id_var.set(self.sid)
@@ -158,7 +179,12 @@ class MockEngine:
             return
         now = time.time()
         due = self._due_wall()
-        if due is None or now < due:
+        if due is None:
+            return
+        warn = self._countdown_wall()
+        if warn is not None and warn <= now < due:
+            await self._countdown(due - now)
+        if now < due:
             return
         if now >= self._hard_end():
             await self._finish_turn("time_up")
@@ -211,7 +237,7 @@ class MockEngine:
         else:
             text = q.follow_up_text if s.follow_up and q.follow_up_text else q.text
             heard = len(text.split()) / SPEECH_WPS + 3.0
-            wait = max(NO_ANSWER_MIN_S, q.time_allocation_s * (0.5 if s.follow_up else 1.0))
+            wait = self.follow_up_wait_s if s.follow_up else max(NO_ANSWER_MIN_S, float(q.time_allocation_s))
             due = (_ts(s.turn_started_at) or time.time()) + heard + wait
         # a voice mark from the media node pushes the decision out while the candidate talks
         return min(max(due, self._hold_until), self._hard_end())
@@ -230,6 +256,24 @@ class MockEngine:
         except (ValueError, UnicodeDecodeError):
             return None
         return wall, t
+
+    async def _countdown(self, left: float) -> None:
+        """Announce the move-on, once per turn; not while the candidate has just been speaking."""
+        s, q = self.state, self.current
+        if s is None or q is None:
+            return
+        self._counted_down = s.step  # decided once per turn (else the runner would tick again at once)
+        voice = await self._voice()
+        if voice is not None and voice[0] + self.pause_s > time.time():
+            return
+        seconds = max(1, int(round(left)))
+        await bus.publish_once(
+            self.r,
+            self.sid,
+            f"mock.countdown:{self.sid}:{s.step}",
+            MockCountdown(question_id=q.question_id, seconds=seconds, follow_up=s.follow_up),
+        )
+        log.info("mock moving on in %d s (no answer to question %d)", seconds, q.idx)
 
     # ---- actions ----
 
@@ -342,7 +386,9 @@ class MockEngine:
         await self._publish_question(q, speech=self._say(self._lead_in(idx, reason), q.text), follow_up=False, repeat=False)
         log.info("mock question %d/%d asked reason=%s", idx, len(self.plan), reason)
 
-    async def _publish_question(self, q: PlannedQuestion, *, speech: str, follow_up: bool, repeat: bool) -> None:
+    async def _publish_question(
+        self, q: PlannedQuestion, *, speech: str, follow_up: bool, repeat: bool, reason: str = ""
+    ) -> None:
         s = self.state
         assert s is not None
         text = q.follow_up_text if follow_up and q.follow_up_text else q.text
@@ -360,6 +406,7 @@ class MockEngine:
                 speech=speech,
                 time_allocation_s=q.time_allocation_s,
                 lang=self.lang,
+                reason=reason if self.lang == "en" else "",
             ),
         )
 
@@ -388,13 +435,14 @@ class MockEngine:
         caps = await store.captions_by_id(self.pool, q.caption_ids)
         answer = " ".join(c.text for c in caps)
         now = time.time()
-        if reason in ("pause", "next") and not s.follow_up and caps and not self._out_of_time(now + 60) and q.key_points:
+        # a follow-up only after a pause: "next question" / "I'm done" is the candidate moving on
+        if reason == "pause" and not s.follow_up and caps and not self._out_of_time(now + 60) and q.key_points:
             entry = BankEntry(id=q.question_id, category=q.category, question=q.text, key_points=tuple(q.key_points), outline="")
             cov = coverage(entry, answer)
-            if cov.ratio < self.spec.follow_up_below and len(answer.split()) >= MIN_FOLLOW_UP_WORDS and q.follow_ups:
-                await self._follow_up(q)
+            if cov.missing and cov.ratio < self.spec.follow_up_below and len(answer.split()) >= MIN_FOLLOW_UP_WORDS and q.follow_ups:
+                await self._follow_up(q, cov.missing)
                 return
-        status = "answered" if caps else ("skipped" if reason == "skip" else "unanswered")
+        status = turn_status(bool(caps), reason)
         if caps:
             self._schedule_score(q.idx)
         voice = await self._voice()
@@ -414,10 +462,11 @@ class MockEngine:
         if self.state is not None and self.state.step != before:
             await store.update_question(self.pool, self.sid, q.idx, status=status, finished_at=_now())
 
-    async def _follow_up(self, q: PlannedQuestion) -> None:
+    async def _follow_up(self, q: PlannedQuestion, missing: list[str]) -> None:
         s = self.state
         assert s is not None
-        text = q.follow_ups[0]
+        text = pick_follow_up(q.follow_ups, missing)
+        why = follow_up_reason(missing)
         new = await store.advance(self.pool, self.sid, s.step, follow_up=True, phase="asking", turn_started_at=_now(), last_caption_at=None)
         if new is None:
             await self._load()
@@ -425,8 +474,10 @@ class MockEngine:
         self.state = new
         await store.update_question(self.pool, self.sid, q.idx, follow_up_text=text)
         q.follow_up_text = text
-        await self._publish_question(q, speech=self._say("Let me follow up on that.", text), follow_up=True, repeat=False)
-        log.info("mock follow-up on question %d", q.idx)
+        await self._publish_question(
+            q, speech=self._say(f"Let me follow up on that. {why}", text), follow_up=True, repeat=False, reason=why
+        )
+        log.info("mock follow-up on question %d missing=%d", q.idx, len(missing))
 
     async def _done(self, reason: str, boundary_t: float | None = None) -> bool:
         s = self.state
@@ -479,12 +530,14 @@ class MockEngine:
         if await store.add_answer_caption(self.pool, self.sid, idx, c.id):
             if idx == s.current:
                 await store.touch_caption(self.pool, self.sid, _now())
-            elif self.plan[idx - 1].status in ("answered", "unanswered", "skipped", "asked"):
+            elif self.plan[idx - 1].status in ("answered", "unanswered", "skipped", "asked", "ended_early"):
                 await store.update_question(self.pool, self.sid, idx, status="answered")
                 self._schedule_score(idx)
         await self._load()
-        if action == "next":
-            await self._finish_turn("next")
+        # an answer that ends with a command ("... That's all, next question.", "... Can we skip this?")
+        if action is not None and await self.r.set(f"mock:cmd:{c.id}", "1", nx=True, ex=bus.PUBLISHED_TTL_S):
+            log.info("candidate ended the answer with action=%s", action)
+            await self._on_action(action)
 
     async def _late_caption(self, s: MockState, c: Caption) -> None:
         """Speech transcribed after the interview ended (said before "end"): part of the last answer."""
@@ -537,7 +590,7 @@ class MockEngine:
             new = await store.advance(self.pool, self.sid, s.step, phase="done", ended_at=_now(), done_reason="ended")
             if new is not None:
                 self.state = new
-                await store.update_question(self.pool, self.sid, q.idx, status="answered" if q.caption_ids else "unanswered", finished_at=_now())
+                await store.update_question(self.pool, self.sid, q.idx, status=turn_status(bool(q.caption_ids), "end"), finished_at=_now())
         await self._load()
         await self._reload_plan()
         scored = {row["question_id"] for row in await insights.list_scores(self.pool, self.sid)}
@@ -583,6 +636,25 @@ class MockEngine:
         return self.tasks.spawn(coro, f"{self.sid}:{name}")
 
 
+def turn_status(answered: bool, reason: str) -> str:
+    """How a question's turn ended, for the report: an answer, a skip, silence, or cut short by "end"."""
+    if answered:
+        return "answered"
+    return {"skip": "skipped", "end": "ended_early"}.get(reason, "unanswered")
+
+
+def follow_up_reason(missing: list[str]) -> str:
+    """What the interviewer says before a follow-up: the key point the answer left out."""
+    point = missing[0].strip().rstrip(".")
+    return f"Your answer did not cover {point[:1].lower() + point[1:]}."
+
+
+def pick_follow_up(follow_ups: list[str], missing: list[str]) -> str:
+    """The follow-up that asks most about the missed points (the first one on a tie)."""
+    want = set(terms(" ".join(missing)))
+    return max(follow_ups, key=lambda f: (len(want & set(terms(f))), -follow_ups.index(f)))
+
+
 def mock_engine(worker: Any, ctx: SessionContext, pause_s: float) -> MockEngine:
     """Built from the llm worker's shared parts (see ``LlmWorker.new_engine``)."""
     return MockEngine(
@@ -594,5 +666,6 @@ def mock_engine(worker: Any, ctx: SessionContext, pause_s: float) -> MockEngine:
         llm_sem=worker.llm_sem,
         clock=worker.clock,
         pause_s=pause_s,
+        follow_up_wait_s=getattr(worker, "mock_follow_up_wait_s", FOLLOW_UP_WAIT_S),
     )
 

@@ -8,11 +8,14 @@ leaves the rule-based wording in place. How the figures are made:
 - per question: the answer's score (0 for a skipped or unanswered question), its rubric,
   covered/missing key points (stemmed-word overlap), delivery facts;
 - breakdown (0-100, averaged over the questions asked): technical depth = 0.6 completeness +
-  0.4 relevance; communication = 0.5 clarity + 0.5 delivery; problem solving = 0.4 relevance +
-  0.3 completeness + 0.3 structure; structure; time management = how the answer's length fits
-  its time allocation (a quarter to all of it is ideal);
-- overall = 0.3 technical depth + 0.2 communication + 0.2 problem solving + 0.15 structure +
-  0.15 time management.
+  0.4 relevance (not on a behavioural interview: nothing technical is asked there); communication
+  = 0.5 clarity + 0.5 delivery; problem solving = 0.4 relevance + 0.3 completeness + 0.3
+  structure; structure; time management = how the answer's length fits its time allocation (a
+  quarter to all of it is ideal). The breakdown explains the score; it does not make it;
+- overall = THE session score (``session_score``), the one number shown everywhere (history badge,
+  session facts, report, PDF, progress chart): the mean of the per-question scores over the
+  questions asked, a skipped or unanswered one counting 0; a question the interview ended on
+  before any answer (``ended_early``) is not counted. See docs/scores.md.
 """
 
 from __future__ import annotations
@@ -29,14 +32,12 @@ from interview_room.store.reports import MockState, PlannedQuestion
 from .prompts import ReportReply
 from .spec import MockSpec
 
-REPORT_VERSION = 1
-BREAKDOWN_WEIGHTS = {
-    "technical_depth": 0.3,
-    "communication": 0.2,
-    "problem_solving": 0.2,
-    "structure": 0.15,
-    "time_management": 0.15,
-}
+REPORT_VERSION = 2  # 2: overall = the mean of the question scores; no technical depth on behavioural
+SCORE_DEFINITION = (
+    "The average of the question scores: a skipped or unanswered question counts 0; "
+    "a question the interview ended on before any answer is not counted."
+)
+BREAKDOWN_DIMENSIONS = ("technical_depth", "communication", "problem_solving", "structure", "time_management")
 DIMENSION_NAMES = {
     "technical_depth": "technical depth",
     "communication": "communication",
@@ -108,7 +109,10 @@ def question_result(f: AnswerFacts) -> dict[str, Any]:
     entry = BankEntry(id=q.question_id, category=q.category, question=q.text, key_points=tuple(q.key_points), outline="")
     cov = coverage(entry, f.answer)
     answered = bool(f.captions)
-    status = q.status if q.status != "asked" else ("answered" if answered else "unanswered")
+    if q.status in ("asked", "ended_early") and answered:
+        status = "answered"  # an answer cut short by the end is still an answer
+    else:
+        status = q.status if q.status != "asked" else "unanswered"
     score = int(f.score["score"]) if f.score and answered else 0
     went: list[str] = []
     improve: list[str] = []
@@ -130,6 +134,8 @@ def question_result(f: AnswerFacts) -> dict[str, Any]:
             improve.append(f"You spoke at {facts.wpm:.0f} words per minute; aim for {IDEAL_WPM[0]:.0f}-{IDEAL_WPM[1]:.0f}.")
     elif status == "skipped":
         improve.append("You skipped this question: prepare a short answer around its key points.")
+    elif status == "ended_early":
+        improve.append("The interview was ended before you answered this question; it does not count in the score.")
     else:
         improve.append("There was no answer: even a partial answer scores better than silence.")
     if answered and not went:
@@ -147,7 +153,8 @@ def question_result(f: AnswerFacts) -> dict[str, Any]:
         "to_improve": improve,
         "key_points": list(q.key_points),
         "covered_key_points": cov.covered if answered else [],
-        "missing_key_points": cov.missing if answered else list(q.key_points),
+        # a question the interview was ended on was never answered: nothing was "missed"
+        "missing_key_points": cov.missing if answered else ([] if status == "ended_early" else list(q.key_points)),
         "follow_up": q.follow_up_text,
         "repeats": q.repeats,
         "answer": f.answer,
@@ -164,9 +171,22 @@ def question_result(f: AnswerFacts) -> dict[str, Any]:
     }
 
 
-def breakdown(results: list[dict[str, Any]]) -> dict[str, int]:
-    asked = [r for r in results if r["status"] != "pending"]
-    dims: dict[str, list[float]] = {k: [] for k in BREAKDOWN_WEIGHTS}
+NOT_COUNTED = ("pending", "ended_early")  # statuses that are not part of the session score
+
+
+def counted(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The questions the session score is over: asked, and not cut short by the end before an answer."""
+    return [r for r in results if r["status"] not in NOT_COUNTED]
+
+
+def dimensions(mock_type: str) -> tuple[str, ...]:
+    """The breakdown's dimensions for an interview type: a behavioural one has no technical depth."""
+    return tuple(k for k in BREAKDOWN_DIMENSIONS if not (k == "technical_depth" and mock_type == "behavioral"))
+
+
+def breakdown(results: list[dict[str, Any]], mock_type: str = "custom") -> dict[str, int]:
+    asked = counted(results)
+    dims: dict[str, list[float]] = {k: [] for k in BREAKDOWN_DIMENSIONS}
     for r in asked:
         rb = r["rubric"] if r["status"] == "answered" else {}
         rel, comp, struct = rb.get("relevance", 0), rb.get("completeness", 0), rb.get("structure", 0)
@@ -177,11 +197,13 @@ def breakdown(results: list[dict[str, Any]]) -> dict[str, int]:
         dims["structure"].append(struct)
         span = r["delivery"]["answer_seconds"] or r["delivery"]["talk_seconds"]
         dims["time_management"].append(time_fit(span, r["time_allocation_s"]) if r["status"] == "answered" else 0)
-    return {k: int(round(_mean(v))) for k, v in dims.items()}
+    keep = dimensions(mock_type)
+    return {k: int(round(_mean(v))) for k, v in dims.items() if k in keep}
 
 
-def overall_score(b: dict[str, int]) -> int:
-    return int(round(sum(BREAKDOWN_WEIGHTS[k] * b[k] for k in BREAKDOWN_WEIGHTS)))
+def session_score(results: list[dict[str, Any]]) -> int:
+    """The session's one score: the mean of the counted questions' scores (0 when none was asked)."""
+    return int(round(_mean([float(r["score"]) for r in counted(results)])))
 
 
 def delivery_summary(facts: list[AnswerFacts]) -> dict[str, Any]:
@@ -208,7 +230,7 @@ def delivery_summary(facts: list[AnswerFacts]) -> dict[str, Any]:
 
 def offline_words(results: list[dict[str, Any]], b: dict[str, int], delivery: dict[str, Any], spec: MockSpec) -> dict[str, list[str]]:
     """Strengths, weaknesses and recommendations by rule."""
-    asked = [r for r in results if r["status"] != "pending"]
+    asked = counted(results)
     answered = [r for r in asked if r["status"] == "answered"]
     ranked = sorted(b, key=lambda k: b[k], reverse=True)
     strengths = [_STRENGTH[k] for k in ranked if b[k] >= 60][:3]
@@ -251,7 +273,7 @@ def build_report(
     wording: ReportReply | None = None,
 ) -> dict[str, Any]:
     results = [question_result(f) for f in facts]
-    b = breakdown(results)
+    b = breakdown(results, spec.type)
     delivery = delivery_summary(facts)
     words = offline_words(results, b, delivery, spec)
     if wording is not None:
@@ -280,7 +302,8 @@ def build_report(
             "language": spec.language,
             "questions_by": provider,
         },
-        "overall_score": overall_score(b),
+        "overall_score": session_score(results),
+        "score_definition": SCORE_DEFINITION,
         "breakdown": b,
         "questions": results,
         "delivery": delivery,
@@ -288,6 +311,7 @@ def build_report(
         "questions_planned": len(results),
         "questions_asked": len(asked),
         "questions_answered": sum(1 for r in asked if r["status"] == "answered"),
+        "questions_ended_early": sum(1 for r in asked if r["status"] == "ended_early"),
         "ended_reason": state.done_reason or "ended",
         "wording_by": "openai" if wording is not None else "rules",
     }

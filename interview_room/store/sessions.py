@@ -26,7 +26,12 @@ _CREDITS = (
     "COALESCE((SELECT SUM(ABS(l.seconds)) FROM credit_ledger l "
     "WHERE l.session_id = s.id AND l.user_id = s.user_id AND l.kind = 'debit'), 0) AS credits_seconds"
 )
-_AVG_SCORE = "(SELECT AVG(sc.score)::float8 FROM scores sc WHERE sc.session_id = s.id) AS average_score"
+# THE session score (docs/scores.md): a mock interview's report score (the mean of its question
+# scores, unanswered ones counting 0) once the report exists, else the mean of the answer scores
+_AVG_SCORE = (
+    "COALESCE((SELECT r.overall_score::float8 FROM reports r WHERE r.session_id = s.id), "
+    "(SELECT AVG(sc.score)::float8 FROM scores sc WHERE sc.session_id = s.id)) AS average_score"
+)
 # a mock interview's report score (reports: migrations/004_mock.sql)
 _REPORT_SCORE = "(SELECT r.overall_score FROM reports r WHERE r.session_id = s.id) AS report_score"
 

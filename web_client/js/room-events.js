@@ -1,4 +1,6 @@
 // Data-channel "events" messages (PROTOCOL.md) → room UI.
+import { rubricView } from './score-view.js';
+
 //
 // Two parts, both usable on their own:
 //   apply(message, renderer)   pure dispatch: validates one server message and calls one renderer method
@@ -21,6 +23,7 @@ export const MESSAGE_TYPES = {
   error: { method: 'error', fields: { message: 'string' } },
   'session.ended': { method: 'ended', fields: {} },
   'mock.question': { method: 'mockQuestion', fields: { index: 'number', total: 'number', text: 'string' } },
+  'mock.countdown': { method: 'mockCountdown', fields: { seconds: 'number' } },
   'mock.done': { method: 'mockDone', fields: { reason: 'string' } },
   pong: { method: 'pong', fields: { id: 'id' } },
 };
@@ -56,6 +59,8 @@ export function apply(message, renderer) {
   if (!m) return false;
   const fn = renderer[MESSAGE_TYPES[m.type].method];
   if (typeof fn === 'function') fn.call(renderer, m);
+  // the candidate speaks: a "moving on in N s" countdown of the mock interviewer is over
+  if (m.type === 'caption' && m.role === 'candidate') renderer.mockHeard?.();
   return true;
 }
 
@@ -308,19 +313,10 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     badge.setAttribute('aria-label', `Score ${value} of 100`);
     if (m.feedback) badge.title = m.feedback;
 
+    // the answer was scored once the candidate stopped speaking: bars and one sentence per criterion
     card.querySelector('.score-details')?.remove();
     const details = make(doc, 'div', 'score-details');
-    if (m.feedback) details.append(make(doc, 'p', 'feedback', m.feedback));
-    const rubric = m.rubric && typeof m.rubric === 'object' ? Object.entries(m.rubric) : [];
-    const delivery = m.delivery && typeof m.delivery === 'object' ? Object.entries(m.delivery) : [];
-    if (rubric.length || delivery.length) {
-      const ul = make(doc, 'ul', 'rubric');
-      for (const [name, v] of rubric) ul.append(make(doc, 'li', '', `${name.replaceAll('_', ' ')}: ${v}`));
-      for (const [name, v] of delivery) {
-        ul.append(make(doc, 'li', 'delivery', `${name.replaceAll('_', ' ')}: ${typeof v === 'object' ? JSON.stringify(v) : v}`));
-      }
-      details.append(ul);
-    }
+    details.append(make(doc, 'h3', 'score-title', `Your answer scored ${value} of 100`), rubricView(doc, m));
     card.append(details);
     aiChanged(card);
   }
@@ -408,6 +404,20 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     if (text) text.textContent = m.text;
     const follow = $('#mock-followup');
     if (follow) follow.hidden = !m.follow_up;
+    // why the interviewer follows up: the key point the answer missed
+    const why = m.follow_up && typeof m.reason === 'string' ? m.reason : '';
+    let reason = $('#mock-reason');
+    if (!reason && why) {
+      reason = make(doc, 'p', 'mock-reason small');
+      reason.id = 'mock-reason';
+      const anchor = $('#mock-question');
+      if (anchor?.parentElement === panel) anchor.before(reason); else panel.append(reason);
+    }
+    if (reason) {
+      reason.textContent = why;
+      reason.hidden = !why;
+    }
+    mockHeard();
     const bar = $('#mock-bar');
     if (bar) {
       bar.max = m.total;
@@ -418,7 +428,50 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     for (const button of panel.querySelectorAll('.mock-actions button')) button.disabled = false;
   }
 
+  /** Nobody answered: "moving on in N s", counted down each second (created in #mock-panel if missing). */
+  let countdownTimer = null;
+  function mockCountdown(m) {
+    const panel = $('#mock-panel');
+    if (!panel) return;
+    let box = $('#mock-countdown');
+    if (!box) {
+      box = make(doc, 'p', 'mock-countdown');
+      box.id = 'mock-countdown';
+      box.setAttribute('role', 'status');
+      const anchor = $('#mock-question');
+      if (anchor?.parentElement === panel) anchor.after(box); else panel.append(box);
+    }
+    mockHeard();
+    let left = Math.max(1, Math.round(m.seconds));
+    const show = () => {
+      box.dataset.seconds = String(left);
+      box.textContent = `No answer heard: moving on in ${left} s. Start speaking to answer, or say "next question".`;
+    };
+    box.hidden = false;
+    show();
+    countdownTimer = setInterval(() => {
+      left -= 1;
+      if (left <= 0) {
+        clearInterval(countdownTimer);
+        countdownTimer = null;
+        box.dataset.seconds = '0';
+        box.textContent = 'Moving on…';
+        return;
+      }
+      show();
+    }, 1000);
+  }
+
+  /** The candidate spoke, or the interviewer moved on: no countdown. */
+  function mockHeard() {
+    if (countdownTimer) clearInterval(countdownTimer);
+    countdownTimer = null;
+    const box = $('#mock-countdown');
+    if (box) box.hidden = true;
+  }
+
   function mockDone(m) {
+    mockHeard();
     const panel = $('#mock-panel');
     if (!panel) return;
     panel.dataset.done = m.reason;
@@ -432,7 +485,7 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
 
   return {
     caption, question, answerDelta, answerDone, translation, score, credits, notice, error, ended, pong,
-    mockQuestion, mockDone, markQuestion, ensureQuestion,
+    mockQuestion, mockCountdown, mockHeard, mockDone, markQuestion, ensureQuestion,
   };
 }
 

@@ -4,6 +4,7 @@ import { api, errorMessage } from './api.js';
 import { initNav } from './nav.js';
 import { confirmDanger } from './confirm.js';
 import { showSummary } from './session-summary.js';
+import { rubricView } from './score-view.js';
 import { $, el, clock, dateTime, duration, languageName, modeName, param, scoreClass } from './util.js';
 
 initNav();
@@ -51,7 +52,8 @@ function render(s) {
     ['Languages', `${languageName(s.listen_language)} → ${languageName(s.answer_language)}`],
     ['Duration', duration(s.duration_seconds)],
     ['Credits used', duration(s.credits_seconds)],
-    ['Average score', s.average_score === null || s.average_score === undefined ? '—' : `${Math.round(s.average_score)} / 100`],
+    // the one session score (docs/scores.md): for a mock interview, its report's score
+    ['Score', sessionScore(s) === null ? '—' : `${sessionScore(s)} / 100`],
   ];
   $('#facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
 
@@ -67,6 +69,12 @@ function render(s) {
     if (location.hash === '#report') $('#report').scrollIntoView();
   }
   if (s.mode !== 'mock' && ended) showSummary(base);
+}
+
+/** The session's one score: the server's `score`, else (older servers) the report's, else the mean. */
+function sessionScore(s) {
+  const raw = s.score ?? s.report_score ?? s.average_score;
+  return raw === null || raw === undefined ? null : Math.round(Number(raw));
 }
 
 // ---------- playback: <track> and media requests cannot send Authorization, they use the HttpOnly cookie
@@ -159,17 +167,6 @@ function highlight(t) {
 }
 
 // ---------- questions
-/** One delivery fact as a person reads it: "fillers: um ×2, like ×1" rather than the raw object. */
-function deliveryLine(key, value) {
-  const name = key.replaceAll('_', ' ');
-  if (value && typeof value === 'object') {
-    const parts = Object.entries(value).map(([w, n]) => `${w} ×${n}`);
-    return parts.length ? `${name}: ${parts.join(', ')}` : null;
-  }
-  if (value === null || value === undefined) return null;
-  return `${name}: ${typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(1) : value}`;
-}
-
 function renderQuestions(questions, mock = false) {
   const box = $('#questions');
   if (!questions.length) {
@@ -180,8 +177,6 @@ function renderQuestions(questions, mock = false) {
     const score = q.score;
     const value = score && typeof score.score === 'number' ? Math.round(score.score) : null;
     const translations = Array.isArray(q.translations) ? q.translations : [];
-    const rubric = score?.rubric && typeof score.rubric === 'object' ? Object.entries(score.rubric) : [];
-    const delivery = score?.delivery && typeof score.delivery === 'object' ? Object.entries(score.delivery) : [];
     return el('article', { class: 'question', dataset: { id: q.id } },
       el('div', { class: 'question-head' },
         el('p', { class: 'question-text', text: q.text }),
@@ -193,11 +188,7 @@ function renderQuestions(questions, mock = false) {
         ? el('div', { class: 'answer', dataset: { questionId: q.id, done: 'true' }, lang: q.answer.lang, 'aria-label': 'Suggested answer', text: q.answer.text })
         : !mock && el('p', { class: 'small muted', text: 'No answer was suggested.' }),
       score && el('div', { class: 'score-details' },
-        score.feedback && el('p', { class: 'feedback', text: score.feedback }),
-        (rubric.length || delivery.length) ? el('ul', {},
-          ...rubric.map(([k, v]) => el('li', { text: `${k.replaceAll('_', ' ')}: ${v}` })),
-          ...delivery.map(([k, v]) => deliveryLine(k, v)).filter(Boolean).map((text) => el('li', { text })),
-        ) : null,
+        rubricView(document, score),
         score.candidate_text && el('details', {}, el('summary', { text: 'What you said' }), el('p', { text: score.candidate_text })),
       ),
     );
@@ -209,7 +200,10 @@ const DIMENSIONS = {
   technical_depth: 'Technical depth', communication: 'Communication', problem_solving: 'Problem solving',
   structure: 'Structure', time_management: 'Time management',
 };
-const STATUS_NAMES = { answered: 'Answered', skipped: 'Skipped', unanswered: 'No answer', pending: 'Not asked' };
+const STATUS_NAMES = {
+  answered: 'Answered', skipped: 'Skipped', unanswered: 'No answer', pending: 'Not asked',
+  ended_early: 'Cut short: the interview was ended before an answer (not scored)',
+};
 const SVG = 'http://www.w3.org/2000/svg';
 
 function svg(tag, attrs = {}, ...children) {
@@ -252,7 +246,9 @@ function reportQuestion(q) {
   return el('li', { class: 'report-question', dataset: { index: q.index, status: q.status } },
     el('div', { class: 'pane-head' },
       el('h3', { text: `Q${q.index}. ${q.text}` }),
-      el('span', { class: `score-badge ${scoreClass(q.score)}`, 'aria-label': `Score ${q.score} of 100`, text: String(q.score) })),
+      q.status === 'ended_early'
+        ? el('span', { class: 'score-badge', 'aria-label': 'Not scored', text: '—' })
+        : el('span', { class: `score-badge ${scoreClass(q.score)}`, 'aria-label': `Score ${q.score} of 100`, text: String(q.score) })),
     el('p', { class: 'small muted', text: [
       STATUS_NAMES[q.status] || q.status,
       d.talk_seconds ? `talk time ${duration(d.talk_seconds)} of ${duration(q.time_allocation_s)}` : null,
@@ -282,9 +278,10 @@ async function showReport() {
     const history = r.progress?.history || [];
     const change = r.progress?.change;
     body.replaceChildren(...[
-      typeof r.overall_score === 'number' && el('p', { class: 'report-overall' }, 'Overall score ',
-        el('span', { id: 'report-score', class: `score-badge ${scoreClass(r.overall_score)}`, text: String(Math.round(r.overall_score)) }),
+      typeof r.overall_score === 'number' && el('p', { class: 'report-overall' }, 'Score ',
+        el('span', { id: 'report-score', class: `score-badge ${scoreClass(r.overall_score)}`, text: String(Math.round(r.overall_score)), 'aria-label': `Score ${Math.round(r.overall_score)} of 100` }),
         typeof r.questions_asked === 'number' ? ` · ${r.questions_answered} of ${r.questions_asked} questions answered` : ''),
+      r.score_definition && el('p', { class: 'small muted score-definition', text: `How the score is made: ${r.score_definition}` }),
       breakdown.length ? el('div', { class: 'report-bars' }, ...breakdown.map(([k, v]) => el('div', { class: 'report-bar' },
         el('span', { text: DIMENSIONS[k] || k.replaceAll('_', ' ') }),
         el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: Number(v) || 0, 'aria-label': DIMENSIONS[k] || k }),

@@ -14,11 +14,11 @@ let next = null;
 
 function sessionItem(s) {
   const ended = s.status === 'ended' || Boolean(s.ended_at);
-  // a mock interview shows its report's overall score; other sessions the average answer score
+  // the one session score (docs/scores.md): a mock interview's report score, else the mean answer score
   const hasReport = typeof s.report_score === 'number';
-  const raw = hasReport ? s.report_score : s.average_score;
+  const raw = s.score ?? (hasReport ? s.report_score : s.average_score);
   const score = raw === null || raw === undefined ? null : Math.round(Number(raw));
-  const scoreName = hasReport ? 'Report score' : 'Average score';
+  const scoreName = 'Score';
   const langs = `${languageName(s.listen_language)} → ${languageName(s.answer_language)}`;
   return el('li', { class: 'card session-item', dataset: { id: s.id } },
     el('div', {},
@@ -34,7 +34,7 @@ function sessionItem(s) {
     ),
     el('div', {},
       score === null
-        ? el('span', { class: 'score-badge', 'aria-label': 'No average score', text: '—' })
+        ? el('span', { class: 'score-badge', 'aria-label': 'No score yet', text: '—' })
         : el('span', { class: `score-badge ${scoreClass(score)}`, 'aria-label': `${scoreName} ${score} of 100`, text: String(score) }),
     ),
     el('div', { class: 'actions' },

@@ -3,6 +3,7 @@
 // the Authorization header: they ride on the HttpOnly cookie.
 import { errorMessage } from '../../js/api.js';
 import { clearErrors, setBusy, showError } from '../../js/forms.js';
+import { rubricView } from '../../js/score-view.js';
 import { $, el, clock, dateTime, duration, param } from '../../js/util.js';
 import { initPage, rapi, scoreBadge, statusBadge } from './common.js';
 
@@ -13,7 +14,6 @@ const PROVIDERS = {
   offline: 'Scored by the built-in offline scorer (no AI model).',
   openai: 'Scored by an AI model (OpenAI).',
 };
-const RUBRIC = { relevance: 'Relevance', completeness: 'Completeness', structure: 'Structure', clarity: 'Clarity', delivery: 'Delivery' };
 
 async function load() {
   let r;
@@ -125,8 +125,7 @@ function scoreBox(a) {
     return box;
   }
   box.append(el('h4', { text: 'Score' }),
-    el('div', { class: 'rubric' }, ...Object.entries(s.rubric || {}).map(([k, v]) => el('div', { class: 'report-bar' },
-      el('span', { text: RUBRIC[k] || k }), el('meter', { min: 0, max: 100, low: 50, high: 75, optimum: 100, value: v, 'aria-label': `${RUBRIC[k] || k} ${v} of 100` }), el('span', { text: String(v) })))),
+    el('div', { class: 'rubric' }, rubricView(document, s, { feedback: false })),
     el('p', { class: 'score-summary', text: s.summary || s.feedback || '' }),
     el('p', { class: 'small muted score-provider', dataset: { provider: s.provider || 'offline' }, text: providerText(s) }));
   const dv = s.delivery || {};
