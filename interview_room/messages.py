@@ -136,6 +136,47 @@ class MockDone(Event):
     lang: str = "en"
 
 
+@dataclass
+class Listening(Event):
+    """Added to the protocol: the candidate paused or resumed listening (``pause`` message, below).
+
+    The media node publishes it to every data channel of the session (room, floating window,
+    companion), so each shows the same state. While paused nothing is captioned, billed or recorded;
+    ``t`` is the session time the pause began (or ended).
+    """
+
+    type: ClassVar[str] = "listening"
+    paused: bool
+    t: float = 0.0
+
+
+@dataclass
+class PauseRequest:
+    """Client -> server ``{"type": "pause", "paused": true | false}``: stop or resume listening.
+
+    The one validation of the message is ``parse_pause``; the media node uses nothing else.
+    """
+
+    paused: bool
+
+
+class InvalidPause(ValueError):
+    pass
+
+
+def parse_pause(msg: dict[str, Any]) -> PauseRequest:
+    """``{"type": "pause", "paused": bool}`` (``paused`` defaults to true); else InvalidPause."""
+    if msg.get("type") != "pause":
+        raise InvalidPause('"type" must be "pause"')
+    extra = set(msg) - {"type", "paused", "id"}
+    if extra:
+        raise InvalidPause(f"unknown fields: {', '.join(sorted(extra))[:200]}")
+    paused = msg.get("paused", True)
+    if not isinstance(paused, bool):
+        raise InvalidPause('"paused" must be true or false')
+    return PauseRequest(paused=paused)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -151,6 +192,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SessionEnded,
         MockQuestion,
         MockDone,
+        Listening,
     )
 }
 

@@ -23,6 +23,7 @@ from . import (
     account_routes,
     auth_routes,
     billing,
+    companion_routes,
     http_guard,
     passwords,
     ratelimit,
@@ -86,6 +87,7 @@ def create_app(
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
     session_routes.add_routes(app)
+    companion_routes.add_routes(app)
     report_routes.add_routes(app)
     billing.setup(app, cfg)
     recruiting.setup(app)
