@@ -14,11 +14,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import test_media_node
 from test_media_node import (  # the node under test and its aiortc client helpers
     NodeUnderTest,
     connect,
     make_client,
-    media,  # noqa: F401 - the fixture
     new_session,
     offer,
     post,
@@ -27,6 +27,8 @@ from test_media_node import (  # the node under test and its aiortc client helpe
 )
 
 from loadtests.client import FIXTURES, WavTrack
+
+media = test_media_node.media  # the module's node under test, as a fixture here too
 
 
 async def _close(*clients: object) -> None:
