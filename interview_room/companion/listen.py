@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import time
 from typing import Any
 
 import aiohttp
@@ -73,10 +74,12 @@ class Companion:
         self.done = asyncio.Event()
         self.end_reason = ""
         self.session_id = ""
+        self.token = ""
 
     async def connect(self, http: aiohttp.ClientSession) -> None:
         grant = await _post(http, f"{self.server}/api/companion/claim", {"code": self.code})
         self.session_id = grant["session_id"]
+        self.token = str(grant["token"])
         print(f"Paired with session \"{grant.get('title') or self.session_id}\"", flush=True)
         restrict_ice_hosts(self.ice_hosts)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=_ice_servers(grant.get("ice_servers"))))
@@ -118,6 +121,27 @@ class Companion:
         elif kind == "session.ended":
             self._finish(f"the session ended ({event.get('reason')})")
 
+    async def session_ended(self, http: aiohttp.ClientSession, wait: float = 5.0) -> bool:
+        """After the connection went away: did the session end (in the room, out of credits)? The
+        media node hangs up a moment before the session is marked ended, so this asks for a while."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                url = f"{self.server}/api/companion/session"
+                async with http.get(url, headers={"X-Companion-Token": self.token}) as r:
+                    if r.status == 409:  # session_ended
+                        return True
+                    if 400 <= r.status < 500:  # the credential is gone: nothing more to learn
+                        return False
+                    body = await r.json(content_type=None) if r.status == 200 else None
+                    if isinstance(body, dict) and body.get("status") == "ended":
+                        return True
+            except (aiohttp.ClientError, ValueError, TimeoutError):
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+
     def _finish(self, reason: str) -> None:
         if not self.done.is_set():
             self.end_reason = reason
@@ -146,6 +170,10 @@ async def run(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
             await companion.connect(http)
             await companion.done.wait()
+            if companion.end_reason != "stopped" and not companion.end_reason.startswith("the session ended"):
+                await companion.close()
+                if await companion.session_ended(http):
+                    companion.end_reason = "the session ended"
     except ListenError as e:
         print(f"interview-room listen: {e}", file=sys.stderr)
         return EXIT_ERROR
