@@ -23,6 +23,7 @@ export const MESSAGE_TYPES = {
   'mock.question': { method: 'mockQuestion', fields: { index: 'number', total: 'number', text: 'string' } },
   'mock.done': { method: 'mockDone', fields: { reason: 'string' } },
   pong: { method: 'pong', fields: { id: 'id' } },
+  listening: { method: 'listening', fields: { paused: 'boolean' } }, // pause/resume (js/listening.js)
 };
 
 /** Parse (if a string) and validate one message; ids become strings. Returns null when unusable. */
