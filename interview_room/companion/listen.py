@@ -188,7 +188,7 @@ def parser() -> argparse.ArgumentParser:
         prog="interview-room listen",
         description="Send this computer's audio (Zoom, Teams, Meet) to your interview room as the interviewer.",
     )
-    p.add_argument("--code", help='the code the room shows after "Connect computer audio"')
+    p.add_argument("--code", help='the code the room shows after "Connect computer audio" (asked for when left out)')
     p.add_argument(
         "--server",
         default=os.environ.get("INTERVIEW_ROOM_URL", DEFAULT_SERVER),
@@ -212,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'*' if d.loopback else ' '} {d.name}    {d.description}")
         print("(* = captures what the computer plays; pass one with --device)")
         return EXIT_OK
+    if not args.code and sys.stdin.isatty():  # typed here, the code stays out of the shell history and `ps`
+        try:
+            args.code = input('The code the room shows after "Connect computer audio": ').strip()
+        except (EOFError, KeyboardInterrupt):
+            return EXIT_USAGE
     if not args.code:
         parser().print_usage(sys.stderr)
         print("interview-room listen: --code is required (the room shows it after \"Connect computer audio\")", file=sys.stderr)
