@@ -140,6 +140,10 @@ def test_connect_computer_audio_captions_the_interviewer_and_pause_stops_listeni
         sid = re.search(r"[?&]id=([^&#]+)", page.url).group(1)  # type: ignore[union-attr]
         detail = page.evaluate("async (id) => (await fetch(`/api/sessions/${id}`)).json()", sid)
         assert len(detail["pauses"]) == 1 and detail["pauses"][0]["t1"] > detail["pauses"][0]["t0"], detail["pauses"]
+        # the session page marks the pause in the transcript
+        page.goto(f"/session.html?id={sid}")
+        mark = page.wait_for_selector("#transcript .pause-mark")
+        assert re.fullmatch(r"Paused \d\d:\d\d–\d\d:\d\d: not captioned or recorded", mark.inner_text()), mark.inner_text()
     finally:
         proc.terminate()
         proc.wait(30)
