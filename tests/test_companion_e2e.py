@@ -120,7 +120,9 @@ async def test_listen_with_an_input_file_is_captioned_in_the_room_and_billed_onc
         ref = REFS["q_conflict.wav"]["text"]
         captions = await _interviewer_captions(room, ref)
         assert {e["role"] for e in captions} == {"interviewer"}
-        assert wer(ref, " ".join(e["text"] for e in captions)) <= 0.25, captions
+        score = wer(ref, " ".join(e["text"] for e in captions))
+        print(f"listen --input q_conflict.wav: WER {score:.3f} over {len(captions)} captions")
+        assert score <= 0.25, captions
         await companion.wait_line("[interviewer]")  # the terminal shows them too
 
         # a used code does not pair a second companion
@@ -198,7 +200,9 @@ async def test_listen_captures_the_pulseaudio_monitor(room: RoomClient, stack: A
         ref = REFS["jfk.wav"]["text"]
         captions = await _interviewer_captions(room, ref)
         assert {e["role"] for e in captions} == {"interviewer"}
-        assert wer(ref, " ".join(e["text"] for e in captions)) <= 0.25, captions
+        score = wer(ref, " ".join(e["text"] for e in captions))
+        print(f"listen from the PulseAudio monitor, jfk.wav: WER {score:.3f} over {len(captions)} captions")
+        assert score <= 0.25, captions
         await room.end()
         assert await companion.wait() == 0, companion.lines
     finally:
