@@ -5,6 +5,8 @@
     interview-room signaling | media | stt | llm    one part alone (needs DATABASE_URL and REDIS_URL)
     interview-room migrate     apply migrations and exit
     interview-room infra       embedded Postgres + Redis only; prints their URLs
+    interview-room listen      send this computer's audio (Zoom/Teams/Meet) to a room: --code from the room
+                               (interview-room listen --help)
 """
 
 from __future__ import annotations
@@ -153,6 +155,11 @@ def cmd_infra(cfg: config.Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["listen"]:  # the companion: its own options, no server configuration
+        from .companion.listen import main as listen_main
+
+        return listen_main(args_in[1:])
     parser = argparse.ArgumentParser(prog="interview-room", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", nargs="?", default="run", choices=("run", "infra", "migrate", *PARTS))
     args = parser.parse_args(argv)

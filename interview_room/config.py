@@ -157,6 +157,11 @@ class Config:
     max_live_sessions_per_user: int = field(default_factory=lambda: _int("MAX_LIVE_SESSIONS_PER_USER", 3))
     troubleshoot_per_user: int = field(default_factory=lambda: _int("TROUBLESHOOT_PER_USER", 2))  # at once
     troubleshoot_per_minute: int = field(default_factory=lambda: _int("TROUBLESHOOT_PER_MINUTE", 5))
+    # `interview-room listen` (computer audio): pairing codes shown in the room, the companion's credential
+    pairing_code_ttl_seconds: int = field(default_factory=lambda: _int("PAIRING_CODE_TTL_SECONDS", 600))
+    pairing_attempts_per_ip: int = field(default_factory=lambda: _int("PAIRING_ATTEMPTS_PER_IP", 10))  # per TTL window
+    pairing_codes_per_user: int = field(default_factory=lambda: _int("PAIRING_CODES_PER_USER", 20))  # per TTL window
+    companion_token_ttl_seconds: int = field(default_factory=lambda: _int("COMPANION_TOKEN_TTL_SECONDS", 14400))
     stt_metrics_port: int = field(default_factory=lambda: _int("STT_METRICS_PORT", 8082))
     llm_metrics_port: int = field(default_factory=lambda: _int("LLM_METRICS_PORT", 8083))
     secret_key: str = field(default_factory=lambda: _env("SECRET_KEY", ""))

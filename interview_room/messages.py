@@ -151,6 +151,20 @@ class MockDone(Event):
     lang: str = "en"
 
 
+@dataclass
+class Listening(Event):
+    """Added to the protocol: the candidate paused or resumed listening (``pause`` message, below).
+
+    The media node publishes it to every data channel of the session (room, floating window,
+    companion), so each shows the same state. While paused nothing is captioned, billed or recorded;
+    ``t`` is the session time the pause began (or ended).
+    """
+
+    type: ClassVar[str] = "listening"
+    paused: bool
+    t: float = 0.0
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -167,6 +181,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         MockQuestion,
         MockCountdown,
         MockDone,
+        Listening,
     )
 }
 
@@ -379,11 +394,31 @@ def _mock(msg: dict[str, Any], mock: bool) -> MockCommand:
     return MockCommand(action=msg["action"])
 
 
+@dataclass
+class PauseRequest(ClientMessage):
+    """Client -> server ``{"type": "pause", "paused": true | false}``: stop or resume listening.
+    Applied by the media node itself (not an llm job); ``paused`` defaults to true."""
+
+    type: ClassVar[str] = "pause"
+    paused: bool = True
+
+
+def _pause(msg: dict[str, Any], mock: bool) -> PauseRequest:
+    extra = set(msg) - {"type", "paused", "id"}
+    if extra:
+        raise InvalidClientMessage(f"pause: unknown fields: {', '.join(sorted(extra))[:200]}")
+    paused = msg.get("paused", True)
+    if not isinstance(paused, bool):
+        raise InvalidClientMessage('pause: "paused" must be true or false')
+    return PauseRequest(paused=paused)
+
+
 CLIENT_PARSERS: dict[str, Callable[[dict[str, Any], bool], ClientMessage]] = {
     Ping.type: lambda msg, mock: Ping(id=msg.get("id")),
     Ask.type: _ask,
     SettingsMessage.type: _settings,
     MockCommand.type: _mock,
+    PauseRequest.type: _pause,
 }
 
 

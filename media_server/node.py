@@ -50,6 +50,7 @@ log = logging.getLogger("media.node")
 
 NODE_TTL_SECONDS = 5
 MAX_REMEMBERED_ENDS = 10_000
+PEER_KINDS = ("browser", "companion")  # the room's own connection; ``interview-room listen`` (computer audio)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -322,6 +323,9 @@ class MediaNode:
         sdp = body.get("sdp")
         parse_offer(sdp)
         roles = parse_roles(body.get("roles"))
+        kind = body.get("peer") or "browser"
+        if kind not in PEER_KINDS:
+            raise OfferError(400, "invalid_peer", f"peer must be one of: {', '.join(PEER_KINDS)}")
         assert isinstance(sdp, str)
 
         # signaling always sends the session's mode; a re-offer without one keeps the live session's
@@ -334,7 +338,7 @@ class MediaNode:
                 sdp,
                 self.cfg.ice_hosts,
                 accept_video=records_video(self.cfg.record_video, mode),
-                voice=interviewer_voice(body.get("mode")),
+                voice=interviewer_voice(body.get("mode")) if kind == "browser" else None,
             )
         except BaseException:
             await pc.close()
@@ -352,10 +356,15 @@ class MediaNode:
                 if known is None:
                     return _error(404, "session_not_found", "No such session")
                 return _error(409, "session_ended", "This session has ended")
-            session.attach(pc)
-            await session.replace_peers(pc)  # a re-offer takes over from the previous connection
+            session.attach(pc, kind)
+            await session.replace_peers(pc)  # a re-offer takes over from the previous connection (of its kind)
             roles_started = session.start_tracks(pc, roles)
-        log.info("offer answered tracks=%s", ",".join(roles_started) or "-")
+        log.info("offer answered peer=%s tracks=%s", kind, ",".join(roles_started) or "-")
+        if kind == "companion":  # the room says the computer's audio is connected
+            notice = Notice(
+                level="info", code="companion_connected", message="Computer audio connected: the interviewer is heard from it"
+            )
+            self.tasks.spawn(session.publish_event(notice), "companion-notice")
         return web.json_response({"sdp": answer, "type": "answer"})
 
     async def _session_for_offer(self, sid: str, body: dict[str, Any]) -> MediaSession | None:

@@ -32,11 +32,23 @@ from aiortc.mediastreams import MediaStreamError
 from interview_room import bus, client_settings, db, disk, messages, retry
 from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import Caption, ErrorEvent, Event, LlmJob, Notice, Segment, SessionEnded, VoiceActivity
+from interview_room.messages import (
+    Caption,
+    ErrorEvent,
+    Event,
+    Listening,
+    LlmJob,
+    Notice,
+    PauseRequest,
+    Segment,
+    SessionEnded,
+    VoiceActivity,
+)
 from interview_room.metrics import CLIENT_MESSAGES_DROPPED, PEER_CONNECTIONS, SEGMENTS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import captions as captions_store
 from interview_room.store import media as media_store
+from interview_room.store import pauses as pauses_store
 from interview_room.store import recording_parts as parts_store
 from interview_room.token_bucket import Clock, Throttle, TokenBucket
 from recorder import SessionRecorder
@@ -203,6 +215,13 @@ class MediaSession:
         self._tts_n = 0
         # the candidate's voice activity for the llm worker (it scores an answer once they stopped)
         self._voice_q: asyncio.Queue[VoiceActivity] = asyncio.Queue(maxsize=64)
+        # a second peer (the ``interview-room listen`` companion) adds tracks; it never replaces the browser's
+        self.peer_kinds: dict[RTCPeerConnection, str] = {}
+        # paused listening: no captions, no billing, no recording; the span is stored as a marker
+        self.paused = False
+        self._pause_row: int | None = None
+        self._pause_t0 = 0.0
+        self._pause_lock = asyncio.Lock()
 
     # ---- lifecycle ----
 
@@ -242,9 +261,12 @@ class MediaSession:
             # the interviewer starts (or, after a node restart, repeats where it was)
             self._inbox.put_nowait(("mock", {"type": "mock", "action": "start"}))
 
-    def attach(self, pc: RTCPeerConnection) -> None:
-        """Register a new peer connection (before its offer is applied, so no event is missed)."""
+    def attach(self, pc: RTCPeerConnection, kind: str = "browser") -> None:
+        """Register a new peer connection (before its offer is applied, so no event is missed).
+
+        ``kind``: ``browser`` (the room) or ``companion`` (``interview-room listen``, computer audio)."""
         self.pcs.add(pc)
+        self.peer_kinds[pc] = kind
         self._live_pcs.add(pc)
         PEER_CONNECTIONS.inc()
         pc.on("datachannel", self._on_datachannel)
@@ -255,10 +277,13 @@ class MediaSession:
 
     async def replace_peers(self, pc: RTCPeerConnection) -> None:
         """A new offer of the session replaces its earlier connection: the old one is closed (its
-        tracks end and flush their utterances), so a client never has two decoded at once."""
-        old = [p for p in self.pcs if p is not pc]
+        tracks end and flush their utterances), so a client never has two decoded at once. Only a
+        connection of the same kind is replaced: the companion's adds a track to the room's session."""
+        kind = self.peer_kinds.get(pc, "browser")
+        old = [p for p in self.pcs if p is not pc and self.peer_kinds.get(p, "browser") == kind]
         for p in old:
             self.pcs.discard(p)
+            self.peer_kinds.pop(p, None)
             self.voices.pop(p, None)
         if old:
             log.info("re-offer replaces %d earlier peer connection(s)", len(old))
@@ -280,8 +305,11 @@ class MediaSession:
                 continue
             if t.kind != "audio" or track is None:
                 continue
-            role = roles.get(t.mid or "") or default_role(self.mode)
-            task = self.tasks.spawn(self._consume(track, role, t.mid or "?"), f"track-{t.mid}-{role}")
+            kind = self.peer_kinds.get(pc, "browser")
+            # the companion sends the computer's audio: the other side of the call
+            role = "interviewer" if kind == "companion" else roles.get(t.mid or "") or default_role(self.mode)
+            meter_key = (t.mid or "?") if kind == "browser" else f"{kind}:{t.mid}"  # metered apart, billed once
+            task = self.tasks.spawn(self._consume(track, role, meter_key), f"track-{t.mid}-{role}")
             self._track_tasks.add(task)
             task.add_done_callback(self._track_tasks.discard)
             started.append(role)
@@ -299,6 +327,8 @@ class MediaSession:
         session_id_var.set(self.id)
         if self._grace is not None:
             self._grace.cancel()
+        if self.paused:  # the pause marker ends with the session
+            await self._store_resume(self._now_t())
         if self.started:
             await self._last_events(notify=reason if by_node and reason == "node_shutdown" else None)
         await asyncio.gather(*(self._close_pc(pc) for pc in list(self.pcs)), return_exceptions=True)
@@ -489,6 +519,7 @@ class MediaSession:
         seg = Segmenter(self.seg_settings)
         self._segmenters.add(seg)
         offset: float | None = None
+        was_paused = False
         try:
             while True:
                 try:
@@ -504,6 +535,13 @@ class MediaSession:
                     log.info("track started role=%s t=%.3f", role, offset)
                 chunk = conv.convert(frame)  # type: ignore[arg-type]
                 t = offset + chunk.t
+                if self.paused:  # listening paused: not captioned, billed or recorded (the recording keeps silence)
+                    if not was_paused:  # what was said before the pause is still captioned
+                        was_paused = True
+                        for u in seg.flush():
+                            await self._publish_segment(role, u, seg)
+                    continue
+                was_paused = False
                 if self.unrecorded is None:  # what is not recorded is not billed
                     if self.recorder is not None:
                         self.recorder.write(t, chunk.pcm48k)
@@ -767,6 +805,47 @@ class MediaSession:
             except (ConnectionError, OSError, aioredis.RedisError) as e:
                 log.warning("could not send voice activity error=%r", e)
 
+    # ---- pause: the candidate stops listening for a while ----
+
+    def _now_t(self) -> float:
+        """The session time now (0 before the first audio frame)."""
+        if self._clock0 is None:
+            return 0.0
+        return max(0.0, asyncio.get_running_loop().time() - self._clock0)
+
+    def _on_pause(self, request: PauseRequest) -> None:
+        self.tasks.spawn(self.set_paused(request.paused), "pause")
+
+    async def set_paused(self, paused: bool) -> None:
+        """Pause or resume listening for every track of the session (every peer): while paused the
+        tracks are still received (aiortc's queues must drain) but not segmented, metered or recorded.
+        The span is stored (``session_pauses``: the recording is marked) and every data channel hears
+        ``listening``. Asking for the state the session is already in only repeats that event."""
+        async with self._pause_lock:
+            t = self._now_t()
+            if paused != self.paused:
+                self.paused = paused
+                log.info("listening %s t=%.3f", "paused" if paused else "resumed", t)
+                if paused:
+                    self._pause_t0 = t
+                    try:
+                        self._pause_row = await pauses_store.start_pause(self.pool, uuid.UUID(self.id), round(t, 3))
+                    except Exception:
+                        log.exception("could not store the pause marker")
+                        self._pause_row = None
+                else:
+                    await self._store_resume(t)
+            await self.publish_event(Listening(paused=self.paused, t=round(self._pause_t0 if self.paused else t, 3)))
+
+    async def _store_resume(self, t: float) -> None:
+        row, self._pause_row = self._pause_row, None
+        if row is None:
+            return
+        try:
+            await pauses_store.end_pause(self.pool, row, round(max(t, self._pause_t0), 3))
+        except Exception:
+            log.exception("could not close the pause marker")
+
     # ---- data channel: client -> server ----
 
     def _on_datachannel(self, channel: RTCDataChannel) -> None:
@@ -798,6 +877,7 @@ class MediaSession:
                 enqueue=self._inbox.put_nowait,
                 mock=self.mode == "mock",
                 limiter=self.limiter,
+                control=self._on_pause,
                 max_bytes=self.cfg.client_msg_max_bytes,
             )
         finally:
@@ -887,10 +967,12 @@ def handle_client_message(
     mock: bool = False,
     limiter: ClientLimiter | None = None,
     max_bytes: int = MAX_CLIENT_MESSAGE,
+    control: Callable[[PauseRequest], object] | None = None,
 ) -> None:
     """One client->server data-channel message: answer ping, queue ask/settings (and, in a mock
-    session, ``{"type": "mock", "action": skip|repeat|next|end}``), refuse the rest. What each may
-    hold is ``messages.parse_client_message`` (the llm worker runs the same on what is queued).
+    session, ``{"type": "mock", "action": skip|repeat|next|end}``), hand ``pause`` to ``control``,
+    refuse the rest. What each may hold is ``messages.parse_client_message`` (the llm worker runs the
+    same on what is queued).
 
     A bad message gets an ``error`` event back (``bad_message``, ``message_too_large``,
     ``invalid_settings``: nothing changes, not even on the llm worker). With a ``limiter`` every
@@ -913,6 +995,11 @@ def handle_client_message(
         return None
     if isinstance(m, messages.Ping):
         reply(messages.Pong(id=m.id).to_json())
+        return None
+    if isinstance(m, PauseRequest):  # applied on the node itself, not an llm job
+        if control is None:
+            return error(f"Unknown message type {m.type!r}")
+        control(m)
         return None
     if enqueue is None:  # a troubleshooting peer: ping only
         return error(f"Unknown message type {m.type!r}")

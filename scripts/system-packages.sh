@@ -3,6 +3,7 @@
 #   chromium      headless browser for the page tests (Playwright drives /usr/bin/chromium)
 #   espeak-ng     the TTS program fallback (test_tts) and test fixtures
 #   poppler-utils pdftoppm renders report PDFs in the tests
+#   pulseaudio, pulseaudio-utils  a real sound server with a null sink for `interview-room listen` (parec/paplay)
 # As root it uses apt-get, otherwise sudo when it works without a password; else it stops with one line naming
 # the packages to install, before any test runs.
 set -euo pipefail
@@ -11,6 +12,8 @@ need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
+command -v parec >/dev/null 2>&1 && command -v paplay >/dev/null 2>&1 && command -v pactl >/dev/null 2>&1 || need+=(pulseaudio-utils)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

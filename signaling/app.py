@@ -23,6 +23,7 @@ from . import (
     account_routes,
     auth_routes,
     billing,
+    companion_routes,
     http_guard,
     passwords,
     ratelimit,
@@ -90,6 +91,7 @@ def create_app(
     session_routes.add_routes(app)
     screen_routes.add_routes(app)
     summary_routes.add_routes(app)
+    companion_routes.add_routes(app)
     report_routes.add_routes(app)
     billing.setup(app, cfg)
     recruiting.setup(app)

@@ -29,7 +29,8 @@ PUBLIC_PATHS = frozenset(
     }
 )
 # payment gateways authenticate their webhooks by signature; a candidate's link token is its own credential
-PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/")
+# the companion (interview-room listen) authenticates with its pairing code, then its X-Companion-Token
+PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/", "/api/companion/")
 
 
 # what an account whose e-mail is not verified yet may change (besides reading): "a first look"

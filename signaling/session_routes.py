@@ -20,6 +20,7 @@ from interview_room.bus import events_stream
 from interview_room.config import HANGOVER_MS
 from interview_room.store import credits
 from interview_room.store import media as media_store
+from interview_room.store import pauses as pauses_store
 from interview_room.store import sessions as store
 from interview_room.store.sessions import Session
 
@@ -112,7 +113,9 @@ async def _detail(svc: Services, user_id: uuid.UUID, session_id: uuid.UUID) -> d
         raise not_found("No such session")
     path = recordings.recording_file(svc.cfg, d.session)
     video = await recordings.has_video(path) if path else False
-    return session_detail_json(d, has_recording=path is not None, has_video=video)
+    detail = session_detail_json(d, has_recording=path is not None, has_video=video)
+    detail["pauses"] = [p.to_json() for p in await pauses_store.pauses(svc.pool, session_id)]  # recording markers
+    return detail
 
 
 # ---- create / list / detail ----
@@ -213,8 +216,11 @@ async def offer(request: web.Request) -> web.Response:
     return await forward_offer(svc, s, body["sdp"], body.get("roles", {}))
 
 
-async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, str]) -> web.Response:
-    """Place the session on a media node (its current one first) and answer with the node's SDP."""
+async def forward_offer(
+    svc: Services, s: Session, sdp: str, roles: dict[str, str], *, peer: str = "browser"
+) -> web.Response:
+    """Place the session on a media node (its current one first) and answer with the node's SDP.
+    ``peer``: ``companion`` for ``interview-room listen`` (a second peer of the session)."""
     if s.status != "live":  # a reconnect of a live session is the media node's to decide
         _require_disk_room(svc)
     nodes = media_nodes.placement_order(
@@ -230,6 +236,7 @@ async def forward_offer(svc: Services, s: Session, sdp: str, roles: dict[str, st
         "listen_language": s.listen_language,
         "answer_language": s.answer_language,
         "hangover": s.hangover,
+        "peer": peer,
     }
     node, status, answer = await media_nodes.post_to_placed_node(
         svc.http, nodes, "/internal/offer", payload, svc.internal_token

@@ -26,6 +26,7 @@ export const MESSAGE_TYPES = {
   'mock.countdown': { method: 'mockCountdown', fields: { seconds: 'number' } },
   'mock.done': { method: 'mockDone', fields: { reason: 'string' } },
   pong: { method: 'pong', fields: { id: 'id' } },
+  listening: { method: 'listening', fields: { paused: 'boolean' } }, // pause/resume (js/listening.js)
 };
 
 /** Parse (if a string) and validate one message; ids become strings. Returns null when unusable. */

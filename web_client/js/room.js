@@ -8,6 +8,7 @@ import { createRoomEvents, normalize } from './room-events.js';
 import { attachMeter, getMicrophone, listMicrophones, mediaErrorMessage } from './media.js';
 import { iceServers, negotiate } from './rtc.js';
 import { initWebPane } from './webpane.js';
+import { createPauseControl, initCompanion } from './listening.js';
 
 initNav();
 
@@ -34,13 +35,27 @@ const events = createRoomEvents(document, {
 const applyEvent = events.apply;
 events.apply = (message) => {
   const ok = applyEvent(message);
-  if (ok) watchRoles(normalize(message));
+  if (ok) {
+    const m = normalize(message);
+    watchRoles(m);
+    pause.onEvent(m);
+    companion.onEvent(m);
+  }
   return ok;
 };
 // For tests and debugging: feed server messages by hand, e.g. roomEvents.apply({type: "caption", …}).
 window.roomEvents = events;
 
 const notice = (level, code, message) => events.renderer.notice({ level, code, message });
+
+// Pause listening (button, Alt+P, and window.roomControls.pause for the floating window) and the
+// computer-audio companion's pairing code.
+const pause = createPauseControl({ send: (m) => send(m), button: $('#pause-btn'), badge: $('#paused-badge') });
+const companion = initCompanion({
+  sessionId, button: $('#companion-btn'), codeBox: $('#companion-code'), code: $('#companion-code-text'),
+  command: $('#companion-command'), expiry: $('#companion-expiry'), msg: $('#companion-msg'),
+});
+window.roomControls = { pause };
 
 function setConn(name) {
   const node = $('#conn-state');
@@ -100,6 +115,7 @@ async function load() {
   if (s.mode === 'mock') {
     $('#mode-hint').textContent = 'Mock interview: the AI asks the questions. Turn on your microphone and answer them; your answers are scored.';
     $('#share-box').hidden = true;
+    $('#companion-box').hidden = true;
     $('#mock-panel').hidden = false;
     $('#ask-form').hidden = true; // the AI is the interviewer: no suggested answers
     $('#ai-h').textContent = 'Questions and scores';
@@ -112,7 +128,7 @@ async function load() {
       href: `session.html?id=${encodeURIComponent(sessionId)}`, textContent: 'See the transcript, answers and recording',
     }));
     $('#ended-banner').hidden = false;
-    for (const id of ['start-btn', 'mic-btn', 'share-btn', 'cam-btn']) $(`#${id}`).disabled = true;
+    for (const id of ['start-btn', 'mic-btn', 'share-btn', 'cam-btn', 'companion-btn', 'pause-btn']) $(`#${id}`).disabled = true;
   }
 }
 
@@ -602,6 +618,13 @@ document.addEventListener('keydown', (e) => {
     e.preventDefault();
     ask();
   }
+  if (e.altKey && !e.ctrlKey && !e.metaKey && (e.code === 'KeyP' || e.key?.toLowerCase() === 'p')) {
+    e.preventDefault();
+    if (!pause.toggle()) aiStatus(state.ended ? 'The session has ended.' : 'Not connected yet: press Start first.');
+  }
+});
+$('#pause-btn').addEventListener('click', () => {
+  if (state.dc?.readyState !== 'open') aiStatus(state.ended ? 'The session has ended.' : 'Not connected yet: press Start first.');
 });
 
 for (const id of ['answer-lang', 'listen-lang']) $(`#${id}`).addEventListener('change', sendSettings);

@@ -58,7 +58,7 @@ function render(s) {
   $('#facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
 
   renderPlayer(s);
-  renderTranscript(Array.isArray(s.transcript) ? s.transcript : []);
+  renderTranscript(Array.isArray(s.transcript) ? s.transcript : [], Array.isArray(s.pauses) ? s.pauses : []);
   renderQuestions(Array.isArray(s.questions) ? s.questions : [], s.mode === 'mock');
 
   if (s.mode === 'mock' && ended) {
@@ -121,10 +121,19 @@ function seek(t) {
   highlight(t);
 }
 
-function renderTranscript(transcript) {
+/** Where listening was paused (issue 19): nothing was captioned or recorded there. */
+function pauseMarks(pauses) {
+  return pauses.filter((p) => Number.isFinite(Number(p.t0))).map((p) => ({
+    t0: Number(p.t0),
+    li: el('li', { class: 'pause-mark', text: `Paused ${clock(p.t0)}–${p.t1 === null || p.t1 === undefined ? 'end' : clock(p.t1)}: not captioned or recorded` }),
+  }));
+}
+
+function renderTranscript(transcript, pauses = []) {
   const list = $('#transcript');
+  const marks = pauseMarks(pauses);
   if (!transcript.length) {
-    list.replaceChildren(el('li', { class: 'empty-hint', text: 'No captions were recorded.' }));
+    list.replaceChildren(el('li', { class: 'empty-hint', text: 'No captions were recorded.' }), ...marks.map((m) => m.li));
     return;
   }
   const sorted = [...transcript].sort((a, b) => a.t0 - b.t0);
@@ -141,7 +150,8 @@ function renderTranscript(transcript) {
     ));
     return { t0: Number(c.t0), t1: Number(c.t1), node };
   });
-  list.replaceChildren(...lines.map((l) => el('li', {}, l.node)));
+  const items = [...lines.map((l) => ({ t0: l.t0, li: el('li', {}, l.node) })), ...marks].sort((a, b) => a.t0 - b.t0);
+  list.replaceChildren(...items.map((i) => i.li));
 }
 
 function highlight(t) {
