@@ -113,7 +113,8 @@ class CreditMeter:
                 return False
             remaining = await self._bill()
             await self.publish(Credits(remaining_seconds=round(remaining, 1)))
-            if remaining < credits.MIN_START_SECONDS:
+            # ended only when nothing is left: the last fraction of a second was paid for too
+            if remaining <= credits.EPSILON:
                 self._exhausted = True
                 log.info("credits exhausted, ending the session debited=%.1f", self._debited)
                 await self.publish(

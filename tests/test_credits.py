@@ -197,3 +197,17 @@ async def test_two_metered_sessions_of_one_user_share_the_balance(pool: asyncpg.
     assert ended == [True, True]  # both sessions learn the credits are gone
     assert sum(m.debited_seconds for m in meters) == pytest.approx(60.0)
     assert await _running_min(pool, user_id) >= 0
+
+
+async def test_meter_lets_the_user_spend_the_last_fraction_of_a_second(pool: asyncpg.Pool) -> None:
+    """0.4 s left is still the user's: the session goes on until the balance is spent, then ends at 0."""
+    user_id = await _user_with(pool, 8.0)
+    meter = CreditMeter(pool, user_id, uuid.uuid4(), Inbox())
+    meter.add(7.6)
+    assert await meter.tick() and not meter.exhausted
+    async with pool.acquire() as conn:
+        assert abs(await credits.balance(conn, user_id) - 0.4) < 1e-6
+    meter.add(1.0)
+    assert not await meter.tick() and meter.exhausted
+    async with pool.acquire() as conn:
+        assert await credits.balance(conn, user_id) == 0.0
