@@ -150,6 +150,11 @@ class Config:
     webhook_allow_private: bool = field(
         default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
     )
+    # the room's web page panel: the server checks a typed address (loads? may be framed?) only on public
+    # addresses unless this is set (tests); a private one is then framed unchecked
+    webpage_check_allow_private: bool = field(
+        default_factory=lambda: _env("WEBPAGE_CHECK_ALLOW_PRIVATE", "0") not in ("0", "false", "no", "")
+    )
     # free space DATA_DIR must keep: below it new sessions get 507 insufficient_storage, and a live session stops
     # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
     min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))

@@ -30,6 +30,7 @@ from . import (
     report_routes,
     session_routes,
     static,
+    webpage_routes,
 )
 from .auth import auth_middleware
 from .context import SERVICES, Services
@@ -89,6 +90,7 @@ def create_app(
     report_routes.add_routes(app)
     billing.setup(app, cfg)
     recruiting.setup(app)
+    webpage_routes.add_routes(app)
     static.add_routes(app, svc.web_root, svc.docs_root)
     return app
 
