@@ -14,7 +14,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_helpers import PHONE, chromium, confirm_registration, csp_violations, page_a11y_problems, silence_wav, watch_csp
+from browser_helpers import (
+    PHONE,
+    chromium,
+    confirm_registration,
+    csp_violations,
+    page_a11y_problems,
+    silence_wav,
+    watch_csp,
+)
 from conftest import ROOT, Infra, Stack
 from playwright.sync_api import Browser, Page
 from test_hostile_http import signaling_alone
@@ -163,7 +171,9 @@ def test_web_page_panel_says_what_happened(site: Stack, browser: Browser, sites:
             assert got["state"] == "refused" and header in str(got["status"]), (path, got)
             assert "does not allow being shown inside other pages" in str(got["status"]), got
             assert not got["frameShown"], (path, got)
-            assert got["open"] == f"Open 127.0.0.1:{sites.rsplit(':', 1)[1]} in a new window" and got["openIsButton"], got
+            assert got["open"] == f"Open 127.0.0.1:{sites.rsplit(':', 1)[1]} in a new window" and got["openIsButton"], (
+                got
+            )
         page.locator("#web-pane").screenshot(path=str(ARTIFACTS / "webpage-refused.png"))
         with ctx.expect_page() as opened:
             page.click("#web-open")
