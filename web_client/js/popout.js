@@ -185,12 +185,29 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
     if (parts && said) parts.status.textContent = said;
   }
 
+  /** The room's stylesheet in the window: its rules adopted as a constructed sheet (a PiP window does not
+   * load a <link> of its own everywhere; no <style> element either, which the CSP would refuse). */
+  function addStyles(w, doc) {
+    for (const old of doc.querySelectorAll('link[data-popout]')) old.remove();
+    const rules = [];
+    for (const sheet of source.styleSheets) {
+      try { for (const rule of sheet.cssRules) rules.push(rule.cssText); } catch { /* another origin's: skip */ }
+    }
+    if (rules.length && 'adoptedStyleSheets' in doc && w.CSSStyleSheet) {
+      try {
+        const sheet = new w.CSSStyleSheet();
+        sheet.replaceSync(rules.join('\n'));
+        doc.adoptedStyleSheets = [sheet];
+        return;
+      } catch { /* fall back to the link */ }
+    }
+    doc.head.append(make(doc, 'link', { rel: 'stylesheet', href: new URL('../css/app.css', import.meta.url).href, 'data-popout': '' }));
+  }
+
   function build(w) {
     const doc = w.document;
     doc.title = 'Interview Room · captions and answer';
-    for (const old of doc.querySelectorAll('link[data-popout]')) old.remove();
-    const css = make(doc, 'link', { rel: 'stylesheet', href: new URL('../css/app.css', import.meta.url).href, 'data-popout': '' });
-    doc.head.append(css);
+    addStyles(w, doc);
     doc.documentElement.lang = 'en';
     doc.body.className = 'popout';
     doc.body.dataset.kind = kind;
