@@ -64,14 +64,24 @@ def test_frame_ancestors_wins_over_x_frame_options_and_report_only_does_not_bloc
 
 @pytest.mark.parametrize(
     "address",
-    ["", "javascript:alert(1)", "ftp://example.com/x", "file:///etc/passwd", "http://", "https://user:pw@example.com/", "x" * 3000],
+    [
+        "",
+        "javascript:alert(1)",
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "http://",
+        "https://user:pw@example.com/",
+        "x" * 3000,
+    ],
 )
 def test_addresses_that_cannot_be_shown_are_refused_before_any_request(address: str) -> None:
     with pytest.raises(BadAddress):
         parse_address(address)
 
 
-@pytest.mark.parametrize("address", ["http://127.0.0.1:1/job", "http://[::1]:1/", "http://10.0.0.1/", "http://localhost:1/"])
+@pytest.mark.parametrize(
+    "address", ["http://127.0.0.1:1/job", "http://[::1]:1/", "http://10.0.0.1/", "http://localhost:1/"]
+)
 async def test_private_addresses_are_not_fetched_by_the_server(address: str) -> None:
     got = await check_page(address, OURS, allow_private=False)
     assert got.problem == "not_checked" and got.framing == "unknown", got

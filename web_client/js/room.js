@@ -6,7 +6,7 @@ import { initNav } from './nav.js';
 import { $, clock, fillLanguages, param, setSelect } from './util.js';
 import { createRoomEvents, normalize } from './room-events.js';
 import { attachMeter, getMicrophone, listMicrophones, mediaErrorMessage } from './media.js';
-import { iceServers, negotiate } from './rtc.js';
+import { negotiate, normalizeIceServers } from './rtc.js';
 import { initWebPane } from './webpane.js';
 import { loadRoomState, saveRoomState } from './room-state.js';
 import { createPopout } from './popout.js';
@@ -84,12 +84,17 @@ async function load() {
   }
   $('#session-link').href = `session.html?id=${encodeURIComponent(sessionId)}`;
 
-  const [session, ice, me] = await Promise.allSettled([
+  const [session, config, me] = await Promise.allSettled([
     api(`/api/sessions/${encodeURIComponent(sessionId)}`),
-    iceServers(),
+    api('/api/config', { redirectOn401: false }),
     api('/api/me'),
   ]);
-  state.ice = ice.status === 'fulfilled' ? ice.value : [];
+  state.ice = config.status === 'fulfilled' ? normalizeIceServers(config.value?.ice_servers) : [];
+  if (config.status === 'fulfilled' && config.value?.ai_provider === 'offline') {
+    // known before Start (and after a reload): no AI provider is configured
+    $('#ai-offline').hidden = false;
+    $('#ai-offline').title ||= 'No AI provider is configured: offline talking points only; translation unavailable';
+  }
   if (me.status === 'fulfilled' && typeof me.value?.credits_seconds === 'number') {
     events.renderer.credits({ remaining_seconds: me.value.credits_seconds });
   }
