@@ -167,7 +167,7 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
     const code = e.code;
     let handled = true;
     if (code === 'KeyA' || key === 'a' || key === 'A') ask();
-    else if (code === 'KeyP' || key === 'p' || key === 'P' || key === ' ') setPaused(!paused);
+    else if (code === 'KeyP' || key === 'p' || key === 'P') setPaused(!paused);
     else if (key === 'ArrowDown' || key === 'j') scrollBy(SCROLL_STEP);
     else if (key === 'ArrowUp' || key === 'k') scrollBy(-SCROLL_STEP);
     else if (key === 'PageDown') scrollBy(parts.answer.clientHeight * 0.9);

@@ -617,7 +617,7 @@ function restoreClock(s) {
   state.startedAt = at;
   startClock();
   $('#start-btn').textContent = 'Rejoin';
-  setMsg('start-msg', 'The page was reloaded, so you left the call. Turn your inputs on again and press Rejoin.');
+  setMsg('start-msg', 'This session is under way (a reload leaves the call). Turn your inputs on again and press Rejoin; the clock goes on.');
 }
 
 function afterMessage(m) {
