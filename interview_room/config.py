@@ -231,6 +231,9 @@ class Config:
     candidate_max_recorded_seconds: float = field(default_factory=lambda: _float("CANDIDATE_MAX_RECORDED_SECONDS", 0.0))
     # ATS webhooks to loopback/private addresses are refused unless this is set (tests, on-prem ATS)
     webhook_allow_private: bool = field(default_factory=lambda: _bool("WEBHOOK_ALLOW_PRIVATE", False))
+    # the room's web page panel: the server checks a typed address (loads? may be framed?) only on public
+    # addresses unless this is set (tests); a private one is then framed unchecked
+    webpage_check_allow_private: bool = field(default_factory=lambda: _bool("WEBPAGE_CHECK_ALLOW_PRIVATE", False))
     # free space DATA_DIR must keep: below it new sessions get 507 insufficient_storage, and a live session stops
     # recording (and being billed) with a notice; checked every DISK_CHECK_INTERVAL_MS while a session is live
     min_free_disk_mb: float = field(default_factory=lambda: _float("MIN_FREE_DISK_MB", 200.0))

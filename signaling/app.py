@@ -33,6 +33,7 @@ from . import (
     session_routes,
     static,
     summary_routes,
+    webpage_routes,
 )
 from .auth import auth_middleware
 from .context import SERVICES, Services
@@ -95,6 +96,7 @@ def create_app(
     report_routes.add_routes(app)
     billing.setup(app, cfg)
     recruiting.setup(app)
+    webpage_routes.add_routes(app)
     static.add_routes(app, svc.web_root, svc.docs_root)
     return app
 

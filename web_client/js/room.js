@@ -6,9 +6,11 @@ import { initNav } from './nav.js';
 import { $, clock, fillLanguages, param, setSelect } from './util.js';
 import { createRoomEvents, normalize } from './room-events.js';
 import { attachMeter, getMicrophone, listMicrophones, mediaErrorMessage } from './media.js';
-import { iceServers, negotiate } from './rtc.js';
+import { negotiate, normalizeIceServers } from './rtc.js';
 import { initWebPane } from './webpane.js';
 import { createPauseControl, initCompanion } from './listening.js';
+import { loadRoomState, saveRoomState } from './room-state.js';
+import { createPopout } from './popout.js';
 
 initNav();
 
@@ -23,6 +25,7 @@ const state = {
   session: null, ice: [], pc: null, dc: null,
   started: false, ended: false, ending: false, reconnecting: false, reconnects: 0,
   liveSince: 0, timer: 0, wakeLock: null, statusTimer: 0,
+  startedAt: 0, // wall-clock ms when the session first went live (kept across reloads): the elapsed clock
 };
 // Each input: {stream, stopMeter}
 const inputs = { mic: {}, share: {}, cam: {} };
@@ -40,6 +43,7 @@ events.apply = (message) => {
     watchRoles(m);
     pause.onEvent(m);
     companion.onEvent(m);
+    afterMessage(m);
   }
   return ok;
 };
@@ -78,6 +82,7 @@ function aiStatus(text) {
 // ---------------------------------------------------------------- loading
 
 async function load() {
+  restoreLocalState();
   fillLanguages($('#listen-lang'), { auto: true, value: 'auto' });
   fillLanguages($('#answer-lang'), { value: 'en' });
   if (!navigator.mediaDevices?.getDisplayMedia) {
@@ -91,12 +96,17 @@ async function load() {
   }
   $('#session-link').href = `session.html?id=${encodeURIComponent(sessionId)}`;
 
-  const [session, ice, me] = await Promise.allSettled([
+  const [session, config, me] = await Promise.allSettled([
     api(`/api/sessions/${encodeURIComponent(sessionId)}`),
-    iceServers(),
+    api('/api/config', { redirectOn401: false }),
     api('/api/me'),
   ]);
-  state.ice = ice.status === 'fulfilled' ? ice.value : [];
+  state.ice = config.status === 'fulfilled' ? normalizeIceServers(config.value?.ice_servers) : [];
+  if (config.status === 'fulfilled' && config.value?.ai_provider === 'offline') {
+    // known before Start (and after a reload): no AI provider is configured
+    $('#ai-offline').hidden = false;
+    $('#ai-offline').title ||= 'No AI provider is configured: offline talking points only; translation unavailable';
+  }
   if (me.status === 'fulfilled' && typeof me.value?.credits_seconds === 'number') {
     events.renderer.credits({ remaining_seconds: me.value.credits_seconds });
   }
@@ -121,6 +131,7 @@ async function load() {
     $('#ai-h').textContent = 'Questions and scores';
   }
   replayHistory(s);
+  restoreClock(s);
   if (s.status === 'ended' || s.ended_at) {
     state.ended = true;
     setConn('ended');
@@ -310,6 +321,7 @@ function hideRoleHint() {
  * (the server replaces the earlier connection; the recording and the session go on). */
 async function rolesChanged(key) {
   const select = $(`#${key}-role`);
+  saveRoomState(sessionId, { roles: { [key]: select.value } });
   if (key === 'mic' && select.value !== 'candidate') hideRoleHint();
   if (!state.started || state.ended) return;
   if (state.switching) { state.switchAgain = true; return; }
@@ -390,10 +402,12 @@ function onPcState(pc) {
         $('#start-btn').hidden = true;
         $('.start-row').classList.remove('needed');
       }
-      if (!state.liveSince) {
-        state.liveSince = performance.now();
-        state.timer = setInterval(tick, 1000);
+      if (!state.liveSince) state.liveSince = performance.now();
+      if (!state.startedAt) {
+        state.startedAt = Date.now();
+        saveRoomState(sessionId, { startedAt: state.startedAt });
       }
+      startClock();
       requestWakeLock();
       break;
     case 'disconnected': // often recovers by itself; give ICE a few seconds
@@ -483,8 +497,10 @@ async function start() {
   }
 }
 
-/** Once live, the inputs card shrinks to what still matters: meters, mute, device. */
+/** Once live, the inputs and settings shrink to a slim bar (meters, mute, who speaks); the answer comes first. */
 function compactSetup() {
+  $('#main').classList.add('is-live');
+  $('#settings-toggle').hidden = false;
   $('#setup').classList.add('live');
   $('#setup-h').textContent = 'Inputs';
   $('#mic-box').classList.toggle('off', !inputs.mic.stream);
@@ -492,8 +508,18 @@ function compactSetup() {
   $('#cam-box').classList.toggle('off', !inputs.cam.stream);
 }
 
+function elapsedSeconds() {
+  return state.startedAt ? Math.max(0, (Date.now() - state.startedAt) / 1000) : null;
+}
+
 function tick() {
-  if (state.liveSince) $('#elapsed').textContent = clock((performance.now() - state.liveSince) / 1000);
+  const s = elapsedSeconds();
+  if (s !== null) $('#elapsed').textContent = clock(s);
+}
+
+function startClock() {
+  tick();
+  if (!state.timer) state.timer = setInterval(tick, 1000);
 }
 
 async function requestWakeLock() {
@@ -518,8 +544,9 @@ async function finish({ byServer = false } = {}) {
     }
   }
   state.ended = true;
-  clearInterval(state.timer);
   tick();
+  clearInterval(state.timer);
+  popout.status();
   closePc();
   for (const key of Object.keys(inputs)) stopInput(key);
   $('#cam-preview').hidden = true;
@@ -553,15 +580,19 @@ function sendSettings() {
   });
 }
 
-function ask() {
+/** Ask the AI: the typed question, or (empty, or `latest`) the latest question. Returns what it told the user. */
+function ask({ latest = false } = {}) {
   const input = $('#ask-text');
-  const text = input.value.trim();
+  const text = latest ? '' : input.value.trim();
+  let said;
   if (!send(text ? { type: 'ask', text } : { type: 'ask' })) {
-    aiStatus(state.ended ? 'The session has ended.' : 'Not connected yet: press Start first.');
-    return;
+    said = state.ended ? 'The session has ended.' : 'Not connected yet: press Start first.';
+  } else {
+    if (text) input.value = '';
+    said = text ? 'Question sent to the AI…' : 'Asked the AI to answer the latest question…';
   }
-  input.value = '';
-  aiStatus(text ? 'Question sent to the AI…' : 'Asked the AI to answer the latest question…');
+  aiStatus(said);
+  return said;
 }
 
 /** Mock interview controls: {"type": "mock", "action": "repeat" | "next" | "skip" | "end"}. */
@@ -572,6 +603,97 @@ function mockAction(action) {
   }
   aiStatus({ repeat: 'Asked the interviewer to repeat…', next: 'Moving on…', skip: 'Skipping this question…', end: 'Ending the interview…' }[action]);
 }
+
+// ---------------------------------------------------------------- answer first: pinned question, tabs, pop out
+
+/** Back after a reload: who speaks on each input and the offline-AI badge, as they were. */
+function restoreLocalState() {
+  const saved = loadRoomState(sessionId);
+  for (const [key, role] of Object.entries(saved.roles || {})) $(`#${key}-role`).value = role;
+  if (saved.offline !== undefined) {
+    const badge = $('#ai-offline');
+    badge.hidden = false;
+    if (saved.offline) badge.title = saved.offline;
+  }
+}
+
+/** The elapsed clock of a session that already went live: from when it started, not from this page load. */
+function restoreClock(s) {
+  const serverStart = Date.parse(s.started_at || '');
+  if (s.status === 'ended' || s.ended_at) {
+    const end = Date.parse(s.ended_at || '');
+    if (Number.isFinite(serverStart) && Number.isFinite(end)) $('#elapsed').textContent = clock((end - serverStart) / 1000);
+    return;
+  }
+  const at = loadRoomState(sessionId).startedAt || (Number.isFinite(serverStart) ? serverStart : 0);
+  if (!at) return;
+  state.startedAt = at;
+  startClock();
+  $('#start-btn').textContent = 'Rejoin';
+  setMsg('start-msg', 'This session is under way (a reload leaves the call). Turn your inputs on again and press Rejoin; the clock goes on.');
+}
+
+function afterMessage(m) {
+  if (!m) return;
+  if (m.type === 'question') pinQuestion(m);
+  if ((m.type === 'notice' || m.type === 'error') && !$('#ai-offline').hidden) {
+    saveRoomState(sessionId, { offline: $('#ai-offline').title || '' });
+  }
+  markUnread(m.type);
+  popout.update(m.type);
+}
+
+/** The latest question stays on top of the answers while they scroll. */
+function pinQuestion(m) {
+  $('#current-question-text').textContent = m.text;
+  if (m.lang && m.lang !== 'auto') $('#current-question-text').lang = m.lang;
+  $('#current-question').dataset.questionId = m.id;
+  $('#current-question').hidden = false;
+}
+
+// Phones: "Captions | Answer" tabs (CSS shows them at ≤ 760 px only; wider screens show both panes).
+const TABS = { captions: 'captions-pane', answer: 'answer-pane' };
+const narrow = window.matchMedia('(max-width: 760px)');
+
+function selectTab(name, focus = false) {
+  for (const [tab, pane] of Object.entries(TABS)) {
+    const on = tab === name;
+    const button = $(`#tab-${tab}`);
+    button.setAttribute('aria-selected', String(on));
+    button.tabIndex = on ? 0 : -1;
+    if (on) delete button.dataset.unread;
+    $(`#${pane}`).dataset.tabSelected = String(on);
+  }
+  $('#room-grid').dataset.tab = name;
+  if (focus) $(`#tab-${name}`).focus();
+}
+
+function tabRoles() {
+  for (const [tab, pane] of Object.entries(TABS)) {
+    const node = $(`#${pane}`);
+    if (narrow.matches) {
+      node.setAttribute('role', 'tabpanel');
+      node.setAttribute('aria-labelledby', `tab-${tab}`);
+    } else {
+      node.removeAttribute('role');
+      node.setAttribute('aria-labelledby', tab === 'captions' ? 'captions-h' : 'ai-h');
+    }
+  }
+}
+
+function markUnread(type) {
+  const shown = $('#room-grid').dataset.tab;
+  if (type === 'caption' && shown !== 'captions') $('#tab-captions').dataset.unread = 'true';
+  if ((type === 'question' || type === 'answer.done') && shown !== 'answer') $('#tab-answer').dataset.unread = 'true';
+}
+
+const popout = createPopout({
+  source: document,
+  onAsk: () => ask({ latest: true }),
+  elapsed: elapsedSeconds,
+  onState: (text) => { if (text) aiStatus(text); },
+});
+window.roomPopout = popout; // for tests and debugging
 
 // ---------------------------------------------------------------- wiring
 
@@ -647,11 +769,30 @@ $('#web-toggle').addEventListener('click', (e) => {
 });
 initWebPane({ form: $('#web-form'), input: $('#web-url'), frame: $('#web-frame'), openLink: $('#web-open'), status: $('#web-status') });
 
+$('#settings-toggle').addEventListener('click', (e) => {
+  const open = e.currentTarget.getAttribute('aria-expanded') !== 'true';
+  e.currentTarget.setAttribute('aria-expanded', String(open));
+  $('#main').classList.toggle('show-settings', open);
+});
+for (const tab of Object.keys(TABS)) $(`#tab-${tab}`).addEventListener('click', () => selectTab(tab));
+$('.room-tabs').addEventListener('keydown', (e) => {
+  if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+  e.preventDefault();
+  selectTab($('#room-grid').dataset.tab === 'answer' ? 'captions' : 'answer', true);
+});
+narrow.addEventListener('change', tabRoles);
+selectTab('answer');
+tabRoles();
+$('#popout-btn').addEventListener('click', () => popout.open());
+
 document.addEventListener('visibilitychange', () => { if (state.pc?.connectionState === 'connected') requestWakeLock(); });
 window.addEventListener('beforeunload', (e) => {
   if (state.started && !state.ended) e.preventDefault();
 });
-window.addEventListener('pagehide', () => closePc());
+window.addEventListener('pagehide', () => {
+  closePc();
+  popout.close();
+});
 
 updateStartHint();
 load();
