@@ -4,8 +4,9 @@ One decoder call runs at a time (Whisper owns the cores). Jobs that arrive while
 go together into the next call: with nothing running, a job starts at once (no batching delay),
 under load the batch grows by itself. ``wait_s`` > 0 additionally holds a lone job that long
 (bounded, ~100 ms at most) for others to join. Finals always go before partials: a call takes the
-waiting finals first and fills the rest with the newest partials, so a final never waits behind a
-queued partial (only behind the one call already running). Plain asyncio, no network.
+waiting finals and only those (partials go in calls of their own when no final waits), so a final
+never waits behind a queued partial (only behind the one call already running); partials beyond
+``max_partials`` are dropped, oldest first (``Dropped``). Plain asyncio, no network.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ log = logging.getLogger("stt.batcher")
 
 I = TypeVar("I")  # noqa: E741 - an item
 R = TypeVar("R")  # its result
+
+
+class Dropped(Exception):
+    """A partial's job was dropped unheard: newer partials were waiting (``max_partials``)."""
 
 
 @dataclass
@@ -67,7 +72,8 @@ class Batcher(Generic[I, R]):
         if not final and self.max_partials is not None:
             while len(self._partials) > self.max_partials:
                 old = self._partials.pop(0)
-                old.future.cancel()
+                if not old.future.done():
+                    old.future.set_exception(Dropped("newer partials waiting"))
         self._ensure_running()
         self._wake.set()
         return await fut
@@ -77,14 +83,16 @@ class Batcher(Generic[I, R]):
             self._task = asyncio.create_task(self._run(), name="stt-batcher")
 
     def take(self) -> list[_Job[I, R]]:
-        """The next call's jobs: finals first (oldest first), then the newest partials."""
-        jobs = self._finals[: self.max_batch]
-        del self._finals[: len(jobs)]
-        room = self.max_batch - len(jobs)
-        if room > 0 and self._partials:
-            extra = self._partials[-room:]
-            del self._partials[-room:]
-            jobs += extra
+        """The next call's jobs: the waiting finals (oldest first) or, when none wait, the newest partials.
+
+        Never both in one call: a partial in the call would make the finals wait for its decoding.
+        """
+        if self._finals:
+            jobs = self._finals[: self.max_batch]
+            del self._finals[: len(jobs)]
+            return jobs
+        jobs = self._partials[-self.max_batch :]
+        del self._partials[-self.max_batch :]
         return jobs
 
     async def _run(self) -> None:

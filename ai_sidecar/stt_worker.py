@@ -43,7 +43,7 @@ from interview_room.logs import session_id_var
 from interview_room.messages import Caption, LlmJob, Segment
 from interview_room.store import captions
 
-from .batcher import Batcher
+from .batcher import Batcher, Dropped
 from .context_window import DecodeItem, SessionHistory
 from .models import ModelUnavailable
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
@@ -114,7 +114,10 @@ class SttWorker:
         self.history = SessionHistory(cfg.stt_context_s, max_sessions=200)
         # segments in hand at once (the consumer's concurrency) are decoded together, finals first
         self.batcher: Batcher[DecodeItem, Transcript] = Batcher(
-            self._decode, max_batch=cfg.stt_batch_max, wait_s=cfg.stt_batch_wait_ms / 1000.0
+            self._decode,
+            max_batch=cfg.stt_batch_max,
+            wait_s=cfg.stt_batch_wait_ms / 1000.0,
+            max_partials=cfg.stt_batch_max,  # under load the oldest partials go first
         )
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -228,7 +231,7 @@ class SttWorker:
             return
         try:
             result = await self._transcribe(seg)
-        except ModelUnavailable:
+        except (ModelUnavailable, Dropped):  # Dropped: newer partials were waiting
             return
         # the final of an utterance that does not go on carries this very audio: keep the result
         await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
