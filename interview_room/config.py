@@ -66,7 +66,7 @@ class Config:
     stt_window_min_s: float = field(default_factory=lambda: _float("STT_WINDOW_MIN_S", 10.0))
     stt_window_step_s: float = field(default_factory=lambda: _float("STT_WINDOW_STEP_S", 5.0))
     # seconds of the session's previous captioned speech put before each utterance (0 = decode alone)
-    stt_context_s: float = field(default_factory=lambda: _float("STT_CONTEXT_S", 10.0))
+    stt_context_s: float = field(default_factory=lambda: _float("STT_CONTEXT_S", 6.0))
     # utterances of any sessions decoded in one batched call: at most this many, waiting at most this long
     stt_batch_max: int = field(default_factory=lambda: _int("STT_BATCH_MAX", 8))
     stt_batch_wait_ms: int = field(default_factory=lambda: _int("STT_BATCH_WAIT_MS", 0))
