@@ -3,7 +3,7 @@
     .venv/bin/python -m loadtests.stt_load --sessions 1,10,20,30 --seconds 30
 
 N simulated sessions each "speak" the bench script (five espeak questions with 2 s gaps, staggered
-starts), in real time: an utterance is handed to the worker's ``Batcher`` + ``Transcriber`` (the
+starts, each cut by the media node's segmenter as in a room), in real time: an utterance is handed to the worker's ``Batcher`` + ``Transcriber`` (the
 code the stt worker runs, settings from the environment: STT_WINDOW_MIN_S, STT_CONTEXT_S,
 STT_BATCH_MAX, ...) 100 ms after its end, as the segmenter's early partial is. Latency = caption
 ready minus end of speech (so it includes those 100 ms). Prints per N: captions, p50/p95, Whisper
@@ -42,6 +42,16 @@ EARLY_S = 0.100
 
 def words(text: str) -> str:
     return " ".join(re.sub(r"[^\w']+", " ", text.lower().replace("-", " ")).split())
+
+
+def cut(pcm: bytes) -> bytes:
+    """The utterance as the media node's segmenter sends it (pre-roll, tail), from the file with silence around."""
+    from media_server.segmenter import Segmenter, SegmenterSettings
+
+    seg = Segmenter(SegmenterSettings(early_partial=False))
+    audio = b"\x00\x00" * 8000 + pcm + b"\x00\x00" * 16000
+    finals = [u.pcm for u in seg.push(audio, 0.0) + seg.flush() if u.final]
+    return b"".join(finals) if finals else pcm
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -125,7 +135,7 @@ def main() -> None:
     pcm = {}
     for n in SCRIPT:
         with wave.open(str(FIXTURES / n)) as w:
-            pcm[n] = w.readframes(w.getnframes())
+            pcm[n] = cut(w.readframes(w.getnframes()))
     tr = Transcriber(Config())
     tr.transcribe_batch([DecodeItem(pcm[SCRIPT[0]])])  # warm-up
     c = tr.cfg
