@@ -237,3 +237,39 @@ def test_noise_yields_no_caption_alone_or_after_speech(transcriber) -> None:  # 
     results = transcriber.transcribe_batch(items)
     assert len(results) == len(items)
     assert all(not r.ok for r in results), [(r.text, r.rejected) for r in results]
+
+
+# ---- the worker's wiring (no Whisper, no Redis: only the decode path is used) ----
+
+
+class RecordingTranscriber:
+    def __init__(self) -> None:
+        self.calls: list[list[DecodeItem]] = []
+
+    def transcribe_batch(self, items: list[DecodeItem]):  # type: ignore[no-untyped-def]
+        from ai_sidecar.transcriber import Transcript
+
+        self.calls.append(list(items))
+        return [
+            Transcript(f"t{len(self.calls)}", it.lang, 0.0, -0.1, 1.0, 1.0, 900.0, -20.0, 0.01, "fake") for it in items
+        ]
+
+
+async def test_worker_decodes_with_the_sessions_own_context() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ai_sidecar.stt_worker import SttWorker
+    from interview_room.messages import Segment
+
+    fake = RecordingTranscriber()
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        w = SttWorker(Config(stt_context_s=6.0), None, None, fake, ex)  # type: ignore[arg-type]
+        first = Segment("s1", "candidate", 1, 0.0, 1.0, b"\x01\x00" * 16000)
+        w.history.add(w._history_key(first), first.pcm, "earlier words")
+        r = await w._transcribe(Segment("s1", "candidate", 2, 2.0, 3.0, b"\x02\x00" * 16000))
+        other = await w._transcribe(Segment("s2", "candidate", 1, 0.0, 1.0, b"\x03\x00" * 16000))
+        await w.batcher.close()
+    assert r.text == "t1" and other.text == "t2"
+    mine, theirs = fake.calls[0][0], fake.calls[1][0]
+    assert mine.context_text == "earlier words" and mine.context_pcm == first.pcm
+    assert theirs.context_text == "" and theirs.context_pcm == b""  # another session's speech is never context
