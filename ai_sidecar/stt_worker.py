@@ -4,7 +4,9 @@ Per final segment, in this order, each step idempotent by the segment id so a se
 worker left pending (claimed here with XAUTOCLAIM) yields exactly one caption:
 
 1. skip when the session is gone, or the caption is already stored and published;
-2. Silero check + Whisper in a worker thread (one at a time: Whisper owns the cores);
+2. Silero check + Whisper in a worker thread (one call at a time: Whisper owns the cores). Segments
+   in hand at once are decoded in one batched call (``Batcher``, finals first), each with the
+   session's previous speech as acoustic context (``SessionHistory``);
 3. store the caption (``ON CONFLICT DO NOTHING``; on a conflict the stored text wins);
 4. publish it to ``session:{id}:events`` once (``publish_once``), then queue an ``llm:jobs``
    ``caption`` job once (``add_once``); only then is the entry acked.
@@ -40,6 +42,8 @@ from interview_room.logs import session_id_var
 from interview_room.messages import Caption, LlmJob, Segment
 from interview_room.store import captions
 
+from .batcher import Batcher, Dropped
+from .context_window import DecodeItem, SessionHistory
 from .models import ModelUnavailable
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
 
@@ -93,6 +97,15 @@ class SttWorker:
         self.r = r
         self.transcriber = transcriber
         self.executor = executor
+        # the session's (and role's) recent captioned speech: acoustic context for its next utterance
+        self.history = SessionHistory(cfg.stt_context_s, max_sessions=200)
+        # segments in hand at once (the consumer's concurrency) are decoded together, finals first
+        self.batcher: Batcher[DecodeItem, Transcript] = Batcher(
+            self._decode,
+            max_batch=cfg.stt_batch_max,
+            wait_s=cfg.stt_batch_wait_ms / 1000.0,
+            max_partials=cfg.stt_batch_max,  # under load the oldest partials go first
+        )
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         ctx = contextvars.copy_context()  # keep the session id on log lines written in the thread
@@ -119,8 +132,29 @@ class SttWorker:
             return False
         return bool(await self.pool.fetchval("SELECT 1 FROM sessions WHERE id = $1", session_id))
 
+    async def _decode(self, items: list[DecodeItem]) -> list[Transcript | BaseException]:
+        """One batched Whisper call; when it fails, each item alone (so one bad item fails only itself)."""
+        try:
+            return list(await self._in_thread(self.transcriber.transcribe_batch, items))
+        except Exception as e:
+            if len(items) == 1:
+                return [e]
+        out: list[Transcript | BaseException] = []
+        for it in items:
+            try:
+                out.append((await self._in_thread(self.transcriber.transcribe_batch, [it]))[0])
+            except Exception as e:
+                out.append(e)
+        return out
+
+    @staticmethod
+    def _history_key(seg: Segment) -> str:
+        return f"{seg.session_id}:{seg.role}"
+
     async def _transcribe(self, seg: Segment) -> Transcript:
-        result = await self._in_thread(self.transcriber.transcribe, seg.pcm, seg.lang)
+        ctx_pcm, ctx_text = self.history.context(self._history_key(seg))
+        item = DecodeItem(seg.pcm, seg.lang, context_pcm=ctx_pcm, context_text=ctx_text)
+        result = await self.batcher.submit(item, final=seg.final)
         if result.stt_seconds > 0:
             metrics.STT_SECONDS.observe(result.stt_seconds)
         return result
@@ -155,6 +189,7 @@ class SttWorker:
                     seg.id, result.rejected, result.speech_ms, result.no_speech_prob, result.avg_logprob, result.text,
                 )  # fmt: skip
                 return
+            self.history.add(self._history_key(seg), seg.pcm, result.text)
             caption = Caption(id=seg.id, role=seg.role, t0=seg.t0, t1=seg.t1, text=result.text, lang=result.lang)
             try:
                 inserted = await captions.insert_caption(self.pool, caption, seg.session_id, seg.seq)
@@ -183,7 +218,7 @@ class SttWorker:
             return
         try:
             result = await self._transcribe(seg)
-        except ModelUnavailable:
+        except (ModelUnavailable, Dropped):  # Dropped: newer partials were waiting
             return
         # the final of an utterance that does not go on carries this very audio: keep the result
         await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
@@ -250,7 +285,7 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         bus.STT_GROUP,
         bus.consumer_name("stt"),
         worker.handle,
-        concurrency=1,
+        concurrency=max(1, cfg.stt_batch_max),  # segments in hand at once: the batcher decodes them together
         claim_idle_ms=cfg.stt_claim_idle_ms,
         delete_acked=True,
         bytes_key=bus.STT_BACKLOG_BYTES,
@@ -274,6 +309,7 @@ async def serve(cfg: Config, stop: asyncio.Event) -> None:
         await consumer.stop()  # waits for the segment in hand; its entry is acked
         await tasks.close()
         await consumer.stop()  # a segment read while the loop was stopping
+        await worker.batcher.close()
         await runner.cleanup()
         await r.aclose()
         await pool.close()

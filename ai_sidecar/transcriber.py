@@ -14,12 +14,18 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from interview_room.config import Config
 
+from .context_window import HOP as HOP_SAMPLES
+from .context_window import DecodeItem, join_context, window_samples
 from .models import Models
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
 
 log = logging.getLogger("stt.transcriber")
 
@@ -28,6 +34,7 @@ MIN_SPEECH_MS = 250.0  # Silero must find at least this much speech in a segment
 NO_SPEECH_PROB = 0.6  # Whisper's own silence rule: no_speech_prob above this ...
 LOGPROB_FLOOR = -1.0  # ... together with avg_logprob below this
 GARBAGE_LOGPROB = -2.0  # so unsure that it is never a usable caption
+FULL_SAMPLES = 30 * SAMPLE_RATE  # Whisper's longest window
 MAX_COMPRESSION = 2.4  # "4x4x4x…" style loops compress far better than speech
 
 # What Whisper says over silence and noise (it learnt them from subtitle credits). Rejected when
@@ -167,6 +174,8 @@ class Transcriber:
         self.models = models or Models(cfg)
         self.beam_size = beam_size or cfg.stt_beam_size
         self.min_speech_ms = min_speech_ms
+        self.window_min_s = cfg.stt_window_min_s
+        self.window_step_s = cfg.stt_window_step_s
         self._lock = threading.Lock()
 
     def preload(self, langs: list[str]) -> list[str]:
@@ -226,3 +235,105 @@ class Transcriber:
         )
         result.rejected = guard(result)
         return result
+
+    def transcribe_batch(self, items: list[DecodeItem]) -> list[Transcript]:
+        """Several utterances (of any sessions) in one batched Whisper call per model; results in order.
+
+        Each window holds the item's context speech, a short gap and the utterance, cut to
+        ``window_samples`` (not padded to 30 s); the decoder is forced through the context text
+        (a prefix) and so emits only the utterance's words. Silero and the guards apply per item.
+        """
+        results: list[Transcript | None] = [None] * len(items)
+        groups: dict[tuple[str, int], list[tuple[int, np.ndarray, float, float, int]]] = {}
+        name = self.cfg.stt_model or ""
+        for i, it in enumerate(items):
+            audio = pcm_to_float(it.pcm)
+            duration = audio.size / SAMPLE_RATE
+            level = rms_dbfs(audio)
+            heard = speech_ms(audio)
+            if heard < self.min_speech_ms:
+                results[i] = Transcript("", it.lang, 1.0, 0.0, 0.0, duration, heard, level, 0.0, name, "vad_silero")
+                continue
+            # one call per language and window size: padding a short window to a long one costs encoder time
+            joined = len(
+                join_context(it.context_pcm if it.context_text else b"", it.pcm, FULL_SAMPLES - HOP_SAMPLES)[0]
+            )
+            key = (it.lang, window_samples(joined // 2, self.window_min_s, self.window_step_s))
+            groups.setdefault(key, []).append((i, audio, duration, level, int(heard)))
+        for (lang, _window), group in groups.items():
+            with self._lock:
+                name, model = self.models.for_language(lang)
+                t = time.perf_counter()
+                decoded = self._decode_group(model, lang, [items[g[0]] for g in group])
+                elapsed = time.perf_counter() - t
+            share = elapsed / len(group)
+            for (i, _audio, duration, level, heard), (text, out_lang, nsp, logprob, ratio) in zip(
+                group, decoded, strict=True
+            ):
+                r = Transcript(text, out_lang, nsp, logprob, ratio, duration, float(heard), level, share, name)
+                r.rejected = guard(r)
+                results[i] = r
+        return [r for r in results if r is not None]
+
+    def _decode_group(
+        self, model: WhisperModel, lang: str, items: list[DecodeItem]
+    ) -> list[tuple[str, str, float, float, float]]:
+        """(text, lang, no_speech_prob, avg_logprob, compression_ratio) per item, one ``generate`` call."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        language: str | None = None if lang in ("", "auto") else lang
+        if not model.model.is_multilingual:
+            language = "en"
+        fe = model.feature_extractor
+        cap = FULL_SAMPLES
+        audios: list[np.ndarray] = []
+        ctx_used: list[bool] = []
+        for it in items:
+            pcm, n_ctx = join_context(it.context_pcm if it.context_text else b"", it.pcm, cap - HOP_SAMPLES)
+            audios.append(pcm_to_float(pcm)[:cap])
+            ctx_used.append(n_ctx > 0)
+        n = window_samples(max(a.size for a in audios), self.window_min_s, self.window_step_s)
+        frames = n // fe.hop_length
+        feats = np.stack([fe(a, padding=max(0, n - a.size) + 160)[:, :frames] for a in audios])
+        sv = ctranslate2.StorageView.from_array(np.ascontiguousarray(feats.astype(np.float32)))
+        encoded = model.model.encode(sv, to_cpu=False)
+        if language is None:
+            langs = [x[0][0][2:-2] for x in model.model.detect_language(encoded)]
+        else:
+            langs = [language] * len(items)
+        prompts: list[list[int]] = []
+        tokenizers: list[Tokenizer] = []
+        prefixes: list[int] = []  # forced context tokens: CTranslate2 returns them with the new ones
+        for it, lg, use_ctx in zip(items, langs, ctx_used, strict=True):
+            tk = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=lg)
+            prompt: list[int] = []
+            if it.hints.strip():
+                prompt += [tk.sot_prev] + tk.encode(" " + it.hints.strip())[:100]
+            prompt += list(tk.sot_sequence) + [tk.no_timestamps]
+            prefix = tk.encode(" " + it.context_text.strip())[-120:] if use_ctx else []
+            prompts.append(prompt + prefix)
+            prefixes.append(len(prefix))
+            tokenizers.append(tk)
+        out = model.model.generate(
+            encoded,
+            prompts,
+            beam_size=self.beam_size,
+            max_length=448,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=list(get_suppressed_tokens(tokenizers[0], (-1,))),
+        )
+        decoded = []
+        for res, tk, lg, skip in zip(out, tokenizers, langs, prefixes, strict=True):
+            seq = res.sequences_ids[0]
+            tokens = [t for t in seq[skip:] if t < tk.eot]
+            seq_len = len(seq)
+            avg_logprob = res.scores[0] * seq_len / (seq_len + 1) if seq_len else 0.0
+            raw = tk.decode(tokens).strip()
+            decoded.append(
+                (clean_text(raw), lg, res.no_speech_prob, avg_logprob, get_compression_ratio(raw) if raw else 0.0)
+            )
+        return decoded

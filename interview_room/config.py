@@ -135,6 +135,15 @@ class Config:
     stt_preload: list[str] = field(default_factory=lambda: _languages("STT_PRELOAD", "en"))
     # a segment left unacked this long by a dead stt worker is claimed by another
     stt_claim_idle_ms: int = field(default_factory=lambda: _int("STT_CLAIM_IDLE_MS", 10_000, lo=1))
+    # Whisper window: the utterance (plus context) rounded up to STT_WINDOW_STEP_S, at least STT_WINDOW_MIN_S
+    # seconds (30 = faster-whisper's fixed 30 s window; shorter windows cost a fraction of the encoder)
+    stt_window_min_s: float = field(default_factory=lambda: _float("STT_WINDOW_MIN_S", 10.0))
+    stt_window_step_s: float = field(default_factory=lambda: _float("STT_WINDOW_STEP_S", 5.0))
+    # seconds of the session's previous captioned speech put before each utterance (0 = decode alone)
+    stt_context_s: float = field(default_factory=lambda: _float("STT_CONTEXT_S", 6.0))
+    # utterances of any sessions decoded in one batched call: at most this many, waiting at most this long
+    stt_batch_max: int = field(default_factory=lambda: _int("STT_BATCH_MAX", 8, lo=1))
+    stt_batch_wait_ms: int = field(default_factory=lambda: _int("STT_BATCH_WAIT_MS", 0, lo=0))
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))
     ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
     turn_secret: str = field(default_factory=lambda: _env("TURN_SECRET", ""))  # coturn static-auth-secret

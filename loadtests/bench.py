@@ -4,7 +4,11 @@
 
 Prints, per N: end-of-speech -> final-caption latency p50/p95 (client clock: caption received
 minus the wall time the utterance's last sample was sent), caption WER against the references,
-CPU% and RSS of each stack process, frames dropped (media node counter) and client pacing stalls.
+CPU% and RSS of each stack process, the stt worker's CPU-seconds and captions per stt CPU-second,
+the client's own CPU-seconds, frames dropped (media node counter) and client pacing stalls.
+First it prints the floor: the 100 ms end-of-speech wait + the median time of one Whisper call on
+the script's utterances (decoded here, as the stt worker decodes them: same settings from the
+environment, each with the previous utterance as context); ``--no-floor`` skips it.
 Traffic goes only to the given loopback URL; every peer stops after --seconds. The peers' new
 accounts are verified in the stack's database: set DATABASE_URL (``interview-room infra`` prints it).
 """
@@ -125,15 +129,56 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+def whisper_floor() -> tuple[float, float]:
+    """(floor, median Whisper call seconds) for the script's utterances, decoded in this process."""
+    import statistics
+    import wave
+
+    from ai_sidecar.context_window import DecodeItem, SessionHistory
+    from ai_sidecar.transcriber import Transcriber
+    from interview_room.config import Config
+
+    tr = Transcriber(Config())
+    hist = SessionHistory(tr.cfg.stt_context_s)
+    pcms = []
+    for name in SCRIPT:
+        with wave.open(str(FIXTURES / name)) as w:
+            pcms.append(w.readframes(w.getnframes()))
+    tr.transcribe_batch([DecodeItem(pcms[0])])  # warm-up
+    times = []
+    for _ in range(2):
+        for pcm in pcms:
+            ctx, text = hist.context("bench")
+            t = time.perf_counter()
+            r = tr.transcribe_batch([DecodeItem(pcm, context_pcm=ctx, context_text=text)])[0]
+            times.append(time.perf_counter() - t)
+            if r.ok:
+                hist.add("bench", pcm, r.text)
+    med = statistics.median(times)
+    return 0.100 + med, med
+
+
+def cpu_seconds(p: psutil.Process) -> float:
+    try:
+        t = p.cpu_times()
+    except psutil.Error:
+        return float("nan")
+    return t.user + t.system
+
+
 async def run_level(args: argparse.Namespace, n: int) -> dict[str, Any]:
     procs = stack_processes(args.url)
     for p in procs.values():
         p.cpu_percent(None)
+    me = psutil.Process()
+    cpu0 = {k: cpu_seconds(p) for k, p in procs.items()}
+    me0 = cpu_seconds(me)
     dropped0 = media_counter(args.media_url, "ir_audio_frames_dropped_total")
     t0 = time.monotonic()
     results = await asyncio.gather(*(run_peer(args.url, args.seconds, i * 0.37, args.hangover) for i in range(n)))
     elapsed = time.monotonic() - t0
     cpu = {k: p.cpu_percent(None) for k, p in procs.items()}
+    cpu_s = {k: cpu_seconds(p) - cpu0[k] for k, p in procs.items()}
     rss = {k: p.memory_info().rss / 2**20 for k, p in procs.items()}
     lat = [x for r in results for x in r.latencies]
     refs = [x for r in results for x in r.refs]
@@ -148,6 +193,9 @@ async def run_level(args: argparse.Namespace, n: int) -> dict[str, Any]:
         "missing": sum(r.missing for r in results),
         "wer": wer,
         "cpu": cpu,
+        "stt_cpu_s": cpu_s.get("stt", float("nan")),
+        "client_cpu_s": cpu_seconds(me) - me0,
+        "load": psutil.getloadavg()[0],
         "rss": rss,
         "dropped": media_counter(args.media_url, "ir_audio_frames_dropped_total") - dropped0,
         "stalls": sum(r.stalls for r in results),
@@ -162,18 +210,28 @@ def main() -> None:
     ap.add_argument("--peers", default="1,5,10")
     ap.add_argument("--hangover", default="balanced", choices=("short", "balanced", "long"))
     ap.add_argument("--seconds", type=float, default=40.0, help="speech per peer (bounded)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the Whisper floor measurement")
     args = ap.parse_args()
     levels = [int(x) for x in args.peers.split(",")]
-    print("| N | captions | missing | p50 s | p95 s | WER | CPU% signaling/media/stt/llm | RSS MB media/stt | dropped | stalls | errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    floor = float("nan")
+    if not args.no_floor:
+        floor, med = whisper_floor()
+        print(f"floor {floor:.3f} s = 0.100 s end-of-speech wait + median Whisper call {med:.3f} s", flush=True)
+    print(
+        "| N | captions | missing | p50 s | p95 s | p50 - floor | WER | CPU% signaling/media/stt/llm | stt CPU s "
+        "| captions per stt CPU s | client CPU s | load | RSS MB media/stt | dropped | stalls | errors |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in levels:
         r = asyncio.run(run_level(args, n))
         cpu = "/".join(f"{r['cpu'].get(k, float('nan')):.0f}" for k in PARTS)
         rss = "/".join(f"{r['rss'].get(k, float('nan')):.0f}" for k in ("media", "stt"))
         errs = "; ".join(sorted(set(r["errors"])))[:120]
+        per = r["captions"] / r["stt_cpu_s"] if r["stt_cpu_s"] > 0 else float("nan")
         print(
-            f"| {n} | {r['captions']} | {r['missing']} | {r['p50']:.2f} | {r['p95']:.2f} | {r['wer']:.3f} | {cpu} | {rss} "
-            f"| {r['dropped']:.0f} | {r['stalls']} | {errs or '-'} |",
+            f"| {n} | {r['captions']} | {r['missing']} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p50'] - floor:+.2f} "
+            f"| {r['wer']:.3f} | {cpu} | {r['stt_cpu_s']:.1f} | {per:.2f} | {r['client_cpu_s']:.1f} | {r['load']:.1f} "
+            f"| {rss} | {r['dropped']:.0f} | {r['stalls']} | {errs or '-'} |",
             flush=True,
         )
         if n != levels[-1]:
