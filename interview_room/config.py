@@ -90,6 +90,15 @@ def _list(name: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ListenConfig:
+    """``interview-room listen`` runs on the user's own computer, not the server: its two settings only
+    (the server's Config would refuse to start over server settings it does not use)."""
+
+    server: str = field(default_factory=lambda: _env("INTERVIEW_ROOM_URL", ""))  # the room's address
+    ice_hosts: list[str] = field(default_factory=lambda: _list("ICE_HOSTS"))
+
+
+@dataclass(frozen=True)
 class Config:
     http_host: str = field(default_factory=lambda: _env("HTTP_HOST", "127.0.0.1"))
     http_port: int = field(default_factory=lambda: _int("HTTP_PORT", 8080))

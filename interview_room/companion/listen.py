@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import aiohttp
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 
+from interview_room.config import ListenConfig
 from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_hosts
 
 from .sources import SourceError, list_devices, open_source
@@ -160,7 +160,7 @@ async def run(args: argparse.Namespace) -> int:
     except SourceError as e:
         print(f"interview-room listen: {e}", file=sys.stderr)
         return EXIT_ERROR
-    ice_hosts = [h.strip() for h in os.environ.get("ICE_HOSTS", "").split(",") if h.strip()]
+    ice_hosts = ListenConfig().ice_hosts
     companion = Companion(args.server, args.code, SourceTrack(source), ice_hosts)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -191,7 +191,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--code", help='the code the room shows after "Connect computer audio" (asked for when left out)')
     p.add_argument(
         "--server",
-        default=os.environ.get("INTERVIEW_ROOM_URL", DEFAULT_SERVER),
+        default=ListenConfig().server or DEFAULT_SERVER,
         help=f"the room's address (env INTERVIEW_ROOM_URL; default {DEFAULT_SERVER})",
     )
     p.add_argument("--device", help="the capture device (see --list-devices); default: what the computer plays")
