@@ -205,6 +205,10 @@ class Config:
     stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
     stripe_api_base: str = field(default_factory=lambda: _env("STRIPE_API_BASE", ""))
+    paypal_client_id: str = field(default_factory=lambda: _env("PAYPAL_CLIENT_ID", ""))
+    paypal_client_secret: str = field(default_factory=lambda: _env("PAYPAL_CLIENT_SECRET", ""), repr=False)
+    paypal_webhook_id: str = field(default_factory=lambda: _env("PAYPAL_WEBHOOK_ID", ""))
+    paypal_api_base: str = field(default_factory=lambda: _env("PAYPAL_API_BASE", "https://api-m.paypal.com"))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     # links the web client's Links page shows; empty (or not an https?:// address / e-mail) = the link is hidden
     source_url: str = field(default_factory=lambda: _env("SOURCE_URL", ""))
