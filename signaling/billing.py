@@ -259,7 +259,9 @@ async def list_packages(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "packages": [p.to_json() for p in packages],
-            "gateways": [{"name": g.name, "configured": g.configured()} for g in gws.values()],
+            "gateways": [
+                {"name": g.name, "configured": g.configured(), "monthly": g.supports_monthly} for g in gws.values()
+            ],
         }
     )
 

@@ -73,7 +73,7 @@ async def test_paypal_is_listed_and_creates_an_order(pp: Api, fake_paypal: FakeP
     token, _ = await pp.register()
     status, body = await pp.call("GET", "/api/packages", token)
     assert status == 200
-    assert {"name": "paypal", "configured": True} in body["gateways"]
+    assert {"name": "paypal", "configured": True, "monthly": False} in body["gateways"]
     payment_id, order_id = await _checkout(pp, fake_paypal, token)
     sent = next(r for r in fake_paypal.requests if r["path"] == "/v2/checkout/orders" and r["body"]["purchase_units"][0]["custom_id"] == payment_id)
     unit = sent["body"]["purchase_units"][0]
@@ -204,7 +204,7 @@ async def test_without_paypal_keys_checkout_says_not_configured(infra: Infra) ->
     async with running_app(infra, paypal_client_id="", paypal_client_secret="", paypal_webhook_id="") as api:
         token, _ = await api.register()
         _, body = await api.call("GET", "/api/packages", token)
-        assert {"name": "paypal", "configured": False} in body["gateways"]
+        assert {"name": "paypal", "configured": False, "monthly": False} in body["gateways"]
         status, body = await api.call("POST", "/api/checkout", token, json={"package_id": "starter", "gateway": "paypal"})
         assert status == 503 and body["error"]["code"] == "payments_not_configured"
 
