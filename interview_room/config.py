@@ -220,6 +220,8 @@ class Config:
     record_video: str = field(default_factory=lambda: _env("RECORD_VIDEO", "answers"))
     # recruiters: erase candidates (recordings included) this many days after they finished (0 = keep)
     candidate_retention_days: float = field(default_factory=lambda: _float("CANDIDATE_RETENTION_DAYS", 0.0))
+    # assistant and mock sessions (their recordings, transcripts, reports) are erased this long after they ended
+    session_retention_days: float = field(default_factory=lambda: _float("SESSION_RETENTION_DAYS", 0.0))
     # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
     reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
     # candidate links: attempts per question that may be abandoned on top of its retakes (a closed tab,

@@ -38,6 +38,7 @@ class Api:
     base: str
     http: aiohttp.ClientSession
     pool: Any = None
+    app: Any = None
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = dict(kw.pop("headers", {}))
@@ -86,7 +87,7 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
     await server.start_server()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield Api(str(server.make_url("")).rstrip("/"), http, pool)
+            yield Api(str(server.make_url("")).rstrip("/"), http, pool, app)
     finally:
         await server.close()
         await pool.close()
