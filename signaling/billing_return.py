@@ -43,7 +43,12 @@ async def payment_return(request: web.Request) -> web.Response:
     pool = services(request).pool
     p = await credits.get_payment(pool, payment_id)
     order_ref = request.query.get("token")
-    if p is None or p.user_id != current_user(request).id or p.gateway != gw.name or (order_ref is not None and order_ref != p.gateway_ref):
+    if (
+        p is None
+        or p.user_id != current_user(request).id
+        or p.gateway != gw.name
+        or (order_ref is not None and order_ref != p.gateway_ref)
+    ):
         raise ApiError(404, "not_found", "No such payment")
     if p.status == "paid":
         raise _back(p.id, "success")

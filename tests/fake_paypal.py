@@ -89,26 +89,39 @@ class FakePayPal:
     async def _token(self, request: web.Request) -> web.Response:
         expected = "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if request.headers.get("Authorization") != expected:
-            return web.json_response({"error": "invalid_client", "error_description": "Client Authentication failed"}, status=401)
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "Client Authentication failed"}, status=401
+            )
         form = await request.post()
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
         token = "A21AA" + secrets.token_urlsafe(24)
         self.tokens.add(token)
-        return web.json_response({"scope": "https://uri.paypal.com/services/payments", "access_token": token,
-                                  "token_type": "Bearer", "app_id": "APP-FAKE", "expires_in": 32400})
+        return web.json_response(
+            {
+                "scope": "https://uri.paypal.com/services/payments",
+                "access_token": token,
+                "token_type": "Bearer",
+                "app_id": "APP-FAKE",
+                "expires_in": 32400,
+            }
+        )
 
     async def _json(self, request: web.Request) -> Any:
         if request.content_type != "application/json":
             raise web.HTTPUnsupportedMediaType(text="PayPal takes JSON")
         raw = await request.text()
         body = json.loads(raw) if raw else {}
-        self.requests.append({"method": request.method, "path": request.path, "body": body, "headers": dict(request.headers)})
+        self.requests.append(
+            {"method": request.method, "path": request.path, "body": body, "headers": dict(request.headers)}
+        )
         return body
 
     async def _create_order(self, request: web.Request) -> web.Response:
         if not self._bearer_ok(request):
-            return _error(401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid authentication credentials")
+            return _error(
+                401, "AUTHENTICATION_FAILURE", "Authentication failed due to invalid authentication credentials"
+            )
         body = await self._json(request)
         rid = request.headers.get("PayPal-Request-Id")
         if rid:
@@ -138,7 +151,11 @@ class FakePayPal:
         out = {k: v for k, v in order.items() if not k.startswith("_")}
         out["links"] = [
             {"href": f"{self.api_base}/v2/checkout/orders/{order['id']}", "rel": "self", "method": "GET"},
-            {"href": f"https://www.sandbox.paypal.com/checkoutnow?token={order['id']}", "rel": "payer-action", "method": "GET"},
+            {
+                "href": f"https://www.sandbox.paypal.com/checkoutnow?token={order['id']}",
+                "rel": "payer-action",
+                "method": "GET",
+            },
         ]
         return out
 
@@ -170,7 +187,9 @@ class FakePayPal:
             "custom_id": unit.get("custom_id"),
             "final_capture": True,
             "supplementary_data": {"related_ids": {"order_id": order["id"]}},
-            "links": [{"href": f"{self.api_base}/v2/payments/captures/{cid}/refund", "rel": "refund", "method": "POST"}],
+            "links": [
+                {"href": f"{self.api_base}/v2/payments/captures/{cid}/refund", "rel": "refund", "method": "POST"}
+            ],
             "_refunded": 0,
         }
         self.captures[cid] = capture
@@ -185,14 +204,25 @@ class FakePayPal:
         capture = self.captures.get(request.match_info["id"])
         if capture is None:
             return _error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.", "INVALID_RESOURCE_ID")
-        return web.json_response(self.refund(capture["id"], _cents(body["amount"]["value"]) if body.get("amount") else None)["resource"], status=201)
+        return web.json_response(
+            self.refund(capture["id"], _cents(body["amount"]["value"]) if body.get("amount") else None)["resource"],
+            status=201,
+        )
 
     async def _verify(self, request: web.Request) -> web.Response:
         if not self._bearer_ok(request):
             return _error(401, "AUTHENTICATION_FAILURE", "Authentication failed")
         body = await self._json(request)
         self.verify_calls += 1
-        required = ("auth_algo", "cert_url", "transmission_id", "transmission_sig", "transmission_time", "webhook_id", "webhook_event")
+        required = (
+            "auth_algo",
+            "cert_url",
+            "transmission_id",
+            "transmission_sig",
+            "transmission_time",
+            "webhook_id",
+            "webhook_event",
+        )
         if any(not body.get(k) for k in required):
             return _error(400, "VALIDATION_ERROR", "Invalid request - see details", "MISSING_REQUIRED_PARAMETER")
         issued = self.sent.get(body["transmission_id"])
@@ -215,8 +245,14 @@ class FakePayPal:
 
     def capture_completed(self, capture_id: str) -> dict[str, Any]:
         cap = {k: v for k, v in self.captures[capture_id].items() if not k.startswith("_")}
-        return {"id": _rid("WH-"), "event_version": "1.0", "resource_type": "capture",
-                "event_type": "PAYMENT.CAPTURE.COMPLETED", "summary": "Payment completed", "resource": cap}
+        return {
+            "id": _rid("WH-"),
+            "event_version": "1.0",
+            "resource_type": "capture",
+            "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "summary": "Payment completed",
+            "resource": cap,
+        }
 
     def refund(self, capture_id: str, cents: int | None = None) -> dict[str, Any]:
         """Refund (part of) a capture as the merchant's dashboard would; returns the webhook event PayPal sends."""
@@ -232,14 +268,22 @@ class FakePayPal:
             "status": "COMPLETED",
             "amount": {"currency_code": currency, "value": _value(cents)},
             "custom_id": cap.get("custom_id"),
-            "seller_payable_breakdown": {"total_refunded_amount": {"currency_code": currency, "value": _value(cap["_refunded"])}},
+            "seller_payable_breakdown": {
+                "total_refunded_amount": {"currency_code": currency, "value": _value(cap["_refunded"])}
+            },
             "links": [
                 {"href": f"{self.api_base}/v2/payments/refunds/x", "rel": "self", "method": "GET"},
                 {"href": f"{self.api_base}/v2/payments/captures/{capture_id}", "rel": "up", "method": "GET"},
             ],
         }
-        return {"id": _rid("WH-"), "event_version": "1.0", "resource_type": "refund",
-                "event_type": "PAYMENT.CAPTURE.REFUNDED", "summary": "A payment was refunded", "resource": resource}
+        return {
+            "id": _rid("WH-"),
+            "event_version": "1.0",
+            "resource_type": "refund",
+            "event_type": "PAYMENT.CAPTURE.REFUNDED",
+            "summary": "A payment was refunded",
+            "resource": resource,
+        }
 
     def webhook_headers(self, body: str) -> dict[str, str]:
         """PayPal's delivery headers for ``body``; the fake remembers them so verification says SUCCESS."""

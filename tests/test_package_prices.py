@@ -47,7 +47,9 @@ async def test_a_fresh_database_has_the_new_prices(empty_db: str) -> None:
 async def test_packages_an_admin_edited_keep_their_values(empty_db: str) -> None:
     conn = await asyncpg.connect(empty_db)
     try:
-        await conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         for path in db.migration_files():
             if path.stem >= "013":
                 break

@@ -75,7 +75,11 @@ async def test_paypal_is_listed_and_creates_an_order(pp: Api, fake_paypal: FakeP
     assert status == 200
     assert {"name": "paypal", "configured": True, "monthly": False} in body["gateways"]
     payment_id, order_id = await _checkout(pp, fake_paypal, token)
-    sent = next(r for r in fake_paypal.requests if r["path"] == "/v2/checkout/orders" and r["body"]["purchase_units"][0]["custom_id"] == payment_id)
+    sent = next(
+        r
+        for r in fake_paypal.requests
+        if r["path"] == "/v2/checkout/orders" and r["body"]["purchase_units"][0]["custom_id"] == payment_id
+    )
     unit = sent["body"]["purchase_units"][0]
     assert unit["amount"] == {"currency_code": "USD", "value": "9.99"}
     assert sent["body"]["intent"] == "CAPTURE"
@@ -87,7 +91,9 @@ async def test_paypal_is_listed_and_creates_an_order(pp: Api, fake_paypal: FakeP
 
 async def test_monthly_plans_are_not_sold_through_paypal(pp: Api) -> None:
     token, _ = await pp.register()
-    status, body = await pp.call("POST", "/api/checkout", token, json={"package_id": "pro_monthly", "gateway": "paypal"})
+    status, body = await pp.call(
+        "POST", "/api/checkout", token, json={"package_id": "pro_monthly", "gateway": "paypal"}
+    )
     assert status == 400 and body["error"]["code"] == "gateway_unsupported"
 
 
@@ -103,7 +109,11 @@ async def test_capture_credits_once_when_return_and_webhook_both_arrive(pp: Api,
     assert (purchase["status"], purchase["amount_cents"]) == ("paid", 999)
 
     # the webhook for the same capture, then its redelivery, then the return once more: nothing more
-    capture_id = next(iter(c for c, v in fake_paypal.captures.items() if v["supplementary_data"]["related_ids"]["order_id"] == order_id))
+    capture_id = next(
+        iter(
+            c for c, v in fake_paypal.captures.items() if v["supplementary_data"]["related_ids"]["order_id"] == order_id
+        )
+    )
     event = fake_paypal.capture_completed(capture_id)
     for _ in range(2):
         status, body = await _webhook(pp, fake_paypal, event)
@@ -136,12 +146,16 @@ async def _capture_directly(fake: FakePayPal, order_id: str) -> tuple[int, Any]:
 
     async with aiohttp.ClientSession() as http:
         async with http.post(
-            f"{fake.api_base}/v1/oauth2/token", data={"grant_type": "client_credentials"},
-            headers={"Authorization": "Basic " + base64.b64encode(f"{fake.client_id}:{fake.client_secret}".encode()).decode()},
+            f"{fake.api_base}/v1/oauth2/token",
+            data={"grant_type": "client_credentials"},
+            headers={
+                "Authorization": "Basic " + base64.b64encode(f"{fake.client_id}:{fake.client_secret}".encode()).decode()
+            },
         ) as r:
             tok = (await r.json())["access_token"]
         async with http.post(
-            f"{fake.api_base}/v2/checkout/orders/{order_id}/capture", json={},
+            f"{fake.api_base}/v2/checkout/orders/{order_id}/capture",
+            json={},
             headers={"Authorization": f"Bearer {tok}"},
         ) as r:
             return r.status, await r.json()
@@ -159,8 +173,9 @@ async def test_forged_webhooks_change_nothing(pp: Api, fake_paypal: FakePayPal) 
     status, body = await _webhook(pp, fake_paypal, event, forge=True)  # PayPal's verification says FAILURE
     assert status == 400 and body["error"]["code"] == "invalid_signature"
     assert fake_paypal.verify_calls == before + 1
-    status, body = await pp.call("POST", "/api/webhooks/paypal", data=json.dumps(event).encode(),
-                                 headers={"Content-Type": "application/json"})  # no PayPal headers at all
+    status, body = await pp.call(
+        "POST", "/api/webhooks/paypal", data=json.dumps(event).encode(), headers={"Content-Type": "application/json"}
+    )  # no PayPal headers at all
     assert status == 400 and body["error"]["code"] == "invalid_signature"
     assert await pp.balance(token) == pytest.approx(FREE)
     assert (await _purchase(pp, token, payment_id))["status"] == "pending"
@@ -205,11 +220,15 @@ async def test_without_paypal_keys_checkout_says_not_configured(infra: Infra) ->
         token, _ = await api.register()
         _, body = await api.call("GET", "/api/packages", token)
         assert {"name": "paypal", "configured": False, "monthly": False} in body["gateways"]
-        status, body = await api.call("POST", "/api/checkout", token, json={"package_id": "starter", "gateway": "paypal"})
+        status, body = await api.call(
+            "POST", "/api/checkout", token, json={"package_id": "starter", "gateway": "paypal"}
+        )
         assert status == 503 and body["error"]["code"] == "payments_not_configured"
 
 
-async def test_the_client_secret_is_never_logged(pp: Api, fake_paypal: FakePayPal, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_client_secret_is_never_logged(
+    pp: Api, fake_paypal: FakePayPal, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     token, _ = await pp.register()
     _, order_id = await _checkout(pp, fake_paypal, token)
@@ -217,4 +236,6 @@ async def test_the_client_secret_is_never_logged(pp: Api, fake_paypal: FakePayPa
     assert fake_paypal.client_secret not in caplog.text
     from signaling.gateways.paypal import PayPalGateway
 
-    assert fake_paypal.client_secret not in repr(PayPalGateway("id", fake_paypal.client_secret, "wh", fake_paypal.api_base))
+    assert fake_paypal.client_secret not in repr(
+        PayPalGateway("id", fake_paypal.client_secret, "wh", fake_paypal.api_base)
+    )

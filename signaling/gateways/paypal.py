@@ -172,7 +172,10 @@ class PayPalGateway(Gateway):
                     "reference_id": pay.id,
                     "custom_id": pay.id,
                     "description": pkg.name[:127],
-                    "amount": {"currency_code": pay.currency.upper(), "value": to_value(pay.amount_cents, pay.currency)},
+                    "amount": {
+                        "currency_code": pay.currency.upper(),
+                        "value": to_value(pay.amount_cents, pay.currency),
+                    },
                 }
             ],
             "payment_source": {
@@ -201,9 +204,7 @@ class PayPalGateway(Gateway):
         status, body = await self._call(
             "POST", f"/v2/checkout/orders/{order_id}/capture", {}, request_id=f"capture-{order_id}"
         )
-        if status == 422 and any(
-            _get(d, "issue") == "ORDER_ALREADY_CAPTURED" for d in (_get(body, "details") or [])
-        ):
+        if status == 422 and any(_get(d, "issue") == "ORDER_ALREADY_CAPTURED" for d in (_get(body, "details") or [])):
             status, body = await self._call("GET", f"/v2/checkout/orders/{order_id}", None)
         if status not in (200, 201):
             log.warning("paypal capture refused order=%s status=%s", order_id, status)
