@@ -200,7 +200,7 @@ async def test_without_stripe_keys_paid_packages_are_unavailable_and_free_credit
     _, overview = await unpaid.call("GET", "/api/billing", token)
     assert overview["purchases"] == [] and overview["credits_seconds"] == FREE
     _, pk = await unpaid.call("GET", "/api/packages", token)
-    assert {"name": "stripe", "configured": False} in pk["gateways"]
+    assert {"name": "stripe", "configured": False, "monthly": True} in pk["gateways"]
     # nor can a webhook be verified without the secret
     status, body = await unpaid.webhook('{"id":"evt_x","object":"event"}', "t=1,v1=00")
     assert status == 503 and body["error"]["code"] == "payments_not_configured"
