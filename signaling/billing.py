@@ -485,7 +485,13 @@ async def admin_confirm(request: web.Request) -> web.Response:
 
 @routes.post("/api/admin/payments/{payment_id}/refund")
 async def admin_refund(request: web.Request) -> web.Response:
-    """An offline invoice was refunded in full: its unused credits are removed."""
+    """An offline invoice was refunded in full, or a payment of a gateway that refunds from here (PayPal) is
+    refunded in full at the provider: its unused credits are removed (once, however often this is called)."""
+    _require_admin(request)
+    p = await credits.get_payment(services(request).pool, _payment_id(request))
+    gw = _gateway(request, p.gateway) if p is not None else None
+    if p is not None and gw is not None and gw.refunds_here:
+        return await billing_return.gateway_refund(request, gw, p)
     p = await _admin_payment(request)
     ev = GatewayEvent(
         gateway="manual",

@@ -52,6 +52,7 @@ class FakePayPal:
     sent: dict[str, tuple[str, str]] = field(default_factory=dict)  # transmission id → (signature, body)
     requests: list[dict[str, Any]] = field(default_factory=list)
     verify_calls: int = 0
+    refund_events: list[dict[str, Any]] = field(default_factory=list)  # webhooks owed for refunds made over the API
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -204,10 +205,13 @@ class FakePayPal:
         capture = self.captures.get(request.match_info["id"])
         if capture is None:
             return _error(404, "RESOURCE_NOT_FOUND", "The specified resource does not exist.", "INVALID_RESOURCE_ID")
-        return web.json_response(
-            self.refund(capture["id"], _cents(body["amount"]["value"]) if body.get("amount") else None)["resource"],
-            status=201,
-        )
+        if capture["status"] == "REFUNDED":
+            return _error(
+                422, "UNPROCESSABLE_ENTITY", "The capture has already been fully refunded", "CAPTURE_FULLY_REFUNDED"
+            )
+        event = self.refund(capture["id"], _cents(body["amount"]["value"]) if body.get("amount") else None)
+        self.refund_events.append(event)
+        return web.json_response(event["resource"], status=201)
 
     async def _verify(self, request: web.Request) -> web.Response:
         if not self._bearer_ok(request):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,8 @@ import pytest_asyncio
 from conftest import Infra
 from fake_paypal import FakePayPal
 from test_billing import FREE, STARTER, Api, running_app
+
+PP_ADMIN = f"ppadmin-{uuid.uuid4().hex[:8]}@example.com"
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -34,6 +37,7 @@ async def pp(infra: Infra, fake_paypal: FakePayPal) -> AsyncIterator[Api]:
         paypal_client_secret=fake_paypal.client_secret,
         paypal_webhook_id=fake_paypal.webhook_id,
         paypal_api_base=fake_paypal.api_base,
+        admin_emails=[PP_ADMIN],
     ) as api:
         yield api
 
@@ -239,3 +243,34 @@ async def test_the_client_secret_is_never_logged(
     assert fake_paypal.client_secret not in repr(
         PayPalGateway("id", fake_paypal.client_secret, "wh", fake_paypal.api_base)
     )
+
+
+async def test_an_admin_refunds_at_paypal_and_the_credits_go_once(pp: Api, fake_paypal: FakePayPal) -> None:
+    token, _ = await pp.register()
+    payment_id, order_id = await _checkout(pp, fake_paypal, token)
+    await _return(pp, token, fake_paypal.approve(order_id))
+    assert await pp.balance(token) == pytest.approx(FREE + STARTER)
+    admin, _ = await pp.register(PP_ADMIN)
+
+    status, body = await pp.call("POST", f"/api/admin/payments/{payment_id}/refund", token)
+    assert status == 403  # not an admin: nothing refunded
+    assert await pp.balance(token) == pytest.approx(FREE + STARTER)
+
+    status, body = await pp.call("POST", f"/api/admin/payments/{payment_id}/refund", admin)
+    assert status == 200, body
+    assert (body["outcome"], body["payment"]["status"], body["payment"]["refunded_cents"]) == (
+        "refunded",
+        "refunded",
+        999,
+    )
+    capture_id = next(c for c, v in fake_paypal.captures.items() if v["custom_id"] == payment_id)
+    assert fake_paypal.captures[capture_id]["status"] == "REFUNDED"
+    assert await pp.balance(token) == pytest.approx(FREE)
+    # PayPal's webhook for that refund, twice, and the admin's second click: nothing more
+    for _ in range(2):
+        status, _ = await _webhook(pp, fake_paypal, fake_paypal.refund_events[-1])
+        assert status == 200
+    status, body = await pp.call("POST", f"/api/admin/payments/{payment_id}/refund", admin)
+    assert status == 200 and body["outcome"] == "already_applied"
+    assert len([e for e in fake_paypal.refund_events if e["resource"]["custom_id"] == payment_id]) == 1
+    assert await pp.balance(token) == pytest.approx(FREE)

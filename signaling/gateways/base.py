@@ -69,6 +69,7 @@ class Gateway(ABC):
     name: str = ""
     has_webhooks: bool = True
     supports_monthly: bool = True  # False: monthly plans answer 400 gateway_unsupported
+    refunds_here: bool = False  # True: an admin's refund (POST /api/admin/payments/{id}/refund) goes through ``refund``
 
     @abstractmethod
     def configured(self) -> bool:
@@ -90,6 +91,11 @@ class Gateway(ABC):
         """The browser came back from the provider; gateways that must act then (PayPal captures) answer
         the resulting event. Default: nothing (credits come from webhooks only)."""
         return None
+
+    async def refund(self, payment: Payment, amount_cents: int | None = None) -> GatewayEvent:
+        """Refund (all of, when ``amount_cents`` is None) a paid payment at the provider; the provider's answer
+        as a ``refunded`` event (cumulative, so applying it and the provider's later webhook takes credits once)."""
+        raise GatewayError(f"refunds of {self.name} payments are made in its own dashboard")
 
     async def close(self) -> None:
         """Release connections (called on application cleanup)."""

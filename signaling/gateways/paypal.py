@@ -29,6 +29,8 @@ from typing import Any
 
 import aiohttp
 
+from interview_room.store.credits import Payment
+
 from .base import (
     CheckoutRequest,
     CheckoutStart,
@@ -95,6 +97,7 @@ def _currency(amount: Any) -> str | None:
 class PayPalGateway(Gateway):
     name = "paypal"
     supports_monthly = False
+    refunds_here = True
 
     def __init__(self, client_id: str, client_secret: str, webhook_id: str, api_base: str = "") -> None:
         self.client_id = client_id
@@ -217,17 +220,31 @@ class PayPalGateway(Gateway):
             return None
         return await self.capture(order_id)
 
-    async def refund(self, capture_id: str, amount_cents: int | None, currency: str, payment_id: str) -> dict[str, Any]:
-        """Refund a capture (all of it when ``amount_cents`` is None); PayPal then sends PAYMENT.CAPTURE.REFUNDED."""
+    async def refund(self, payment: Payment, amount_cents: int | None = None) -> GatewayEvent:
+        """Refund a capture (all of it when ``amount_cents`` is None); PayPal's answer is translated like the
+        PAYMENT.CAPTURE.REFUNDED webhook that follows it (cumulative total, so both together refund once)."""
+        if not payment.payment_intent_ref:
+            raise GatewayError("this payment has no PayPal capture to refund")
         body: dict[str, Any] = {}
         if amount_cents is not None:
-            body["amount"] = {"currency_code": currency.upper(), "value": to_value(amount_cents, currency)}
+            body["amount"] = {
+                "currency_code": payment.currency.upper(),
+                "value": to_value(amount_cents, payment.currency),
+            }
         status, out = await self._call(
-            "POST", f"/v2/payments/captures/{capture_id}/refund", body, request_id=f"refund-{payment_id}-{amount_cents}"
+            "POST",
+            f"/v2/payments/captures/{payment.payment_intent_ref}/refund",
+            body,
+            request_id=f"refund-{payment.id}-{amount_cents}",
         )
-        if status not in (200, 201):
+        if status not in (200, 201) or not isinstance(out, Mapping):
+            log.warning("paypal refund refused payment=%s status=%s", payment.id, status)
             raise GatewayError(self._refusal(out))
-        return dict(out)
+        event = {"id": f"refund:{out.get('id')}", "event_type": "PAYMENT.CAPTURE.REFUNDED", "resource": out}
+        ev = translate(event)
+        if not ev.payment_intent_refs:  # the answer did not link its capture: we know it
+            ev = GatewayEvent(**{**ev.__dict__, "payment_intent_refs": [payment.payment_intent_ref]})
+        return ev
 
     async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         if not self.configured() or not self.webhook_id:
