@@ -112,7 +112,10 @@ async def export(request: web.Request) -> web.StreamResponse:
         )
         await put("account.json", _dumps(await account_data.account_row(svc.pool, user.id)))
         await put("billing.json", _dumps(await account_data.billing_rows(svc.pool, user.id)))
-        for es in await account_data.export_sessions(svc.pool, user.id):
+        for sid in await account_data.export_session_ids(svc.pool, user.id):
+            es = await account_data.export_session(svc.pool, user.id, sid)
+            if es is None:  # deleted while exporting
+                continue
             folder = f"sessions/{es.created_at:%Y-%m-%d}_{es.id}"
             tables = await account_data.session_tables(svc.pool, user.id, es.id)
             await put(f"{folder}/session.json", _dumps({"session": es.row, **tables}))

@@ -148,6 +148,12 @@ async def test_delete_needs_the_password_and_then_removes_everything_but_the_ano
         await api.pool.fetchval("SELECT sum(seconds) FROM credit_ledger WHERE user_id = $1", alice.user_id)
     )
 
+    status, body = await api.call(
+        "DELETE", "/api/me", alice.token, data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and "error" in body
+    status, body = await api.call("DELETE", "/api/me", alice.token, json={"password": 5})
+    assert status == 400 and body["error"]["code"] == "validation_error"
     status, body = await api.call("DELETE", "/api/me", alice.token, json={})
     assert status == 400 and body["error"]["field"] == "password"
     status, body = await api.call("DELETE", "/api/me", alice.token, json={"password": "wrong-password-1"})

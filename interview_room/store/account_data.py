@@ -83,18 +83,24 @@ async def account_row(db: Db, user_id: uuid.UUID) -> dict[str, Any]:
     return _json(text)
 
 
-async def export_sessions(db: Db, user_id: uuid.UUID) -> list[ExportSession]:
-    rows = await db.fetch(
+async def export_session_ids(db: Db, user_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await db.fetch("SELECT id FROM sessions WHERE user_id = $1 ORDER BY created_at, id", user_id)
+    return [r["id"] for r in rows]
+
+
+async def export_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> ExportSession | None:
+    """One session's whole row (read one at a time: a row may carry a 100 kB résumé)."""
+    r = await db.fetchrow(
         "SELECT id, mode, status, created_at, ended_at, recording_path, row_to_json(s)::text AS j "
-        "FROM sessions s WHERE user_id = $1 ORDER BY created_at, id",
+        "FROM sessions s WHERE user_id = $1 AND id = $2",
         user_id,
+        session_id,
     )
-    return [
-        ExportSession(
-            r["id"], r["mode"], r["status"], r["created_at"], r["ended_at"], r["recording_path"], _json(r["j"])
-        )
-        for r in rows
-    ]
+    if r is None:
+        return None
+    return ExportSession(
+        r["id"], r["mode"], r["status"], r["created_at"], r["ended_at"], r["recording_path"], _json(r["j"])
+    )
 
 
 async def session_tables(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, list[dict[str, Any]]]:
