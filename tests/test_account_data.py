@@ -219,6 +219,9 @@ async def test_a_password_less_account_confirms_with_an_emailed_code(
     assert status == 204
     assert (await _counts(api.pool, carol))["sessions"] == 0
     assert not any(f.exists() for f in carol.files)
+    assert await api.pool.fetchval("SELECT count(*) FROM login_codes WHERE lower(email) = lower($1)", carol.email) == 0
+    status, body = await api.call("DELETE", "/api/me", carol.token, json={"code": code})
+    assert status == 401  # signed out; the code is gone with the account
 
 
 async def test_session_retention_erases_old_assistant_sessions_only(api: Api, infra: Infra) -> None:
