@@ -1,4 +1,4 @@
-"""Migration 013: the new package prices in a fresh database; packages an administrator edited keep their values."""
+"""Migration 014: the new package prices in a fresh database; packages an administrator edited keep their values."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def test_packages_an_admin_edited_keep_their_values(empty_db: str) -> None
             "CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         for path in db.migration_files():
-            if path.stem >= "013":
+            if path.stem >= "014":
                 break
             await conn.execute(path.read_text())
             await conn.execute("INSERT INTO schema_migrations(version) VALUES ($1)", path.stem)
@@ -60,7 +60,7 @@ async def test_packages_an_admin_edited_keep_their_values(empty_db: str) -> None
         await conn.execute("UPDATE packages SET seconds = 60000 WHERE id = 'professional'")
     finally:
         await conn.close()
-    assert "013_package_prices" in await db.migrate(empty_db)
+    assert "014_package_prices" in await db.migrate(empty_db)
     pk = await _packages(empty_db)
     assert pk["starter"] == (18000, 999, "one_time")
     assert pk["enterprise"] == (180000, 12000, "one_time")
