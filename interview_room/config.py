@@ -228,6 +228,10 @@ class Config:
     stripe_api_key: str = field(default_factory=lambda: _env("STRIPE_API_KEY", ""))
     stripe_webhook_secret: str = field(default_factory=lambda: _env("STRIPE_WEBHOOK_SECRET", ""))
     stripe_api_base: str = field(default_factory=lambda: _env("STRIPE_API_BASE", ""))
+    paypal_client_id: str = field(default_factory=lambda: _env("PAYPAL_CLIENT_ID", ""))
+    paypal_client_secret: str = field(default_factory=lambda: _env("PAYPAL_CLIENT_SECRET", ""), repr=False)
+    paypal_webhook_id: str = field(default_factory=lambda: _env("PAYPAL_WEBHOOK_ID", ""))
+    paypal_api_base: str = field(default_factory=lambda: _env("PAYPAL_API_BASE", "https://api-m.paypal.com"))
     public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     # links the web client's Links page shows; empty (or not an https?:// address / e-mail) = the link is hidden
     source_url: str = field(default_factory=lambda: _env("SOURCE_URL", ""))
@@ -239,6 +243,8 @@ class Config:
     record_video: str = field(default_factory=lambda: _env("RECORD_VIDEO", "answers"))
     # recruiters: erase candidates (recordings included) this many days after they finished (0 = keep)
     candidate_retention_days: float = field(default_factory=lambda: _float("CANDIDATE_RETENTION_DAYS", 0.0))
+    # assistant and mock sessions (their recordings, transcripts, reports) are erased this long after they ended
+    session_retention_days: float = field(default_factory=lambda: _float("SESSION_RETENTION_DAYS", 0.0))
     # recruiters: e-mail a reminder this many hours before a candidate's link expires (0 = never)
     reminder_hours: float = field(default_factory=lambda: _float("REMINDER_HOURS", 24.0))
     # candidate links: attempts per question that may be abandoned on top of its retakes (a closed tab,

@@ -20,6 +20,7 @@ from interview_room.internal_api import internal_token
 from interview_room.service import Health, add_health_routes, run_forever, start_site
 
 from . import (
+    account_data,
     account_routes,
     auth_routes,
     billing,
@@ -89,6 +90,7 @@ def create_app(
     add_health_routes(app, Health().redis(redis).database(pool))
     auth_routes.add_routes(app)
     account_routes.add_routes(app)
+    account_data.add_routes(app)
     session_routes.add_routes(app)
     screen_routes.add_routes(app)
     summary_routes.add_routes(app)
@@ -115,6 +117,7 @@ def main(cfg: Config) -> None:
         app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
         app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
         app[SERVICES].tasks.spawn(RetentionSweeper(app[SERVICES]).run(), "candidate-retention")
+        app[SERVICES].tasks.spawn(account_data.SessionRetentionSweeper(app[SERVICES]).run(), "session-retention")
         app[SERVICES].tasks.spawn(Pruner(pool, cfg.prune_after_days).run(), "pruning")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:

@@ -21,6 +21,7 @@ from interview_room.config import Config
 from interview_room.store import credits
 from interview_room.store.credits import Payment
 
+from . import billing_return
 from . import gateways as gateway_registry
 from .auth import current_user
 from .context import SERVICES, services
@@ -49,6 +50,7 @@ def setup(app: web.Application, cfg: Config | None = None) -> None:
         cfg = app[SERVICES].cfg if SERVICES in app else config.load()
     app[GATEWAYS] = gateway_registry.build(cfg)
     app.router.add_routes(routes)
+    app.router.add_routes(billing_return.routes)
 
     async def close_gateways(app: web.Application) -> None:
         for g in app[GATEWAYS].values():
@@ -257,7 +259,9 @@ async def list_packages(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "packages": [p.to_json() for p in packages],
-            "gateways": [{"name": g.name, "configured": g.configured()} for g in gws.values()],
+            "gateways": [
+                {"name": g.name, "configured": g.configured(), "monthly": g.supports_monthly} for g in gws.values()
+            ],
         }
     )
 
@@ -283,9 +287,9 @@ async def checkout(request: web.Request) -> web.Response:
         raise ApiError(
             503, "payments_not_configured", "Payments are not configured on this server; free credits still work"
         )
-    if package.kind == "monthly" and gw.name == "manual":
+    if package.kind == "monthly" and not gw.supports_monthly:
         raise ApiError(
-            400, "gateway_unsupported", "Monthly plans are paid by card; offline invoices are for one-time packages"
+            400, "gateway_unsupported", "Monthly plans are paid by card (Stripe); this gateway sells one-time packages"
         )
     payment = await credits.create_payment(svc.pool, user.id, package, gw.name)
     base = _base_url(request)
@@ -322,7 +326,7 @@ async def webhook(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "No such webhook")
     body = await request.read()
     try:
-        ev = gw.parse_webhook(body, request.headers)
+        ev = await gw.verify_webhook(body, request.headers)
     except GatewayNotConfigured:
         raise ApiError(503, "payments_not_configured", "Webhooks are not configured on this server") from None
     except InvalidSignature as e:
@@ -399,7 +403,7 @@ def render_receipt(p: Payment, email: str, name: str) -> str:
         ("Package", f"{p.package_name} ({p.seconds / 3600:g} hours{' per month' if p.kind == 'monthly' else ''})"),
         ("Amount", _money(p.amount_cents, p.currency)),
         ("Status", p.status),
-        ("Payment method", {"stripe": "Card (Stripe)", "manual": "Bank transfer / invoice"}.get(p.gateway, p.gateway)),
+        ("Payment method", {"stripe": "Card (Stripe)", "paypal": "PayPal", "manual": "Bank transfer / invoice"}.get(p.gateway, p.gateway)),
         ("Created", iso(p.created_at) or ""),
     ]
     if p.paid_at:
@@ -481,7 +485,13 @@ async def admin_confirm(request: web.Request) -> web.Response:
 
 @routes.post("/api/admin/payments/{payment_id}/refund")
 async def admin_refund(request: web.Request) -> web.Response:
-    """An offline invoice was refunded in full: its unused credits are removed."""
+    """An offline invoice was refunded in full, or a payment of a gateway that refunds from here (PayPal) is
+    refunded in full at the provider: its unused credits are removed (once, however often this is called)."""
+    _require_admin(request)
+    p = await credits.get_payment(services(request).pool, _payment_id(request))
+    gw = _gateway(request, p.gateway) if p is not None else None
+    if p is not None and gw is not None and gw.refunds_here:
+        return await billing_return.gateway_refund(request, gw, p)
     p = await _admin_payment(request)
     ev = GatewayEvent(
         gateway="manual",

@@ -38,6 +38,7 @@ class Api:
     base: str
     http: aiohttp.ClientSession
     pool: Any = None
+    app: Any = None
 
     async def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> tuple[int, Any]:
         headers = dict(kw.pop("headers", {}))
@@ -86,7 +87,7 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
     await server.start_server()
     try:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            yield Api(str(server.make_url("")).rstrip("/"), http, pool)
+            yield Api(str(server.make_url("")).rstrip("/"), http, pool, app)
     finally:
         await server.close()
         await pool.close()
@@ -154,7 +155,7 @@ async def test_packages_are_listed_from_the_database(paid: Api, pool: asyncpg.Po
     starter = by_id["starter"]
     assert (starter["seconds"], starter["price_cents"], starter["currency"], starter["kind"]) == (
         5 * 3600,
-        1900,
+        999,
         "usd",
         "one_time",
     )
@@ -199,7 +200,7 @@ async def test_without_stripe_keys_paid_packages_are_unavailable_and_free_credit
     _, overview = await unpaid.call("GET", "/api/billing", token)
     assert overview["purchases"] == [] and overview["credits_seconds"] == FREE
     _, pk = await unpaid.call("GET", "/api/packages", token)
-    assert {"name": "stripe", "configured": False} in pk["gateways"]
+    assert {"name": "stripe", "configured": False, "monthly": True} in pk["gateways"]
     # nor can a webhook be verified without the secret
     status, body = await unpaid.webhook('{"id":"evt_x","object":"event"}', "t=1,v1=00")
     assert status == 503 and body["error"]["code"] == "payments_not_configured"
@@ -229,7 +230,7 @@ async def test_checkout_creates_a_stripe_checkout_session(paid: Api, fake_stripe
     sent = fake_stripe.requests[-1]["params"]
     assert sent["mode"] == "payment"
     assert sent["metadata"] == {"payment_id": body["payment_id"], "user_id": str(user_id), "package_id": "starter"}
-    assert sent["line_items"][0]["price_data"]["unit_amount"] == "1900"
+    assert sent["line_items"][0]["price_data"]["unit_amount"] == "999"
     assert sent["line_items"][0]["price_data"]["currency"] == "usd"
     assert sent["success_url"].endswith(f"payment={body['payment_id']}&status=success")
     # the redirect alone grants nothing: the purchase is pending until Stripe's webhook
@@ -424,7 +425,7 @@ async def test_billing_lists_purchases_and_debits_by_session(
     assert status == 200
     assert body["credits_seconds"] == pytest.approx(FREE + STARTER - 94.5)
     assert [(p["payment_id"], p["status"], p["amount_cents"], p["currency"]) for p in body["purchases"]] == [
-        (payment_id, "paid", 1900, "usd")
+        (payment_id, "paid", 999, "usd")
     ]
     debits = {d["session_id"]: d for d in body["debits"]}
     assert debits[str(s1)]["seconds"] == pytest.approx(34.5)
@@ -445,7 +446,7 @@ async def test_receipt_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) ->
         assert r.content_type == "text/html"
         assert r.headers["Content-Disposition"].startswith("attachment")
         text = await r.text()
-    assert "Receipt" in text and "Starter" in text and "19.00 USD" in text
+    assert "Receipt" in text and "Starter" in text and "9.99 USD" in text
 
     for who, pid in ((other, payment_id), (token, str(uuid.uuid4())), (token, "not-a-uuid")):
         status, body = await paid.call("GET", f"/api/billing/receipts/{pid}", who)

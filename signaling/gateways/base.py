@@ -68,6 +68,8 @@ class GatewayEvent:
 class Gateway(ABC):
     name: str = ""
     has_webhooks: bool = True
+    supports_monthly: bool = True  # False: monthly plans answer 400 gateway_unsupported
+    refunds_here: bool = False  # True: an admin's refund (POST /api/admin/payments/{id}/refund) goes through ``refund``
 
     @abstractmethod
     def configured(self) -> bool:
@@ -80,6 +82,20 @@ class Gateway(ABC):
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
         """Verify and translate a webhook; raises InvalidSignature (nothing may change then)."""
         raise InvalidSignature(f"the {self.name} gateway takes no webhooks")
+
+    async def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> GatewayEvent:
+        """As ``parse_webhook``, for gateways that verify with a call to the provider (PayPal)."""
+        return self.parse_webhook(body, headers)
+
+    async def complete_return(self, query: Mapping[str, str]) -> GatewayEvent | None:
+        """The browser came back from the provider; gateways that must act then (PayPal captures) answer
+        the resulting event. Default: nothing (credits come from webhooks only)."""
+        return None
+
+    async def refund(self, payment: Payment, amount_cents: int | None = None) -> GatewayEvent:
+        """Refund (all of, when ``amount_cents`` is None) a paid payment at the provider; the provider's answer
+        as a ``refunded`` event (cumulative, so applying it and the provider's later webhook takes credits once)."""
+        raise GatewayError(f"refunds of {self.name} payments are made in its own dashboard")
 
     async def close(self) -> None:
         """Release connections (called on application cleanup)."""

@@ -16,6 +16,7 @@ def invoice_number(payment_id: str) -> str:
 class ManualGateway(Gateway):
     name = "manual"
     has_webhooks = False
+    supports_monthly = False
 
     def configured(self) -> bool:
         return True

@@ -5,6 +5,24 @@ import { $, el, dateTime, duration, param } from './util.js';
 
 initNav();
 let packages = [];
+let gateways = [];  // [{name, configured, monthly}] from GET /api/packages: the ways this server takes payment
+const GATEWAY_LABELS = { stripe: 'Card (Stripe)', paypal: 'PayPal', manual: 'Invoice (bank transfer)' };
+
+function chosenGateway() {
+  return document.querySelector('input[name="gateway"]:checked')?.value || gateways[0]?.name || 'stripe';
+}
+
+function renderGateways() {
+  const box = $('#gateways');
+  const offered = gateways.filter((g) => g.configured);
+  box.hidden = offered.length === 0;
+  box.replaceChildren(el('legend', { text: 'Pay with' }), ...offered.map((g, i) => {
+    const id = `gateway-${g.name}`;
+    const input = el('input', { type: 'radio', name: 'gateway', id, value: g.name });
+    if (i === 0) input.checked = true;
+    return el('div', { class: 'gateway-choice' }, input, el('label', { for: id, text: GATEWAY_LABELS[g.name] || g.name }));
+  }));
+}
 
 function money(cents, currency = 'usd') {
   const amount = Number(cents) / 100;
@@ -20,7 +38,7 @@ function showCheckoutError(err) {
   if (err?.code === 'payments_not_configured') {
     box.replaceChildren(el('div', { class: 'banner info' },
       el('strong', { text: 'Online payments are not set up on this server yet. ' }),
-      'Nothing was charged and your credits are unchanged. If you run this server, add the Stripe keys (see the project README); otherwise ask its administrator for credits.'));
+      'Nothing was charged and your credits are unchanged. If you run this server, add the payment keys (Stripe or PayPal, see the project README); otherwise ask its administrator for credits.'));
   } else {
     box.replaceChildren(el('div', { class: 'banner error', text: `Could not start the payment: ${errorMessage(err)}` }));
   }
@@ -32,7 +50,7 @@ async function buy(pkg, button) {
   button.disabled = true;
   button.textContent = 'Opening the payment page…';
   try {
-    const data = await api('/api/checkout', { method: 'POST', body: { package_id: pkg.id, gateway: 'stripe' } });
+    const data = await api('/api/checkout', { method: 'POST', body: { package_id: pkg.id, gateway: chosenGateway() } });
     if (!data?.redirect_url) throw new Error('The server did not return a payment page.');
     location.assign(data.redirect_url);
   } catch (err) {
@@ -40,6 +58,12 @@ async function buy(pkg, button) {
     button.disabled = false;
     button.textContent = `Buy ${pkg.name}`;
   }
+}
+
+/** 1 credit = 60 minutes of session time (metered per second). */
+function credits(seconds) {
+  const n = Math.round((Number(seconds) / 3600) * 100) / 100;
+  return `${n} credit${n === 1 ? '' : 's'}`;
 }
 
 /** A package the server sells (the free plan is granted on sign-up, never bought). */
@@ -59,7 +83,7 @@ function renderPackages() {
       el('h3', { text: p.name }),
       el('p', { class: 'price', text: sold ? money(p.price_cents, p.currency) : 'Free' }),
       p.description ? el('p', { class: 'package-desc', text: p.description }) : '',
-      el('p', { text: `${duration(p.seconds)} of sessions${p.kind === 'monthly' ? ' every month' : ''}` }),
+      el('p', { text: `${duration(p.seconds)} of sessions${p.kind === 'monthly' ? ' every month' : ''} (${credits(p.seconds)})` }),
       el('p', { class: 'small muted', text: sold ? (p.kind === 'monthly' ? 'Monthly subscription' : 'One-time purchase') : 'Not for sale' }),
       last,
     );
@@ -97,6 +121,8 @@ async function load() {
   const [pk, billing] = await Promise.allSettled([api('/api/packages'), api('/api/billing')]);
   if (pk.status === 'fulfilled') {
     packages = Array.isArray(pk.value.packages) ? pk.value.packages : [];
+    gateways = Array.isArray(pk.value.gateways) ? pk.value.gateways : [];
+    renderGateways();
     renderPackages();
   } else {
     $('#packages-status').textContent = `Could not load packages: ${errorMessage(pk.reason)}`;
@@ -107,8 +133,10 @@ async function load() {
 
 // Back from the payment page (?checkout=success|cancel, or ?status=…)
 const back = param('checkout') || param('status');
-if (back) {
-  const ok = /success|paid|complete/i.test(back);
+if (back === 'error') {
+  $('#checkout-result').replaceChildren(el('div', { class: 'banner error', text: 'The payment could not be completed. Nothing was charged; please try again.' }));
+} else if (back) {
+  const ok = /success|paid|complete|pending/i.test(back);
   $('#checkout-result').replaceChildren(el('div', {
     class: `banner ${ok ? 'info' : 'warn'}`,
     text: ok ? 'Thank you! Your payment is being confirmed; credits appear here within a minute.' : 'The payment was cancelled. Nothing was charged.',

@@ -1,4 +1,5 @@
-// Profile: GET/PATCH /api/me, POST /api/me/password, plan and credits.
+// Profile: GET/PATCH /api/me, POST /api/me/password, plan and credits; export (GET /api/me/export) and
+// deleting the account (DELETE /api/me, confirmed by the password or an e-mailed code).
 import { api, errorMessage } from './api.js';
 import { clearErrors, showError, setBusy } from './forms.js';
 import { initNav } from './nav.js';
@@ -7,6 +8,7 @@ import { $, duration, fillLanguages, setSelect } from './util.js';
 initNav();
 const meForm = $('#me-form');
 const pwForm = $('#pw-form');
+const delForm = $('#del-form');
 fillLanguages($('#p-listen'), { auto: true, value: 'en' });
 fillLanguages($('#p-answer'), { value: 'en' });
 
@@ -18,6 +20,11 @@ function show(data) {
   setSelect($('#p-listen'), user.default_listen_language);
   setSelect($('#p-answer'), user.default_answer_language);
   $('#p-instructions').value = user.default_instructions || '';
+  if (user.has_password !== undefined) {
+    $('#del-password-field').hidden = !user.has_password;
+    $('#del-code-field').hidden = Boolean(user.has_password);
+  }
+  delForm.elements.username.defaultValue = user.email || '';
   if (data?.plan !== undefined) {
     $('#plan').textContent = typeof data.plan === 'object' && data.plan ? (data.plan.name || data.plan.id || '—') : String(data.plan || 'free');
   }
@@ -82,6 +89,40 @@ pwForm.addEventListener('submit', async (e) => {
   } catch (err) {
     showError(pwForm, err);
   } finally {
+    setBusy(button, false);
+  }
+});
+
+$('#del-send-code').addEventListener('click', async () => {
+  clearErrors(delForm);
+  const button = $('#del-send-code');
+  setBusy(button, true, 'Sending…');
+  try {
+    await api('/api/me/delete-code', { method: 'POST' });
+    $('#del-code-sent').textContent = 'Code sent. Check your e-mail.';
+  } catch (err) {
+    showError(delForm, err);
+  } finally {
+    setBusy(button, false);
+  }
+});
+
+delForm.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  clearErrors(delForm);
+  const byCode = $('#del-password-field').hidden;
+  const body = byCode ? { code: $('#del-code').value.trim() } : { password: $('#del-password').value };
+  if (!(body.code || body.password)) {
+    showError(delForm, { field: byCode ? 'code' : 'password', message: byCode ? 'Enter the code from the e-mail.' : 'Enter your password to confirm.' });
+    return;
+  }
+  const button = $('#del-submit');
+  setBusy(button, true, 'Deleting…');
+  try {
+    await api('/api/me', { method: 'DELETE', body, redirectOn401: false });
+    location.assign('index.html?deleted=1');
+  } catch (err) {
+    showError(delForm, err);
     setBusy(button, false);
   }
 });

@@ -1,0 +1,68 @@
+"""Migration 014: the new package prices in a fresh database; packages an administrator edited keep their values."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest_asyncio
+
+from interview_room import db
+
+NEW = {"starter": (18000, 999), "professional": (54000, 2499), "enterprise": (180000, 7999)}
+
+
+@pytest_asyncio.fixture
+async def empty_db(infra: Any) -> AsyncIterator[str]:
+    name = f"ir_prices_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(infra.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield infra.database_url.rsplit("/", 1)[0] + f"/{name}"
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def _packages(url: str) -> dict[str, tuple[int, int, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT id, seconds, price_cents, kind FROM packages")
+    finally:
+        await conn.close()
+    return {r["id"]: (r["seconds"], r["price_cents"], r["kind"]) for r in rows}
+
+
+async def test_a_fresh_database_has_the_new_prices(empty_db: str) -> None:
+    await db.migrate(empty_db)
+    pk = await _packages(empty_db)
+    for pid, (seconds, cents) in NEW.items():
+        assert pk[pid] == (seconds, cents, "one_time")
+    assert pk["free"] == (7200, 0, "one_time")  # the free grant stays
+    assert pk["pro_monthly"] == (72000, 3900, "monthly")  # the monthly plan stays
+
+
+async def test_packages_an_admin_edited_keep_their_values(empty_db: str) -> None:
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for path in db.migration_files():
+            if path.stem >= "014":
+                break
+            await conn.execute(path.read_text())
+            await conn.execute("INSERT INTO schema_migrations(version) VALUES ($1)", path.stem)
+        # an administrator changed Enterprise's price and Professional's hours before the upgrade
+        await conn.execute("UPDATE packages SET price_cents = 12000 WHERE id = 'enterprise'")
+        await conn.execute("UPDATE packages SET seconds = 60000 WHERE id = 'professional'")
+    finally:
+        await conn.close()
+    assert "014_package_prices" in await db.migrate(empty_db)
+    pk = await _packages(empty_db)
+    assert pk["starter"] == (18000, 999, "one_time")
+    assert pk["enterprise"] == (180000, 12000, "one_time")
+    assert pk["professional"] == (60000, 4900, "one_time")
+    assert pk["pro_monthly"] == (72000, 3900, "monthly")
