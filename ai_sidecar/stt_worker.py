@@ -46,6 +46,7 @@ from .batcher import Batcher, Dropped
 from .context_window import DecodeItem, SessionHistory
 from .models import ModelUnavailable
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
+from .whisper_translate import WhisperTranslator
 
 log = logging.getLogger("stt")
 
@@ -106,6 +107,8 @@ class SttWorker:
             wait_s=cfg.stt_batch_wait_ms / 1000.0,
             max_partials=cfg.stt_batch_max,  # under load the oldest partials go first
         )
+        # offline translation into English (Whisper's translate task) for sessions that switched it on
+        self.translator = WhisperTranslator(cfg, pool, r, transcriber, self._in_thread)
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         ctx = contextvars.copy_context()  # keep the session id on log lines written in the thread
@@ -200,6 +203,7 @@ class SttWorker:
             if not inserted:  # another worker got there first (a claim race): its text is the caption
                 caption = await captions.get_caption(self.pool, seg.id) or caption
         await self.publish(seg, caption)
+        await self.translator.after_caption(seg, caption)
 
     async def publish(self, seg: Segment, caption: Caption) -> None:
         caption.final = True

@@ -22,7 +22,7 @@ from interview_room.config import Config
 
 from .context_window import HOP as HOP_SAMPLES
 from .context_window import DecodeItem, join_context, window_samples
-from .models import Models
+from .models import BASE, Models, ModelUnavailable
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -235,6 +235,33 @@ class Transcriber:
         )
         result.rejected = guard(result)
         return result
+
+    def translate_to_english(self, pcm16k: bytes, lang: str) -> str:
+        """Whisper's ``translate`` task on the multilingual model (``whisper_translate``): English text, or
+        "" when Silero hears no speech or the result trips the repetition guard. Blocking, like ``transcribe``."""
+        audio = pcm_to_float(pcm16k)
+        if speech_ms(audio) < self.min_speech_ms:
+            return ""
+        with self._lock:
+            name = self.cfg.stt_model or BASE
+            model = self.models.get(name)
+            if not model.model.is_multilingual:
+                raise ModelUnavailable(f"STT model {name!r} is English-only: it cannot translate")
+            segments, _info = model.transcribe(
+                audio,
+                language=None if lang in ("", "auto") else lang,
+                task="translate",
+                beam_size=self.beam_size,
+                temperature=0.0,
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                vad_filter=False,
+            )
+            segs = list(segments)
+        if any(s.compression_ratio > MAX_COMPRESSION for s in segs):
+            return ""
+        text = clean_text(" ".join(s.text.strip() for s in segs))
+        return text if has_words(text) else ""
 
     def transcribe_batch(self, items: list[DecodeItem]) -> list[Transcript]:
         """Several utterances (of any sessions) in one batched Whisper call per model; results in order.

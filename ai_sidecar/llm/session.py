@@ -57,8 +57,12 @@ DELTA_EVERY_S = 0.05
 SAVE_ATTEMPTS = 40  # an answer's, score's or translation's write: about 3 minutes of a database or Redis away
 SESSION_CALLS = 3  # model calls one session may have in flight (answers, scores, translations)
 
-OFFLINE_NOTICE = "AI provider not configured: offline talking points only; translation unavailable"
-TRANSLATION_NOTICE = "Translation needs an AI provider; none is configured, so captions stay in their language"
+OFFLINE_NOTICE = "AI provider not configured: offline talking points only; translation only into English (Whisper)"
+TRANSLATION_NOTICE = (
+    "Offline, only speech in another language is translated, into English (by Whisper); translating into "
+    "other languages needs an AI model, and none is configured"
+)
+WHISPER_TARGET = "en"  # offline, the stt worker translates into English itself (ai_sidecar/whisper_translate.py)
 ENGLISH_ONLY_NOTICE = "Offline talking points are in English only; configure an AI provider for other languages"
 SCREEN_QUESTION = "What is on my screen, and how should I answer it?"
 SCREEN_KEY_PREFIX = "screen:frame:"
@@ -674,6 +678,8 @@ class SessionEngine:
         if not target or source == target:
             return None
         if self.provider.offline:
+            if target == WHISPER_TARGET:
+                return None  # the stt worker's Whisper translates this caption
             return self._spawn(self._notice_once("translation_unavailable", "info", TRANSLATION_NOTICE), "notice")
         return self._spawn(self._translate(ref, text, source, target), "translate")
 
@@ -714,7 +720,7 @@ class SessionEngine:
         await self.r.set(settings_key(self.sid), json.dumps(new.__dict__), ex=SETTINGS_TTL_S)
         log.info("settings listen=%s answer=%s translate=%s", new.listen_language, new.answer_language, new.translate)
         if self.provider.offline:
-            if new.translate and new.answer_language != new.listen_language:
+            if new.translate and new.answer_language not in (new.listen_language, WHISPER_TARGET):
                 await self._notice_once("translation_unavailable", "info", TRANSLATION_NOTICE)
             if new.answer_language != "en":
                 await self._notice_once("offline_english_only", "info", ENGLISH_ONLY_NOTICE)
