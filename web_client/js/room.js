@@ -105,7 +105,7 @@ async function load() {
   if (config.status === 'fulfilled' && config.value?.ai_provider === 'offline') {
     // known before Start (and after a reload): no AI provider is configured
     $('#ai-offline').hidden = false;
-    $('#ai-offline').title ||= 'No AI provider is configured: offline talking points only; translation unavailable';
+    $('#ai-offline').title ||= 'No AI provider is configured: offline talking points only; translation only from other languages into English';
   }
   if (me.status === 'fulfilled' && typeof me.value?.credits_seconds === 'number') {
     events.renderer.credits({ remaining_seconds: me.value.credits_seconds });
