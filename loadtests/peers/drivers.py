@@ -83,7 +83,7 @@ async def whisperlive(port: int, fixture: Path, tail: float) -> StreamResult:
         )
         async with asyncio.timeout(60):
             while True:
-                m = json.loads((await ws.receive_str()))
+                m = json.loads(await ws.receive_str())
                 if m.get("message") == "SERVER_READY":
                     break
                 if m.get("status") in ("ERROR", "WAIT"):
