@@ -203,7 +203,8 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     fixture = FIXTURES / args.fixture
     ref = load_references()[args.fixture]
-    pieces = [measure.Piece(u["t0"], u["t1"], u.get("speech_t1", u["t1"]), u["text"]) for u in ref["utterances"]]
+    utts = ref.get("utterances") or [{"t0": 0.0, "t1": ref["duration"], "speech_t1": ref["speech_t1"], "text": ref["text"]}]
+    pieces = [measure.Piece(u["t0"], u["t1"], u.get("speech_t1", u["t1"]), u["text"]) for u in utts]
     args.logs.mkdir(parents=True, exist_ok=True)
 
     off = offline.decode(fixture)
