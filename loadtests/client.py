@@ -50,6 +50,8 @@ __all__ = [
     "TrackSource",
     "Utterance",
     "WavTrack",
+    "OpusTrack",
+    "encode_opus",
     "FIXTURES",
     "load_references",
     "decode_wav",
@@ -272,6 +274,97 @@ class WavTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self._finished.set()  # nothing more will be played; release waiters
+
+
+OPUS_RATE = 48000
+_opus_cache: dict[tuple[Any, ...], tuple[list[bytes], bytes]] = {}
+
+
+def encode_opus(samples: np.ndarray, rate: int = OPUS_RATE) -> tuple[list[bytes], bytes]:
+    """Mono int16 at ``rate`` -> one Opus packet per 20 ms (the last frame zero-padded), plus one
+    packet of silence to repeat afterwards. Same settings as aiortc's own encoder (48 kHz stereo,
+    96 kbit/s, "voip"), so the server decodes what a live aiortc peer would send."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.bit_rate = 96000
+    codec.format = "s16"
+    codec.layout = "stereo"
+    codec.options = {"application": "voip"}
+    codec.sample_rate = OPUS_RATE
+    codec.time_base = fractions.Fraction(1, OPUS_RATE)
+    if rate != OPUS_RATE:
+        raise ValueError("encode_opus takes 48 kHz samples")
+    n = int(OPUS_RATE * PTIME)
+    frames = -(-len(samples) // n) + 1  # one trailing silent frame flushes the encoder's look-ahead
+    padded = np.zeros(frames * n, np.int16)
+    padded[: len(samples)] = samples
+    stereo = np.repeat(padded, 2)
+    out: list[bytes] = []
+    for i in range(frames):
+        f = av.AudioFrame.from_ndarray(stereo[i * 2 * n : (i + 1) * 2 * n].reshape(1, -1), format="s16", layout="stereo")
+        f.sample_rate = OPUS_RATE
+        f.pts = i * n
+        out += [bytes(p) for p in codec.encode(f)]
+    out += [bytes(p) for p in codec.encode(None)]
+    silence = out[-1]
+    return out, silence
+
+
+class OpusTrack(WavTrack):
+    """A WavTrack that sends Opus packets encoded once, before the first frame, and replayed on the clock.
+
+    Why: aiortc encodes every 20 ms frame of a WavTrack in a worker thread; with many peers in one
+    client process that encoding, not the server, is what runs out of CPU. Here each distinct
+    schedule (files, gaps, loops) is encoded once per process and shared by every peer playing it;
+    ``recv`` only waits for the frame's time and hands the packet to the sender (aiortc packs
+    ``av.Packet``s without re-encoding). Pacing, stall handling and the Utterance times are the
+    WavTrack's own. Files must be queued before the first ``recv`` (no ``enqueue`` while playing).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._packets: list[bytes] | None = None
+        self._silence = b""
+
+    def enqueue(self, path: str | Path, gap: float = 0.0) -> Utterance:
+        if getattr(self, "_packets", None) is not None:
+            raise RuntimeError("OpusTrack: queue every file before playing starts")
+        return super().enqueue(path, gap)
+
+    def _prepare(self) -> None:
+        if self.sample_rate != OPUS_RATE:
+            raise ValueError("OpusTrack plays at 48 kHz")
+        key = tuple((u.path if u is not None else "", len(chunk)) for chunk, u in self._queue)
+        if key not in _opus_cache:
+            whole = np.concatenate([c for c, _ in self._queue]) if self._queue else np.zeros(0, np.int16)
+            _opus_cache[key] = encode_opus(whole)
+        self._packets, self._silence = _opus_cache[key]
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._packets is None:
+            self._prepare()
+        if self._t_start is None:
+            self._t_start = time.monotonic()
+            self.started_wall = time.time()
+        target = self._t_start + self._frames_sent * PTIME
+        delay = target - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -MAX_LAG:
+            self._t_start -= delay  # rebase the clock: skip the backlog rather than burst
+            self.stalls += 1
+        if self.readyState != "live":
+            raise MediaStreamError
+        i = self._frames_sent
+        pos = i * self.frame_samples
+        self._take(self.frame_samples, pos / self.sample_rate, time.time())  # utterance bookkeeping
+        assert self._packets is not None
+        packet = av.Packet(self._packets[i] if i < len(self._packets) else self._silence)
+        packet.pts = pos
+        packet.time_base = fractions.Fraction(1, self.sample_rate)
+        self._frames_sent += 1
+        return packet
 
 
 class ApiError(Exception):

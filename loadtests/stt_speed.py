@@ -41,7 +41,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2, help="runs per utterance (the median is printed)")
     args = ap.parse_args()
     refs = json.loads((FIXTURES / "references.json").read_text())
-    names = [n for n, r in refs.items() if r.get("text") and n != "conversation.wav"]
+    names = [n for n, r in refs.items() if r.get("text") and not r.get("utterances")]  # single utterances only
     pcm = {}
     for n in names:
         with wave.open(str(FIXTURES / n)) as w:
