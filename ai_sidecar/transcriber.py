@@ -188,8 +188,9 @@ class Transcriber:
             names.append(name)
         return names
 
-    def transcribe(self, pcm16k: bytes, lang: str = "en") -> Transcript:
-        """``pcm16k``: 16 kHz mono s16le. ``lang``: the session's listen language or ``auto``."""
+    def transcribe(self, pcm16k: bytes, lang: str = "en", hotwords: str | None = None) -> Transcript:
+        """``pcm16k``: 16 kHz mono s16le. ``lang``: the session's listen language or ``auto``.
+        ``hotwords``: text that biases spelling (session hints, ``ai_sidecar/hints.py``), or None."""
         audio = pcm_to_float(pcm16k)
         duration = audio.size / SAMPLE_RATE
         level = rms_dbfs(audio)
@@ -214,6 +215,7 @@ class Transcriber:
                 no_speech_threshold=None,  # we apply the no-speech rule ourselves, to count it
                 log_prob_threshold=None,
                 compression_ratio_threshold=None,
+                hotwords=hotwords or None,
             )
             segs = list(segments)  # decoding happens while iterating
             elapsed = time.perf_counter() - t

@@ -26,6 +26,10 @@ def _list(name: str) -> list[str]:
     return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
 
 
+# partial captions of a running utterance: a decode this often while someone speaks (0 = off)
+PARTIAL_INTERVAL_MS = 700
+
+
 @dataclass(frozen=True)
 class Config:
     http_host: str = field(default_factory=lambda: _env("HTTP_HOST", "127.0.0.1"))
@@ -111,7 +115,7 @@ class Config:
     segment_hangover: str = field(default_factory=lambda: _env("SEGMENT_HANGOVER", "balanced"))
     segment_min_ms: int = field(default_factory=lambda: _int("SEGMENT_MIN_MS", 300))
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
-    partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
+    partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", PARTIAL_INTERVAL_MS))
     segment_early_partial: bool = field(default_factory=lambda: _env("SEGMENT_EARLY_PARTIAL", "1") not in ("0", "false", "no"))
     # SMTP for login codes and the recruiter side's e-mails; TLS: auto = verified STARTTLS when the server
     # offers it, require = refuse to send without verified TLS, off = never (a local relay)
