@@ -188,9 +188,12 @@ class Transcriber:
             names.append(name)
         return names
 
-    def transcribe(self, pcm16k: bytes, lang: str = "en", hotwords: str | None = None) -> Transcript:
+    def transcribe(
+        self, pcm16k: bytes, lang: str = "en", prompt: str | None = None, prefix: str | None = None
+    ) -> Transcript:
         """``pcm16k``: 16 kHz mono s16le. ``lang``: the session's listen language or ``auto``.
-        ``hotwords``: text that biases spelling (session hints, ``ai_sidecar/hints.py``), or None."""
+        ``prompt``: text that biases spelling (session hints, ``ai_sidecar/hints.py``); ``prefix``: the
+        words the transcript must start with (those partial captions already showed); None = none."""
         audio = pcm_to_float(pcm16k)
         duration = audio.size / SAMPLE_RATE
         level = rms_dbfs(audio)
@@ -215,7 +218,8 @@ class Transcriber:
                 no_speech_threshold=None,  # we apply the no-speech rule ourselves, to count it
                 log_prob_threshold=None,
                 compression_ratio_threshold=None,
-                hotwords=hotwords or None,
+                initial_prompt=prompt or None,
+                prefix=prefix or None,
             )
             segs = list(segments)  # decoding happens while iterating
             elapsed = time.perf_counter() - t

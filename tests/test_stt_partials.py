@@ -35,18 +35,22 @@ class ScriptedTranscriber:
     ``echo``: with hotwords, it writes the prompt's names instead (what a copied prompt looks like)."""
 
     def __init__(self, delay: float = 0.2, echo: bool = False) -> None:
-        self.calls: list[tuple[float, str | None]] = []
+        self.calls: list[tuple[float, str | None]] = []  # (seconds of audio, prompt)
+        self.prefixes: list[str | None] = []
         self.delay = delay
         self.echo = echo
 
-    def transcribe(self, pcm: bytes, lang: str = "en", hotwords: str | None = None) -> Transcript:
+    def transcribe(
+        self, pcm: bytes, lang: str = "en", prompt: str | None = None, prefix: str | None = None
+    ) -> Transcript:
         seconds = len(pcm) / SECOND
-        self.calls.append((seconds, hotwords))
+        self.calls.append((seconds, prompt))
+        self.prefixes.append(prefix)
         time.sleep(self.delay)
         n = min(len(WORDS), int(seconds * 2))
         text = " ".join(WORDS[: n - 1] + [WORDS[n - 1][:2] + "zz"]) if n else ""
-        if self.echo and hotwords:
-            text = hotwords.removeprefix("Glossary: ")
+        if self.echo and prompt:
+            text = prompt.removeprefix("Glossary: ")
         return Transcript(text, lang, 0.01, -0.2, 1.2, seconds, seconds * 1000, -20.0, self.delay, "fake")
 
 
@@ -149,6 +153,8 @@ async def test_partials_show_the_agreed_prefix_which_only_grows_and_the_final_re
     for a, b in zip(texts, texts[1:], strict=False):
         assert b.startswith(a) and len(b) > len(a)
     assert all(final.text.startswith(t) for t in texts)
+    # each partial decode continues the words shown before it; the final is decoded free
+    assert len(texts) == 5 and fake.prefixes == [None, None, *texts[:-1], None]
 
 
 async def test_hints_reach_the_decoder_and_a_copied_prompt_is_decoded_again_without(
