@@ -170,3 +170,30 @@ async def test_hints_reach_the_decoder_and_a_copied_prompt_is_decoded_again_with
     assert [h for _, h in fake.calls] == [None, "Glossary: Zentrovix, Kafkette, Flinkwise.", None]
     [cap] = await captions(r, hinted)
     assert cap.text == "can you tell mezz"  # the decode without hints, not the copied names
+
+
+async def test_over_the_backlog_cap_partials_go_first_and_never_displace_a_final(r: aioredis.Redis) -> None:
+    """The media node's XADD: a partial that does not fit is not added (nothing is shed for it), and a
+    final that does not fit sheds the waiting partials before any waiting final, with no notice."""
+    from media_server.publisher import SegmentPublisher
+
+    def mk(seq: int, nbytes: int, final: bool) -> Segment:
+        return Segment(session_id="s", role="candidate", seq=seq, t0=0.0, t1=1.0, pcm=b"\1" * nbytes, final=final)
+
+    shed: list[tuple[str, str, int]] = []
+    pub = SegmentPublisher(r, buffer_bytes=10_000, backlog_bytes=1000, on_shed=lambda *a: shed.append(a))
+    assert await pub.publish(mk(1, 300, True))
+    assert await pub.publish(mk(2, 200, False))
+    assert await pub.publish(mk(2, 300, False))
+    assert not await pub.publish(mk(2, 400, False))  # 1200 > 1000: the partial is dropped, not a final
+    assert shed == []
+    assert [(s.seq, s.final) for s in [Segment.from_fields(f) for _, f in await r.xrange(bus.STT_SEGMENTS)]] == [
+        (1, True), (2, False), (2, False),
+    ]  # fmt: skip
+    assert await pub.publish(mk(2, 450, True))  # the final: the two waiting partials make room, seq 1 stays
+    assert shed == []
+    left = [Segment.from_fields(f) for _, f in await r.xrange(bus.STT_SEGMENTS)]
+    assert [(s.seq, s.final) for s in left] == [(1, True), (2, True)]
+    assert int(await r.get(bus.STT_BACKLOG_BYTES)) == 750
+    assert await pub.publish(mk(3, 400, True))  # over again, no partial waits: the oldest final goes, as before
+    assert shed == [("s", "backlog_full", 300)]
