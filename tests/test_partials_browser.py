@@ -40,7 +40,7 @@ RECORD_JS = r"""
       const b = box.getBoundingClientRect();  // position in the scrolled content, not on screen
       const last = window.__capLog.filter((e) => e.k === n.__k).at(-1);
       const e = { k: n.__k, id: n.dataset.id, final: n.dataset.final, text: t.textContent,
-        color: getComputedStyle(t).color, x: Math.round(r.left - b.left), y: Math.round(r.top - b.top + box.scrollTop) };
+        color: getComputedStyle(t).color, font: getComputedStyle(t).fontStyle, at: performance.now(), x: Math.round(r.left - b.left), y: Math.round(r.top - b.top + box.scrollTop) };
       if (!last || last.final !== e.final || last.text !== e.text) window.__capLog.push(e);
     }
   };
@@ -95,22 +95,33 @@ def test_partial_words_show_greyed_and_the_final_replaces_them_in_place(stack: S
     page.click("#start-btn")
     poll(page, lambda: page.get_attribute("#conn-state", "data-state") == "live", CONNECT_S, 500, lambda: "not live")
     page.evaluate(RECORD_JS)
-    page.evaluate("() => window.__speak('/__test/speech.wav')")
+    started = page.evaluate("() => performance.now()")
+    seconds = page.evaluate("() => window.__speak('/__test/speech.wav')")
 
     def final_caption() -> dict[str, Any] | None:
         log = page.evaluate("() => window.__capLog")
         done = [e for e in log if e["final"] == "true" and word_recall(REFERENCE, e["text"]) >= 0.4]
         return done[-1] if done else None
 
+    poll(
+        page,
+        lambda: page.evaluate("() => window.__capLog.filter((e) => e.final === 'false' && e.text).length >= 2"),
+        CAPTION_S,
+        200,
+        lambda: json.dumps(page.evaluate("() => window.__capLog"))[-3000:],
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "room-partials-while-speaking.png"))
     final = poll(
         page, final_caption, CAPTION_S, 1000, lambda: json.dumps(page.evaluate("() => window.__capLog"))[-3000:]
     )
     log: list[dict[str, Any]] = page.evaluate("() => window.__capLog")
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "room-partials-final.png"))
     mine = [e for e in log if e["id"] == final["id"]]
     partials = [e for e in mine if e["final"] == "false" and e["text"].strip()]
-    assert partials, mine  # words were on screen before the utterance ended
+    # words were on screen while the utterance was still being spoken, and more of them as it went on
+    assert len(partials) >= 2, mine
+    assert partials[0]["at"] < started + seconds * 1000, (partials[0], started, seconds)
     assert {e["k"] for e in mine} == {final["k"]}  # one element, replaced in place
     assert page.locator(f"#captions .caption[data-id='{final['id']}']").count() == 1
     texts = [e["text"] for e in partials]
@@ -118,6 +129,7 @@ def test_partial_words_show_greyed_and_the_final_replaces_them_in_place(stack: S
         assert b.startswith(a), (a, b)  # partial words only grow
     grey, black = partials[-1]["color"], final["color"]
     assert grey != black, (grey, black)  # partial words are greyed, the final is not
+    assert {e["font"] for e in mine} == {"normal"}  # same glyphs (no italics): the final does not reflow them
     assert grey == page.evaluate(
         "() => { const p = document.createElement('p'); p.className = 'muted'; document.body.append(p);"
         " const c = getComputedStyle(p).color; p.remove(); return c; }"
