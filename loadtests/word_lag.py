@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import os
 import time
+import urllib.request
 import uuid
 import wave
 from dataclasses import dataclass, field
@@ -50,6 +51,18 @@ def reference_word_ends(names: list[str]) -> dict[str, list[float]]:
     return out
 
 
+def whisper_calls(stt_url: str) -> tuple[float, float]:
+    """(count, seconds) of the stt worker's Whisper calls so far (``ir_stt_seconds``)."""
+    try:
+        with urllib.request.urlopen(f"{stt_url}/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return float("nan"), float("nan")
+    count = sum(float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("ir_stt_seconds_count"))
+    total = sum(float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("ir_stt_seconds_sum"))
+    return count, total
+
+
 def _words(text: str) -> int:
     return sum(1 for w in text.split() if any(c.isalnum() for c in w))
 
@@ -58,7 +71,7 @@ def _words(text: str) -> int:
 class PeerResult:
     lags: list[float] = field(default_factory=list)
     finals: list[float] = field(default_factory=list)
-    words_seen_early: int = 0  # words shown by a partial before the final
+    words_seen_early: int = 0  # words on screen before the utterance's last sample was sent
     words: int = 0
     error: str = ""
 
@@ -90,14 +103,13 @@ async def run_peer(args: argparse.Namespace, offset: float, ends: dict[str, list
             if finals:
                 speech_t1 = float(REFS[name].get("speech_t1") or u.duration)
                 res.finals.append(max(x["_rx"] for x in finals) - (u.end_wall - (u.duration - speech_t1)))
-            first_final = min((x["_rx"] for x in finals), default=None)
             for i, end in enumerate(ends[name]):
                 seen = next((x["_rx"] for x in mine if _words(x["text"]) > i), None)
                 if seen is None:
                     continue
                 res.words += 1
                 res.lags.append(seen - (u.start_wall + end))
-                if first_final is None or seen < first_final:
+                if seen < u.end_wall:
                     res.words_seen_early += 1
         await c.end()
     except Exception as e:  # a failed peer is a figure too
@@ -112,9 +124,12 @@ async def run_level(args: argparse.Namespace, n: int, ends: dict[str, list[float
     me = psutil.Process()
     cpu0 = {k: sum(p.cpu_times()[:2]) for k, p in procs.items()}
     me0 = sum(me.cpu_times()[:2])
+    calls0 = whisper_calls(args.stt_url)
     t0 = time.monotonic()
     results = await asyncio.gather(*(run_peer(args, i * 0.37, ends) for i in range(n)))
     cpu = {k: sum(p.cpu_times()[:2]) - cpu0[k] for k, p in procs.items()}
+    calls1 = whisper_calls(args.stt_url)
+    calls = calls1[0] - calls0[0]
     lags = [x for r in results for x in r.lags]
     finals = [x for r in results for x in r.finals]
     return {
@@ -128,6 +143,8 @@ async def run_level(args: argparse.Namespace, n: int, ends: dict[str, list[float
         "words": sum(r.words for r in results),
         "utts": len(finals),
         "cpu": cpu,
+        "calls": calls,
+        "call_s": (calls1[1] - calls0[1]) / calls if calls else float("nan"),
         "client_cpu": sum(me.cpu_times()[:2]) - me0,
         "errors": [r.error for r in results if r.error],
     }
@@ -136,21 +153,23 @@ async def run_level(args: argparse.Namespace, n: int, ends: dict[str, list[float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://127.0.0.1:8080")
+    ap.add_argument("--stt-url", default="http://127.0.0.1:8082", help="the stt worker's /metrics")
     ap.add_argument("--peers", default="1")
     ap.add_argument("--rounds", type=int, default=2, help="times each peer speaks the long fixtures")
     args = ap.parse_args()
     t = time.monotonic()
     ends = reference_word_ends(sorted(set(LONG)))
     print(f"reference word times: offline decode of {len(ends)} files in {time.monotonic() - t:.1f} s", flush=True)
-    print("| N | utterances | words | shown before the final | word lag p50 / p95 s | final latency p50 / p95 s "
-          "| stt CPU-s | client CPU-s | wall s | errors |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| N | utterances | words | shown while still speaking | word lag p50 / p95 s | final latency p50 / p95 s "
+          "| Whisper calls | mean call s | stt CPU-s | client CPU-s | wall s | errors |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for n in [int(x) for x in args.peers.split(",")]:
         r = asyncio.run(run_level(args, n, ends))
         errs = "; ".join(sorted(set(r["errors"])))[:120]
         print(
             f"| {n} | {r['utts']} | {r['words']} | {r['early']} | {r['lag50']:.2f} / {r['lag95']:.2f} "
-            f"| {r['fin50']:.2f} / {r['fin95']:.2f} | {r['cpu'].get('stt', float('nan')):.1f} "
+            f"| {r['fin50']:.2f} / {r['fin95']:.2f} | {r['calls']:.0f} | {r['call_s']:.2f} "
+            f"| {r['cpu'].get('stt', float('nan')):.1f} "
             f"| {r['client_cpu']:.1f} | {r['wall']:.0f} | {errs or '-'} |",
             flush=True,
         )
