@@ -82,6 +82,16 @@ def advance(state: Agreement | None, hypothesis: str) -> tuple[Agreement, bool]:
     return st, grew
 
 
+def settle(state: Agreement | None, hypothesis: str) -> Agreement:
+    """The decode of an utterance whose speech stopped (the speculative partial): its whole text is
+    shown, except that words already shown stay (a contradicting decode continues after them)."""
+    words = split_words(hypothesis)
+    shown = state.committed if state else []
+    if common_prefix(shown, words) < len(shown):
+        words = shown + words[len(shown) :]
+    return Agreement(committed=words, previous=split_words(hypothesis))
+
+
 def is_prefix(shown: str, final: str) -> bool:
     """True when the words of ``shown`` are the first words of ``final`` (normalised)."""
     a, b = split_words(shown), split_words(final)

@@ -46,7 +46,7 @@ from interview_room.store.session_hints import session_hints as read_hints
 
 from . import hints as session_hints
 from .models import ModelUnavailable
-from .stable_prefix import Agreement, advance, common_prefix, split_words
+from .stable_prefix import Agreement, advance, settle
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
 
 log = logging.getLogger("stt")
@@ -254,11 +254,7 @@ class SttWorker:
         if mid_speech(seg):
             state, grew = advance(state, hypothesis)
         else:
-            words = split_words(hypothesis)
-            shown = state.committed if state else []
-            if common_prefix(shown, words) < len(shown):
-                words = shown + words[len(shown) :]  # shown words are never taken back
-            state, grew = Agreement(committed=words, previous=split_words(hypothesis)), True
+            state, grew = settle(state, hypothesis), True
         await self.r.set(key, json.dumps(state.to_json()), ex=AGREE_TTL_S)
         return state.text if grew else None
 

@@ -12,6 +12,15 @@ final latency (last final caption of an utterance minus the time its last sample
 CPU-seconds of the stack's stt worker and of this client, so runs with partials on and off
 (``PARTIAL_INTERVAL_MS`` on the media node) can be compared on a busy machine. Set DATABASE_URL
 (the peers' new accounts are verified in it).
+
+    .venv/bin/python -m loadtests.word_lag --simulate 0,500,700
+
+``--simulate``: the same figures on a virtual clock, for when the machine is too busy for wall times
+to mean anything: the fixtures go through the real segmenter (sent at real-time pace on the virtual
+clock), one stt worker serves its queue as the real one does (a partial with anything behind it is
+skipped, mid-speech partials decode with the shown words as prefix, the final reuses the early
+partial's text), and each Whisper call takes its measured CPU time divided by the threads it ran
+on (what it takes on an idle machine with that many cores).
 """
 
 from __future__ import annotations
@@ -49,6 +58,78 @@ def reference_word_ends(names: list[str]) -> dict[str, list[float]]:
         segs, _ = model.transcribe(audio, language="en", beam_size=1, temperature=0.0, word_timestamps=True)
         out[name] = [wd.end for s in segs for wd in (s.words or []) if any(c.isalnum() for c in wd.word)]
     return out
+
+
+def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -> dict[str, Any]:
+    """Word lag and final latency on a virtual clock (see the module docstring)."""
+    from dataclasses import replace
+
+    from ai_sidecar.stable_prefix import advance, settle, split_words
+    from ai_sidecar.transcriber import Transcriber
+    from interview_room.config import load
+    from media_server.segmenter import Segmenter, SegmenterSettings
+
+    cfg = load()
+    tr = Transcriber(cfg)
+    threads = max(1, tr.models.threads)
+    settings = replace(SegmenterSettings.from_config(cfg), partial_interval_ms=interval_ms)
+    lead, chunk = 0.5, 640  # 20 ms of 16 kHz s16
+    costs: list[float] = []
+
+    def decode(pcm: bytes, prefix: str | None) -> tuple[str, float]:
+        c0 = time.process_time()
+        r = tr.transcribe(pcm, "en", None, prefix)
+        cost = (time.process_time() - c0) / threads
+        costs.append(cost)
+        return (r.text if r.ok else ""), cost
+
+    lags: list[float] = []
+    finals: list[float] = []
+    for name in names:
+        with wave.open(str(FIXTURES / name)) as w:
+            pcm = bytes(int(lead * 32000)) + w.readframes(w.getnframes()) + bytes(48000)
+        seg = Segmenter(settings)
+        items: list[tuple[float, Any]] = []
+        for i in range(0, len(pcm), chunk):
+            t = i / 32000
+            items += [(t + 0.02, u) for u in seg.push(pcm[i : i + chunk], t)]
+        items += [(len(pcm) / 32000, u) for u in seg.flush()]
+        free, base = 0.0, 0
+        state = None
+        early: dict[tuple[float, float], str] = {}
+        shown: list[tuple[float, int]] = []  # (virtual time, words of the file on screen)
+        for k, (arrival, u) in enumerate(items):
+            start = max(free, arrival)
+            if not u.final and k + 1 < len(items) and items[k + 1][0] <= start:
+                continue  # something waits behind this partial: skipped
+            if not u.final:
+                mid = abs(u.speech_end - u.t1) < 1e-6
+                prefix = state.text if state is not None and mid and state.committed else None
+                text, cost = decode(u.pcm, prefix)
+                if prefix is None:
+                    early[(round(u.t0, 3), round(u.speech_end, 3))] = text
+                if mid:
+                    state, grew = advance(state, text)
+                else:
+                    state, grew = settle(state, text), True
+                free = start + cost
+                if grew and state.committed:
+                    shown.append((free, base + len(state.committed)))
+                continue
+            text = early.get((round(u.t0, 3), round(u.speech_end, 3)))
+            cost = 0.0
+            if text is None:
+                text, cost = decode(u.pcm, None)
+            free = start + cost
+            n = len(split_words(text))
+            shown.append((free, base + n))
+            finals.append(free - u.speech_end)
+            base, state = base + n, None
+        for i, end in enumerate(ends[name]):
+            seen = next((t for t, n in shown if n > i), None)
+            if seen is not None:
+                lags.append(seen - (lead + end))
+    return {"lags": lags, "finals": finals, "calls": len(costs), "cost": sum(costs) / max(1, len(costs))}
 
 
 def whisper_calls(stt_url: str) -> tuple[float, float]:
@@ -156,10 +237,23 @@ def main() -> None:
     ap.add_argument("--stt-url", default="http://127.0.0.1:8082", help="the stt worker's /metrics")
     ap.add_argument("--peers", default="1")
     ap.add_argument("--rounds", type=int, default=2, help="times each peer speaks the long fixtures")
+    ap.add_argument("--simulate", default="", help="PARTIAL_INTERVAL_MS values to run on a virtual clock instead")
     args = ap.parse_args()
     t = time.monotonic()
     ends = reference_word_ends(sorted(set(LONG)))
     print(f"reference word times: offline decode of {len(ends)} files in {time.monotonic() - t:.1f} s", flush=True)
+    if args.simulate:
+        print("| PARTIAL_INTERVAL_MS | words | word lag p50 / p95 s | final latency p50 / p95 s | Whisper calls "
+              "| mean call s (CPU / threads) |")  # fmt: skip
+        print("| --- | --- | --- | --- | --- | --- |")
+        for ms in [int(x) for x in args.simulate.split(",")]:
+            r = simulate(LONG, ms, ends)
+            print(
+                f"| {ms} | {len(r['lags'])} | {pct(r['lags'], 0.5):.2f} / {pct(r['lags'], 0.95):.2f} "
+                f"| {pct(r['finals'], 0.5):.2f} / {pct(r['finals'], 0.95):.2f} | {r['calls']} | {r['cost']:.2f} |",
+                flush=True,
+            )
+        return
     print("| N | utterances | words | shown while still speaking | word lag p50 / p95 s | final latency p50 / p95 s "
           "| Whisper calls | mean call s | stt CPU-s | client CPU-s | wall s | errors |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
