@@ -19,7 +19,7 @@ CPU-seconds of the stack's stt worker and of this client, so runs with partials 
 to mean anything: the fixtures go through the real segmenter (sent at real-time pace on the virtual
 clock), one stt worker serves its queue as the real one does (a partial with anything behind it is
 skipped, mid-speech partials decode with the shown words as prefix, the final reuses the early
-partial's text), and each Whisper call takes its measured CPU time divided by the threads it ran
+partial's text, partials rest ``PARTIAL_REST``), and each Whisper call takes its measured CPU time divided by the threads it ran
 on (what it takes on an idle machine with that many cores).
 """
 
@@ -65,6 +65,7 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
     from dataclasses import replace
 
     from ai_sidecar.stable_prefix import advance, settle, split_words
+    from ai_sidecar.stt_worker import PARTIAL_REST
     from ai_sidecar.transcriber import Transcriber
     from interview_room.config import load
     from media_server.segmenter import Segmenter, SegmenterSettings
@@ -94,14 +95,14 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
             t = i / 32000
             items += [(t + 0.02, u) for u in seg.push(pcm[i : i + chunk], t)]
         items += [(len(pcm) / 32000, u) for u in seg.flush()]
-        free, base = 0.0, 0
+        free, base, partial_after = 0.0, 0, 0.0
         state = None
         early: dict[tuple[float, float], str] = {}
         shown: list[tuple[float, int]] = []  # (virtual time, words of the file on screen)
         for k, (arrival, u) in enumerate(items):
             start = max(free, arrival)
-            if not u.final and k + 1 < len(items) and items[k + 1][0] <= start:
-                continue  # something waits behind this partial: skipped
+            if not u.final and (start < partial_after or (k + 1 < len(items) and items[k + 1][0] <= start)):
+                continue  # the worker rests after a partial, or something waits behind this one: skipped
             if not u.final:
                 mid = abs(u.speech_end - u.t1) < 1e-6
                 prefix = state.text if state is not None and mid and state.committed else None
@@ -113,6 +114,7 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
                 else:
                     state, grew = settle(state, text), True
                 free = start + cost
+                partial_after = free + cost * PARTIAL_REST
                 if grew and state.committed:
                     shown.append((free, base + len(state.committed)))
                 continue

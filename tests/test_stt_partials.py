@@ -34,11 +34,12 @@ class ScriptedTranscriber:
     """Two words per second of audio, the last one garbled (a word cut in half); slow like Whisper.
     ``echo``: with hotwords, it writes the prompt's names instead (what a copied prompt looks like)."""
 
-    def __init__(self, delay: float = 0.2, echo: bool = False) -> None:
+    def __init__(self, delay: float = 0.2, echo: bool = False, reported: float | None = None) -> None:
         self.calls: list[tuple[float, str | None]] = []  # (seconds of audio, prompt)
         self.prefixes: list[str | None] = []
         self.delay = delay
         self.echo = echo
+        self.reported = delay if reported is None else reported  # the Whisper seconds the result says
 
     def transcribe(
         self, pcm: bytes, lang: str = "en", prompt: str | None = None, prefix: str | None = None
@@ -51,7 +52,7 @@ class ScriptedTranscriber:
         text = " ".join(WORDS[: n - 1] + [WORDS[n - 1][:2] + "zz"]) if n else ""
         if self.echo and prompt:
             text = prompt.removeprefix("Glossary: ")
-        return Transcript(text, lang, 0.01, -0.2, 1.2, seconds, seconds * 1000, -20.0, self.delay, "fake")
+        return Transcript(text, lang, 0.01, -0.2, 1.2, seconds, seconds * 1000, -20.0, self.reported, "fake")
 
 
 def seg(session_id: str, seconds: float, *, final: bool, seq: int = 1, t0: float = 5.0) -> Segment:
@@ -197,3 +198,20 @@ async def test_over_the_backlog_cap_partials_go_first_and_never_displace_a_final
     assert int(await r.get(bus.STT_BACKLOG_BYTES)) == 750
     assert await pub.publish(mk(3, 400, True))  # over again, no partial waits: the oldest final goes, as before
     assert shed == [("s", "backlog_full", 300)]
+
+
+async def test_after_a_partial_the_worker_rests_so_partials_never_take_all_of_it(
+    r: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    """A partial's call of 1 s: partials arriving in the next 0.67 s (clock injected) are skipped even with
+    nothing queued, so a final arriving then finds the worker free; later partials are decoded again."""
+    sid = await new_session(pool)
+    fake = ScriptedTranscriber(delay=0.0, reported=1.0)
+    now = [100.0]
+    async with Running(r, pool, fake) as run:
+        run.worker.clock = lambda: now[0]
+        for at, seconds in ((100.0, 1.0), (100.5, 1.5), (100.7, 2.0)):
+            now[0] = at
+            await r.xadd(bus.STT_SEGMENTS, seg(sid, seconds, final=False).to_fields())
+            await until(lambda: acked(r), 30, "partial handled")
+    assert [c for c, _ in fake.calls] == [1.0, 2.0]
