@@ -54,9 +54,6 @@ log = logging.getLogger("stt")
 T = TypeVar("T")
 
 PARTIAL_MAX_AGE_S = 3.0  # a partial older than this is no longer worth showing
-# after a partial's Whisper call the worker takes no partial for this share of the call's time: partials
-# use at most 60 % of a worker, and when calls slow down (a busy machine) they come less often by themselves
-PARTIAL_REST = 0.67
 EARLY_TTL_S = 120
 AGREE_TTL_S = 60
 HINTS_TTL_S = 30.0  # partials reuse a session's hint terms this long (finals read them afresh)
@@ -120,7 +117,10 @@ class SttWorker:
         self.transcriber = transcriber
         self.executor = executor
         self._terms: dict[str, tuple[float, list[str]]] = {}  # session id -> (read at, hint terms)
-        self._partial_after = 0.0  # monotonic time before which partials are skipped (PARTIAL_REST)
+        # after a mid-speech partial's Whisper call, no such partial for STT_PARTIAL_REST times its duration:
+        # they use at most 60 % of a worker and thin out by themselves when calls slow down (a busy machine);
+        # the speculative partial after 100 ms of silence is exempt (the final reuses its text)
+        self._partial_after = 0.0
         self.clock: Callable[[], float] = time.monotonic
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
@@ -226,7 +226,7 @@ class SttWorker:
     async def partial(self, seg: Segment) -> None:
         if seg.end_wall > 0 and time.time() - seg.end_wall > PARTIAL_MAX_AGE_S:
             return
-        if self.clock() < self._partial_after:
+        if mid_speech(seg) and self.clock() < self._partial_after:  # the speculative one is the final's
             return
         if seg.sample_rate != SAMPLE_RATE or await self._final_done(seg.id) or await self.work_waiting():
             return
@@ -242,7 +242,8 @@ class SttWorker:
             result = await self._transcribe(seg, terms, prefix or None)
         except ModelUnavailable:
             return
-        self._partial_after = self.clock() + result.stt_seconds * PARTIAL_REST
+        if mid_speech(seg):
+            self._partial_after = self.clock() + result.stt_seconds * self.cfg.stt_partial_rest
         if not prefix:  # a free decode: the final of an utterance that does not go on carries this audio
             await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
         if not result.ok or await self._final_done(seg.id):

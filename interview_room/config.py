@@ -27,7 +27,7 @@ def _list(name: str) -> list[str]:
 
 
 # partial captions of a running utterance: a decode this often while someone speaks (0 = off)
-PARTIAL_INTERVAL_MS = 700
+PARTIAL_INTERVAL_MS = 500
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class Config:
     mock_pause_ms: int = field(default_factory=lambda: _int("MOCK_PAUSE_MS", 4500))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
+    # stt worker: after a mid-speech partial's Whisper call, no such partial for this share of its time
+    stt_partial_rest: float = field(default_factory=lambda: _float("STT_PARTIAL_REST", 0.67))
     stt_device: str = field(default_factory=lambda: _env("STT_DEVICE", "cpu"))  # cpu | cuda | auto
     stt_compute_type: str = field(default_factory=lambda: _env("STT_COMPUTE_TYPE", "int8"))  # int8 | float16 | ...
     ice_servers: list[str] = field(default_factory=lambda: _list("ICE_SERVERS"))

@@ -19,8 +19,8 @@ CPU-seconds of the stack's stt worker and of this client, so runs with partials 
 to mean anything: the fixtures go through the real segmenter (sent at real-time pace on the virtual
 clock), one stt worker serves its queue as the real one does (a partial with anything behind it is
 skipped, mid-speech partials decode with the shown words as prefix, the final reuses the early
-partial's text, partials rest ``PARTIAL_REST``), and each Whisper call takes its measured CPU time divided by the threads it ran
-on (what it takes on an idle machine with that many cores).
+partial's text, mid-speech partials rest ``STT_PARTIAL_REST``), and each Whisper call takes its
+measured CPU time divided by the threads it ran on (what it takes on an idle machine with that many cores).
 """
 
 from __future__ import annotations
@@ -65,7 +65,6 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
     from dataclasses import replace
 
     from ai_sidecar.stable_prefix import advance, settle, split_words
-    from ai_sidecar.stt_worker import PARTIAL_REST
     from ai_sidecar.transcriber import Transcriber
     from interview_room.config import load
     from media_server.segmenter import Segmenter, SegmenterSettings
@@ -101,7 +100,8 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
         shown: list[tuple[float, int]] = []  # (virtual time, words of the file on screen)
         for k, (arrival, u) in enumerate(items):
             start = max(free, arrival)
-            if not u.final and (start < partial_after or (k + 1 < len(items) and items[k + 1][0] <= start)):
+            resting = abs(u.speech_end - u.t1) < 1e-6 and start < partial_after  # mid-speech partials only
+            if not u.final and (resting or (k + 1 < len(items) and items[k + 1][0] <= start)):
                 continue  # the worker rests after a partial, or something waits behind this one: skipped
             if not u.final:
                 mid = abs(u.speech_end - u.t1) < 1e-6
@@ -114,7 +114,8 @@ def simulate(names: list[str], interval_ms: int, ends: dict[str, list[float]]) -
                 else:
                     state, grew = settle(state, text), True
                 free = start + cost
-                partial_after = free + cost * PARTIAL_REST
+                if mid:
+                    partial_after = free + cost * cfg.stt_partial_rest
                 if grew and state.committed:
                     shown.append((free, base + len(state.committed)))
                 continue

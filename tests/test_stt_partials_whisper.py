@@ -30,7 +30,9 @@ ABSENT = REF["absent_hint"]
 
 @pytest.fixture(scope="module")
 def worker(infra: Infra) -> Iterator[Worker]:
-    w = start_worker(infra, "stt-partials")
+    w = start_worker(
+        infra, "stt-partials", STT_PARTIAL_REST="0"
+    )  # every partial decoded: the agreement, not the pacing
     yield w
     assert w.stop() == 0, w.log_text()[-3000:]
 
