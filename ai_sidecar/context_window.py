@@ -31,6 +31,8 @@ class DecodeItem:
     ``context_pcm`` is the session's speech right before it (16 kHz s16le) and ``context_text``
     what was recognised in it; both empty = decode alone. ``hints``: words to bias the decoder
     (passed as faster-whisper passes ``hotwords``: a previous-text prompt), empty = none.
+    ``prefix``: words of this utterance already shown (a mid-speech partial): the decode is forced
+    through them and continues; unlike the context text they are part of the result.
     """
 
     pcm: bytes
@@ -38,6 +40,7 @@ class DecodeItem:
     context_pcm: bytes = b""
     context_text: str = ""
     hints: str = ""
+    prefix: str = ""
 
 
 def window_samples(n_samples: int, min_s: float, step_s: float) -> int:

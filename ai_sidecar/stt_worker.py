@@ -12,7 +12,10 @@ worker left pending (claimed here with XAUTOCLAIM) yields exactly one caption:
    ``caption`` job once (``add_once``); only then is the entry acked.
 
 Partials (``final=False`` snapshots of a running utterance) are best effort: transcribed and
-published unstored, and skipped whenever anything else is waiting, so a final is never delayed.
+published unstored, and skipped whenever anything else is waiting (the first thing dropped under
+load; a final never queues behind them). A partial cut mid-speech shows only the words two
+consecutive decodes agree on (``stable_prefix``); the speculative one cut after 100 ms of silence
+(the final's own audio) shows its whole text. The session's hints bias Whisper (``hints``).
 /health answers only once the default model is loaded: ready means a caption will not wait for
 a model load.
 """
@@ -26,7 +29,6 @@ import functools
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -41,10 +43,13 @@ from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, LlmJob, Segment
 from interview_room.store import captions
+from interview_room.store.session_hints import session_hints as read_hints
 
+from . import hints as session_hints
 from .batcher import Batcher, Dropped
 from .context_window import DecodeItem, SessionHistory
 from .models import ModelUnavailable
+from .stable_prefix import Agreement, advance, settle
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
 from .whisper_translate import WhisperTranslator
 
@@ -54,6 +59,8 @@ T = TypeVar("T")
 
 PARTIAL_MAX_AGE_S = 3.0  # a partial older than this is no longer worth showing
 EARLY_TTL_S = 120
+AGREE_TTL_S = 60
+HINTS_TTL_S = 30.0  # partials reuse a session's hint terms this long (finals read them afresh)
 LAG_POLL_S = 5.0
 
 
@@ -69,17 +76,22 @@ def early_key(seg: Segment) -> str:
     return f"stt:early:{seg.id}:{seg.t0:.3f}:{end:.3f}"
 
 
+def agree_key(seg: Segment) -> str:
+    """Redis key of the stable-prefix state of the utterance a partial belongs to."""
+    return f"stt:agree:{seg.id}:{seg.t0:.3f}"
+
+
+def mid_speech(seg: Segment) -> bool:
+    """A periodic partial (cut while the speaker talks) rather than the speculative one after 100 ms
+    of silence, whose audio is the final's and whose text is shown whole."""
+    return seg.speech_end > 0 and seg.speech_end >= seg.t1 - 1e-3
+
+
 def llm_job_key(caption_id: str) -> str:
     """``add_once`` key of the ``llm:jobs`` entry that follows a final caption."""
     return f"llm:caption:{caption_id}"
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 class SttWorker:
@@ -109,6 +121,12 @@ class SttWorker:
         )
         # offline translation into English (Whisper's translate task) for sessions that switched it on
         self.translator = WhisperTranslator(cfg, pool, r, transcriber, self._in_thread)
+        self._terms: dict[str, tuple[float, list[str]]] = {}  # session id -> (read at, hint terms)
+        # after a mid-speech partial's Whisper call, no such partial for STT_PARTIAL_REST times its duration:
+        # they use at most 60 % of a worker and thin out by themselves when calls slow down (a busy machine);
+        # the speculative partial after 100 ms of silence is exempt (the final reuses its text)
+        self._partial_after = 0.0
+        self.clock: Callable[[], float] = time.monotonic
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         ctx = contextvars.copy_context()  # keep the session id on log lines written in the thread
@@ -130,10 +148,21 @@ class SttWorker:
         finally:
             session_id_var.reset(token)
 
-    async def _session_exists(self, session_id: str) -> bool:
-        if not _is_uuid(session_id):
-            return False
-        return bool(await self.pool.fetchval("SELECT 1 FROM sessions WHERE id = $1", session_id))
+    async def _session_terms(self, session_id: str, *, fresh: bool) -> list[str] | None:
+        """The hint terms of a session (None = no such session); ``fresh`` reads the database."""
+        now = time.monotonic()
+        cached = self._terms.get(session_id)
+        if not fresh and cached is not None and now - cached[0] < HINTS_TTL_S:
+            return cached[1]
+        text = await read_hints(self.pool, session_id)
+        if text is None:
+            self._terms.pop(session_id, None)
+            return None
+        if len(self._terms) > 1000:
+            self._terms = {k: v for k, v in self._terms.items() if now - v[0] < HINTS_TTL_S}
+        terms = session_hints.extract_terms(text)
+        self._terms[session_id] = (now, terms)
+        return terms
 
     async def _decode(self, items: list[DecodeItem]) -> list[Transcript | BaseException]:
         """One batched Whisper call; when it fails, each item alone (so one bad item fails only itself)."""
@@ -154,12 +183,20 @@ class SttWorker:
     def _history_key(seg: Segment) -> str:
         return f"{seg.session_id}:{seg.role}"
 
-    async def _transcribe(self, seg: Segment) -> Transcript:
+    async def _transcribe(self, seg: Segment, terms: list[str] | None = None, prefix: str | None = None) -> Transcript:
+        """Through the batcher: the session's context before the utterance, its hint terms as a prompt, and
+        (a mid-speech partial) the words already shown as a prefix the decode continues."""
+        bias = session_hints.prompt(terms or []) or ""
         ctx_pcm, ctx_text = self.history.context(self._history_key(seg))
-        item = DecodeItem(seg.pcm, seg.lang, context_pcm=ctx_pcm, context_text=ctx_text)
+        item = DecodeItem(seg.pcm, seg.lang, context_pcm=ctx_pcm, context_text=ctx_text, hints=bias, prefix=prefix or "")
         result = await self.batcher.submit(item, final=seg.final)
         if result.stt_seconds > 0:
             metrics.STT_SECONDS.observe(result.stt_seconds)
+        if bias and terms and result.ok and session_hints.echoed(result.text, terms):
+            log.info("hinted transcript looks copied from the hints, decoding without id=%s", seg.id)
+            result = await self.batcher.submit(dataclasses.replace(item, hints=""), final=seg.final)
+            if result.stt_seconds > 0:
+                metrics.STT_SECONDS.observe(result.stt_seconds)
         return result
 
     async def final(self, seg: Segment) -> None:
@@ -167,7 +204,8 @@ class SttWorker:
             metrics.SEGMENTS_REJECTED.labels("bad_sample_rate").inc()
             log.error("segment is not 16 kHz id=%s sample_rate=%d", seg.id, seg.sample_rate)
             return
-        if not await self._session_exists(seg.session_id):
+        terms = await self._session_terms(seg.session_id, fresh=True)
+        if terms is None:
             metrics.SEGMENTS_REJECTED.labels("session_gone").inc()
             log.info("segment of a missing session dropped id=%s", seg.id)
             return
@@ -180,7 +218,7 @@ class SttWorker:
             caption = stored  # stored by a worker that died before publishing: publish what it stored
         else:
             try:
-                result = await self._early_result(seg) or await self._transcribe(seg)
+                result = await self._early_result(seg) or await self._transcribe(seg, terms)
             except ModelUnavailable as e:  # a configuration error: retrying the entry cannot help
                 metrics.SEGMENTS_REJECTED.labels("model_unavailable").inc()
                 log.error("no model for segment id=%s lang=%s: %s", seg.id, seg.lang, e)
@@ -218,20 +256,46 @@ class SttWorker:
     async def partial(self, seg: Segment) -> None:
         if seg.end_wall > 0 and time.time() - seg.end_wall > PARTIAL_MAX_AGE_S:
             return
+        if mid_speech(seg) and self.clock() < self._partial_after:  # the speculative one is the final's
+            return
         if seg.sample_rate != SAMPLE_RATE or await self._final_done(seg.id) or await self.work_waiting():
             return
+        terms = await self._session_terms(seg.session_id, fresh=False)
+        if terms is None:
+            return
+        raw = await self.r.get(agree_key(seg))
+        state = Agreement.from_json(json.loads(raw)) if raw else None
+        # mid-speech, the decode continues the words already shown (as LocalAgreement does: a shown
+        # word that a later decode spelt differently would stall the agreement for the utterance)
+        prefix = state.text if state is not None and mid_speech(seg) else None
         try:
-            result = await self._transcribe(seg)
+            result = await self._transcribe(seg, terms, prefix or None)
         except (ModelUnavailable, Dropped):  # Dropped: newer partials were waiting
             return
-        # the final of an utterance that does not go on carries this very audio: keep the result
-        await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
+        if mid_speech(seg):
+            self._partial_after = self.clock() + result.stt_seconds * self.cfg.stt_partial_rest
+        if not prefix:  # a free decode: the final of an utterance that does not go on carries this audio
+            await self.r.set(early_key(seg), json.dumps(dataclasses.asdict(result)), ex=EARLY_TTL_S)
         if not result.ok or await self._final_done(seg.id):
             return
-        caption = Caption(
-            id=seg.id, role=seg.role, t0=seg.t0, t1=seg.t1, text=result.text, lang=result.lang, final=False
-        )
+        text = await self._stable_text(seg, state, result.text)
+        if not text:
+            return  # nothing two decodes agree on yet, or nothing new
+        caption = Caption(id=seg.id, role=seg.role, t0=seg.t0, t1=seg.t1, text=text, lang=result.lang, final=False)
         await bus.publish_event(self.r, seg.session_id, caption)
+
+    async def _stable_text(self, seg: Segment, state: Agreement | None, hypothesis: str) -> str | None:
+        """The partial text to show: mid-speech, the words two consecutive decodes agree on when
+        they grew; after the speech stopped, the whole text (it becomes the shown words). The final
+        is decoded free (forcing it to start with the shown words cost 4 WER points on the fixtures)
+        and replaces them."""
+        key = agree_key(seg)
+        if mid_speech(seg):
+            state, grew = advance(state, hypothesis)
+        else:
+            state, grew = settle(state, hypothesis), True
+        await self.r.set(key, json.dumps(state.to_json()), ex=AGREE_TTL_S)
+        return state.text if grew else None
 
     async def _early_result(self, seg: Segment) -> Transcript | None:
         """The transcript of a partial with exactly this segment's audio (speculative decoding)."""

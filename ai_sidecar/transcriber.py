@@ -189,8 +189,12 @@ class Transcriber:
             names.append(name)
         return names
 
-    def transcribe(self, pcm16k: bytes, lang: str = "en") -> Transcript:
-        """``pcm16k``: 16 kHz mono s16le. ``lang``: the session's listen language or ``auto``."""
+    def transcribe(
+        self, pcm16k: bytes, lang: str = "en", prompt: str | None = None, prefix: str | None = None
+    ) -> Transcript:
+        """``pcm16k``: 16 kHz mono s16le. ``lang``: the session's listen language or ``auto``.
+        ``prompt``: text that biases spelling (session hints, ``ai_sidecar/hints.py``); ``prefix``: the
+        words the transcript must start with (those partial captions already showed); None = none."""
         audio = pcm_to_float(pcm16k)
         duration = audio.size / SAMPLE_RATE
         level = rms_dbfs(audio)
@@ -215,6 +219,8 @@ class Transcriber:
                 no_speech_threshold=None,  # we apply the no-speech rule ourselves, to count it
                 log_prob_threshold=None,
                 compression_ratio_threshold=None,
+                initial_prompt=prompt or None,
+                prefix=prefix or None,
             )
             segs = list(segments)  # decoding happens while iterating
             elapsed = time.perf_counter() - t
@@ -340,7 +346,9 @@ class Transcriber:
                 prompt += [tk.sot_prev] + tk.encode(" " + it.hints.strip())[:100]
             prompt += list(tk.sot_sequence) + [tk.no_timestamps]
             prefix = tk.encode(" " + it.context_text.strip())[-120:] if use_ctx else []
-            prompts.append(prompt + prefix)
+            # the utterance's own shown words (a partial) continue the decode and stay in its text
+            own = tk.encode(" " + it.prefix.strip())[:120] if it.prefix.strip() else []
+            prompts.append(prompt + prefix + own)
             prefixes.append(len(prefix))
             tokenizers.append(tk)
         out = model.model.generate(

@@ -89,6 +89,10 @@ def _list(name: str) -> list[str]:
     return [p.strip() for p in os.environ.get(name, "").split(",") if p.strip()]
 
 
+# partial captions of a running utterance: a decode this often while someone speaks (0 = off)
+PARTIAL_INTERVAL_MS = 500
+
+
 @dataclass(frozen=True)
 class ListenConfig:
     """``interview-room listen`` runs on the user's own computer, not the server: its two settings only
@@ -137,6 +141,8 @@ class Config:
     mock_follow_up_wait_ms: int = field(default_factory=lambda: _int("MOCK_FOLLOW_UP_WAIT_MS", 15000))
     stt_model: str = field(default_factory=lambda: _env("STT_MODEL", ""))
     stt_threads: int = field(default_factory=lambda: _int("STT_THREADS", 0))
+    # stt worker: after a mid-speech partial's Whisper call, no such partial for this share of its time
+    stt_partial_rest: float = field(default_factory=lambda: _float("STT_PARTIAL_REST", 0.67))
     stt_device: str = field(default_factory=lambda: _env("STT_DEVICE", "cpu"))  # cpu | cuda | auto
     stt_compute_type: str = field(default_factory=lambda: _env("STT_COMPUTE_TYPE", "int8"))  # int8 | float16 | ...
     stt_beam_size: int = field(default_factory=lambda: _int("STT_BEAM_SIZE", 1, lo=1))  # Whisper beam
@@ -210,7 +216,7 @@ class Config:
     )
     segment_min_ms: int = field(default_factory=lambda: _int("SEGMENT_MIN_MS", 300))
     segment_max_ms: int = field(default_factory=lambda: _int("SEGMENT_MAX_MS", 15000))
-    partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", 0))
+    partial_interval_ms: int = field(default_factory=lambda: _int("PARTIAL_INTERVAL_MS", PARTIAL_INTERVAL_MS, lo=0))
     segment_early_partial: bool = field(default_factory=lambda: _bool("SEGMENT_EARLY_PARTIAL", True))
     # SMTP for login codes and the recruiter side's e-mails; TLS: auto = verified STARTTLS when the server
     # offers it, require = refuse to send without verified TLS, off = never (a local relay)

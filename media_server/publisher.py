@@ -12,7 +12,9 @@ Two limits, two different choices of what to lose, both counted (``ir_segments_s
   (``_ADD``, atomic in Lua). Their captions would come too late to help anyone live, and the newest
   speech is what the conversation is about now.
 
-Partials (``final=False``) are never buffered: by the time Redis is back they are stale.
+Partials (``final=False``) are never buffered: by the time Redis is back they are stale. Nor do they
+ever cost a final its place: over the backlog cap a partial is not added, and a final over it sheds
+the waiting partials before any waiting final (silently: their words come with their final).
 """
 
 from __future__ import annotations
@@ -34,15 +36,19 @@ log = logging.getLogger("media.publisher")
 FRAME_BYTES = 640  # one 20 ms frame of 16 kHz mono s16le: the unit of ir_audio_frames_dropped_total
 
 # KEYS: stream, bytes counter. ARGV: cap, group, then the entry's field/value pairs.
-# Returns {entry id, {session id, bytes, session id, bytes, ...} of the shed entries}.
+# Returns {entry id ('' = a partial not added), {session id, bytes, ...} of the shed finals, partials shed}.
 _ADD = """
 local cap = tonumber(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) end
-local size = 0
-for i = 3, #ARGV, 2 do if ARGV[i] == 'pcm' then size = string.len(ARGV[i + 1]) end end
+local size, partial = 0, false
+for i = 3, #ARGV, 2 do
+  if ARGV[i] == 'pcm' then size = string.len(ARGV[i + 1]) elseif ARGV[i] == 'final' then partial = ARGV[i + 1] == '0' end
+end
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 local shed = {}
+local partials = 0
 if used + size > cap then
+  if partial then return {'', shed, 0} end
   local last = '0-0'
   local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
   if ok then
@@ -54,7 +60,26 @@ if used + size > cap then
       if name == ARGV[2] then last = ld end
     end
   end
-  while used + size > cap do
+  local cursor = last
+  while used + size > cap do  -- the waiting partials first
+    local e = redis.call('XRANGE', KEYS[1], '(' .. cursor, '+', 'COUNT', 100)
+    if #e == 0 then break end
+    for _, entry in ipairs(e) do
+      local id, f = entry[1], entry[2]
+      cursor = id
+      local sz, fin = 0, '1'
+      for j = 1, #f, 2 do
+        if f[j] == 'pcm' then sz = string.len(f[j + 1]) elseif f[j] == 'final' then fin = f[j + 1] end
+      end
+      if fin == '0' then
+        redis.call('XDEL', KEYS[1], id)
+        used = used - sz
+        partials = partials + 1
+        if used + size <= cap then break end
+      end
+    end
+  end
+  while used + size > cap do  -- then the oldest waiting finals
     local e = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
     if #e == 0 then break end
     local id, f = e[1][1], e[1][2]
@@ -73,7 +98,7 @@ local args = {}
 for i = 3, #ARGV do args[#args + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[1], '*', unpack(args))
 redis.call('SET', KEYS[2], math.max(0, used) + size)
-return {id, shed}
+return {id, shed, partials}
 """
 
 
@@ -134,15 +159,22 @@ class SegmentPublisher:
         """Segments wait for Redis (it was away at the last try)."""
         return bool(len(self.buffer))
 
-    async def _add(self, seg: Segment) -> None:
+    async def _add(self, seg: Segment) -> bool:
+        """False: a partial that did not fit under the backlog cap (nothing was shed for it)."""
         args: list[bytes | str] = [str(self.backlog_bytes), bus.STT_GROUP]
         for k, v in seg.to_fields().items():
             args += [k, v]
-        _, shed = await self.r.eval(_ADD, 2, bus.STT_SEGMENTS, bus.STT_BACKLOG_BYTES, *args)  # type: ignore[misc]
+        entry, shed, partials = await self.r.eval(_ADD, 2, bus.STT_SEGMENTS, bus.STT_BACKLOG_BYTES, *args)  # type: ignore[misc]
+        if int(partials):
+            SEGMENTS_SHED.labels(reason="partial").inc(int(partials))
+        if not entry:
+            SEGMENTS_SHED.labels(reason="partial").inc()
+            return False
         self.published += 1
         for i in range(0, len(shed), 2):
             sid = shed[i].decode() if isinstance(shed[i], bytes) else str(shed[i])
             self._shed(sid, "backlog_full", int(shed[i + 1]))
+        return True
 
     def _shed(self, session_id: str, reason: str, nbytes: int) -> None:
         SEGMENTS_SHED.labels(reason=reason).inc()
@@ -157,8 +189,7 @@ class SegmentPublisher:
         """Published, or held for later: True; refused (a partial during an outage, or the buffer is full): False."""
         if not len(self.buffer):
             try:
-                await self._add(seg)
-                return True
+                return await self._add(seg)
             except Exception as e:
                 if not retry.is_transient(e):
                     log.exception("could not publish segment id=%s", seg.id)

@@ -236,8 +236,10 @@ class Segmenter:
             t1 = self._t(self._idx)
             return [Utterance(self._t(self._start), t1, b"".join(self._frames), self._t(self._last_voiced + 1), final=False)]
         if self._partial_every:
+            # a periodic partial is cut on a voiced frame only: one cut as a pause begins would
+            # decode while the early partial and the final of that pause queue behind it
             self._since_partial += 1
-            if self._since_partial >= self._partial_every:
+            if self._since_partial >= self._partial_every and voiced:
                 self._since_partial = 0
                 t1 = self._t(self._idx)
                 return [Utterance(self._t(self._start), t1, b"".join(self._frames), speech_end=t1, final=False)]

@@ -245,3 +245,18 @@ def test_early_partial_is_the_final_when_speech_does_not_resume() -> None:
     assert len(at_pause) == 1, [(u.t0, u.t1, u.final) for u in us]
     assert first_end - 0.3 <= at_pause[0].speech_end <= second_start, at_pause[0].speech_end
     assert at_pause[0].t0 == finals[0].t0 and finals[0].speech_end > second_start + 1.0
+
+
+def test_periodic_partials_are_cut_on_voiced_frames_only() -> None:
+    """A periodic partial cut as a pause begins would decode while that pause's early partial and
+    final queue behind it: each is cut on a voiced frame (its last frame is speech)."""
+    a, _, _ = speech("c_rare_names.wav")
+    pieces = [silence(0.5)]
+    for i in range(0, len(a), 2 * SR):  # 300 ms pauses inside the utterance (shorter than the hangover)
+        pieces += [a[i : i + 2 * SR], silence(0.3)]
+    out = run(np.concatenate([*pieces, silence(1.0)]), replace(BASE, partial_interval_ms=300))
+    assert sum(u.final for u in out) >= 1
+    periodic = [u for u in out if not u.final and u.speech_end == u.t1]
+    assert len(periodic) >= 10
+    tail = SR // 5 * 2  # webrtcvad itself calls a few frames after speech voiced: 200 ms
+    assert all(np.abs(np.frombuffer(p.pcm[-tail:], dtype=np.int16)).max() > 0 for p in periodic)  # not in a pause

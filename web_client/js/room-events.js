@@ -165,6 +165,12 @@ export function createDomRenderer(root = document, { sessionId = '', onEnded, on
     if (!box) return;
     const stick = nearBottom(box);
     let node = captionNode(m.id);
+    // partial words only grow until the final replaces them in the same node: a partial arriving
+    // after its final, or one showing fewer words than already shown, changes nothing
+    if (node && !m.final) {
+      const shown = node.querySelector('.text').textContent;
+      if (node.dataset.final === 'true' || (shown.startsWith(m.text) && shown.length > m.text.length)) return;
+    }
     if (!node) {
       dropEmptyHint(box);
       node = make(doc, 'p', 'caption');
