@@ -18,6 +18,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 from conftest import Infra, until
 
+from ai_sidecar.context_window import DecodeItem
 from ai_sidecar.stt_worker import SttWorker
 from ai_sidecar.transcriber import Transcript
 from interview_room import bus
@@ -53,6 +54,11 @@ class ScriptedTranscriber:
         if self.echo and prompt:
             text = prompt.removeprefix("Glossary: ")
         return Transcript(text, lang, 0.01, -0.2, 1.2, seconds, seconds * 1000, -20.0, self.reported, "fake")
+
+
+    def transcribe_batch(self, items: list[DecodeItem]) -> list[Transcript]:
+        """The worker's path (its batcher): each item as ``transcribe`` would see it."""
+        return [self.transcribe(it.pcm, it.lang, it.hints or None, it.prefix or None) for it in items]
 
 
 def seg(session_id: str, seconds: float, *, final: bool, seq: int = 1, t0: float = 5.0) -> Segment:
