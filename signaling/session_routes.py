@@ -22,13 +22,14 @@ from interview_room.store import credits
 from interview_room.store import media as media_store
 from interview_room.store import sessions as store
 from interview_room.store.sessions import Session
+from web.accounts.auth import current_user
+from web.common.context import Services, services
+from web.common.errors import ApiError, not_found
+from web.common.serialize import session_detail_json, session_summary_json
+from web.common.validation import Invalid, integer, language, nullable, parse, read_json, string, string_list
+from web.sessions import recordings, webvtt
 
-from . import media_nodes, recordings, troubleshoot_limits, webvtt
-from .auth import current_user
-from .context import Services, services
-from .errors import ApiError, not_found
-from .serialize import session_detail_json, session_summary_json
-from .validation import Invalid, integer, language, nullable, parse, read_json, string, string_list
+from . import media_nodes, troubleshoot_limits
 
 log = logging.getLogger("signaling.sessions")
 

@@ -19,8 +19,8 @@ from conftest import verified
 
 from interview_room import bus
 from interview_room.config import Config
-from signaling.app import create_app
-from signaling.context import SERVICES
+from web.app import create_app
+from web.common.context import SERVICES
 
 MAX_BODY = 16 * 1024
 PASSWORD = "correct horse battery"

@@ -15,9 +15,9 @@ import pytest_asyncio
 from conftest import Infra
 from recruit_fixtures import Api, recruit_api, token_of
 
-from signaling.context import SERVICES
-from signaling.recruiting import practice
-from signaling.recruiting.answer_limits import AnswerTimeLimit
+from web.common.context import SERVICES
+from web.recruiting import practice
+from web.recruiting.answer_limits import AnswerTimeLimit
 
 QUESTIONS = [
     {"text": "Tell us about a project you are proud of.", "answer_seconds": 300, "retakes": 1},

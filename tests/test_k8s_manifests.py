@@ -522,7 +522,7 @@ def settings_read_by_the_code() -> set[str]:
         r"""(?:_env|_int|_float|_bool|_choice|_languages|_list|_env_int|environ\.get|getenv|environ\[)\(?\s*["']([A-Z][A-Z0-9_]+)["']"""
     )
     names: set[str] = set()
-    for pkg in ("interview_room", "signaling", "media_server", "recorder", "ai_sidecar"):
+    for pkg in ("interview_room", "signaling", "web", "media_server", "recorder", "ai_sidecar"):
         for f in (ROOT / pkg).rglob("*.py"):
             names |= set(pattern.findall(f.read_text()))
     return names

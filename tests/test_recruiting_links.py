@@ -27,11 +27,11 @@ from interview_room.embedded import free_port
 from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
 from interview_room.store import credits
-from signaling.context import SERVICES
-from signaling.recruiting.answer_limits import AnswerTimeLimit
-from signaling.recruiting.erase import RetentionSweeper
-from signaling.recruiting.reminders import ReminderSweeper
 from tests.fake_openai import FakeOpenAI, Reply, task_of, user_data
+from web.common.context import SERVICES
+from web.recruiting.answer_limits import AnswerTimeLimit
+from web.recruiting.erase import RetentionSweeper
+from web.recruiting.reminders import ReminderSweeper
 
 INTERVIEW = {
     "title": "Data engineer",
