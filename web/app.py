@@ -26,9 +26,9 @@ from web.billing import routes as billing
 from web.common import http_guard, static
 from web.common.context import SERVICES, Services
 from web.common.errors import error_middleware, metrics_middleware
+from web.common.pruning import Pruner
 from web.reports import report_routes
 from web.sessions import screen_routes, summary_routes
-from web.sessions.pruning import Pruner
 
 from . import recruiting
 from .recruiting import webhooks
