@@ -28,6 +28,7 @@ from web.common.errors import ApiError, not_found
 from web.common.serialize import session_detail_json, session_summary_json
 from web.common.validation import Invalid, integer, language, nullable, parse, read_json, string, string_list
 from web.sessions import recordings, webvtt
+from web.sessions.owned import owned_session
 
 from . import media_nodes, troubleshoot_limits
 
@@ -96,15 +97,6 @@ def _sdp(value: Any) -> str:
 
 OFFER_SPEC = {"sdp": _sdp, "type": string(choices=("offer",)), "roles": _roles}
 TROUBLESHOOT_SPEC = {"sdp": _sdp, "type": string(choices=("offer",))}
-
-
-async def owned_session(request: web.Request) -> Session:
-    """The session named in the URL if it belongs to the caller, else 404 (also for report routes)."""
-    sid = store.parse_id(request.match_info.get("id", ""))
-    s = await store.get_session(services(request).pool, current_user(request).id, sid) if sid else None
-    if s is None:
-        raise not_found("No such session")
-    return s
 
 
 async def _detail(svc: Services, user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
@@ -329,7 +321,7 @@ async def delete_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/sessions", list_sessions)
     app.router.add_get("/api/sessions/{id}", get_session)

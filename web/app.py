@@ -1,4 +1,5 @@
-"""The signaling process: the HTTP API, the web client, and offers forwarded to media nodes.
+"""The web process (`interview-room signaling`): the one entry point that assembles the areas of the HTTP API
+(``signaling`` and the packages of ``web/``), the web client and the docs.
 
 Stateless: users, tokens and sessions live in Postgres, rate limits and the media node registry
 in Redis, so any number of replicas can run behind a load balancer (with one SECRET_KEY).
@@ -17,24 +18,18 @@ from aiohttp import web
 from interview_room import bus, config, db
 from interview_room.config import Config
 from interview_room.internal_api import internal_token
-from interview_room.service import Health, add_health_routes, run_forever, start_site
-from signaling import session_routes
-from signaling.reaper import OrphanReaper
-from web.accounts import account_routes, auth_routes, passwords, ratelimit
+from interview_room.service import Health, add_health_routes, in_background, run_forever, start_site
+from signaling import area as signaling
+from web.accounts import area as accounts
 from web.accounts.auth import auth_middleware
-from web.billing import routes as billing
+from web.billing import area as billing
 from web.common import http_guard, static
 from web.common.context import SERVICES, Services
 from web.common.errors import error_middleware, metrics_middleware
 from web.common.pruning import Pruner
-from web.reports import report_routes
-from web.sessions import screen_routes, summary_routes
-
-from . import recruiting
-from .recruiting import webhooks
-from .recruiting.answer_limits import AnswerTimeLimit
-from .recruiting.erase import RetentionSweeper
-from .recruiting.reminders import ReminderSweeper
+from web.recruiting import area as recruiting
+from web.reports import area as reports
+from web.sessions import area as sessions
 
 log = logging.getLogger("signaling")
 
@@ -54,8 +49,6 @@ def create_app(
         middlewares=[metrics_middleware, error_middleware, http_guard.guard_middleware, auth_middleware],
     )
     http_guard.setup(app, cfg)
-    passwords.setup(cfg)
-    ratelimit.proxy_networks(tuple(cfg.trusted_proxies))  # a bad TRUSTED_PROXIES entry stops the start
     svc = Services(
         cfg=cfg,
         pool=pool,
@@ -72,21 +65,16 @@ def create_app(
 
     app.on_cleanup.append(_close)
 
-    async def _start(_: web.Application) -> None:
-        # in every runner of this app (the in-process test apps too), unlike the reaper spawned in main()
-        svc.tasks.spawn(app[webhooks.DISPATCHER].run(), "webhook-dispatcher")
-
-    app.on_startup.append(_start)
     add_health_routes(app, Health().redis(redis).database(pool))
-    auth_routes.add_routes(app)
-    account_routes.add_routes(app)
-    session_routes.add_routes(app)
-    screen_routes.add_routes(app)
-    summary_routes.add_routes(app)
-    report_routes.add_routes(app)
-    billing.setup(app, cfg)
+    # each area registers its routes and starts its background work (cleanup_ctx: with every runner of the app)
+    accounts.setup(app)
+    signaling.setup(app)
+    sessions.setup(app)
+    reports.setup(app)
+    billing.setup(app)
     recruiting.setup(app)
-    static.add_routes(app, svc.web_root, svc.docs_root)
+    in_background(app, "pruning", lambda _: Pruner(pool, cfg.prune_after_days).run())
+    static.setup(app)  # last: the web client's route takes every GET path outside /api
     return app
 
 
@@ -100,11 +88,6 @@ def main(cfg: Config) -> None:
         redis = bus.connect(cfg.redis_url)
         app = create_app(cfg, pool, redis)
         runner = await start_site(app, cfg.http_host, cfg.http_port)
-        app[SERVICES].tasks.spawn(OrphanReaper(pool, redis).run(), "orphan-reaper")
-        app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
-        app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
-        app[SERVICES].tasks.spawn(RetentionSweeper(app[SERVICES]).run(), "candidate-retention")
-        app[SERVICES].tasks.spawn(Pruner(pool, cfg.prune_after_days).run(), "pruning")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:
             await stop.wait()

@@ -139,7 +139,7 @@ async def extract_resume(request: web.Request) -> web.Response:
     return web.json_response({"text": text})
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_get("/api/me", get_me)
     app.router.add_patch("/api/me", patch_me)
     app.router.add_post("/api/me/password", change_password)

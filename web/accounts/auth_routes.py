@@ -172,7 +172,7 @@ async def logout(request: web.Request) -> web.Response:
     return resp
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/api/auth/register", register)
     app.router.add_post("/api/auth/login", login)
     app.router.add_post("/api/auth/login-code", login_code)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from .context import SERVICES
 from .errors import not_found
 
 _TYPES = {".md": "text/markdown; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8"}
@@ -92,8 +93,10 @@ async def _to_docs_index(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/docs/")
 
 
-def add_routes(app: web.Application, web_root: Path | None, docs_root: Path | None) -> None:
+def setup(app: web.Application) -> None:
     """Register last: the web client's route takes every GET path outside /api."""
+    svc = app[SERVICES]
+    web_root, docs_root = svc.web_root, svc.docs_root
     if docs_root is not None:
         app.router.add_get("/docs", _to_docs_index)
         app.router.add_get("/docs/", _docs_index_handler(docs_root))

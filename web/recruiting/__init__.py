@@ -1,25 +1,6 @@
 """Recorded interviews for recruiters (issue 8): organisations, interviews, candidate links, review.
 
-Register with ``recruiting.setup(app)``. Recruiter routes live under /api/org (signed-in users,
+Registered by ``recruiting.area.setup(app)``. Recruiter routes live under /api/org (signed-in users,
 scoped to their organisation); candidate routes under /api/c/ (public: the link's token, sent in the
 X-Candidate-Token header, is the credential, see ``web.accounts.auth.PUBLIC_PREFIXES``).
 """
-
-from __future__ import annotations
-
-from aiohttp import web
-
-from web.common.context import SERVICES
-
-from . import candidate_routes, recruiter_routes, webhooks
-from .scoring import SCORER, AnswerScorer
-
-
-def setup(app: web.Application) -> None:
-    svc = app[SERVICES]
-    app[SCORER] = AnswerScorer(svc.pool, svc.redis)  # the scores themselves come from the llm worker
-    app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
-    app.on_response_prepare.append(candidate_routes.not_cached)
-    app.router.add_routes(recruiter_routes.routes)
-    app.router.add_routes(candidate_routes.routes)
-    app.router.add_routes(webhooks.routes)

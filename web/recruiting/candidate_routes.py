@@ -358,3 +358,7 @@ async def complete(request: web.Request) -> web.Response:
                 await mail.candidate_completed(svc.cfg, recruiter, who, iv, payload["review_url"])
         state = await _state(svc, await _candidate(request, late_ok=True))
     return web.json_response(state)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)

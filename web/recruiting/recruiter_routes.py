@@ -644,3 +644,7 @@ async def deliveries(request: web.Request) -> web.Response:
     org = await member_org(request)
     rows = await store.list_deliveries(services(request).pool, org["id"])
     return web.json_response({"deliveries": [jsonable(r) for r in rows]})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)

@@ -266,3 +266,7 @@ async def retry(request: web.Request) -> web.Response:
     wake(request.app)
     log.info("webhook delivery requeued delivery_id=%s", did)
     return web.json_response(jsonable(dict(row)), status=202)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)

@@ -15,10 +15,10 @@ from aiohttp import web
 
 from interview_room.store import reports
 from interview_room.store.sessions import Session
-from signaling.session_routes import owned_session
 from web.common.context import services
 from web.common.errors import ApiError
 from web.common.serialize import iso
+from web.sessions.owned import owned_session
 
 from .report_pdf import render
 
@@ -92,6 +92,6 @@ async def get_report_pdf(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{id}/report", get_report)
     app.router.add_get("/api/sessions/{id}/report.pdf", get_report_pdf)

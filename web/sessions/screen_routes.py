@@ -21,10 +21,10 @@ from aiohttp import web
 
 from interview_room.bus import LLM_JOBS
 from interview_room.messages import LlmJob
-from signaling.session_routes import owned_session
 from web.common.context import services
 from web.common.errors import ApiError
 from web.common.validation import Invalid, parse, read_json, string
+from web.sessions.owned import owned_session
 
 log = logging.getLogger("signaling.screen")
 
@@ -70,5 +70,5 @@ async def screen_question(request: web.Request) -> web.Response:
     return web.json_response({"queued": True}, status=202)
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{id}/screen-question", screen_question)

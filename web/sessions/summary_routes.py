@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from interview_room.store import summaries
-from signaling.session_routes import owned_session
 from web.common.context import services
 from web.common.serialize import iso
+from web.sessions.owned import owned_session
 
 WRITING_S = 300  # after the end, how long a missing summary counts as being written
 
@@ -35,5 +35,5 @@ async def get_summary(request: web.Request) -> web.Response:
     return web.json_response({"status": status})
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_get("/api/sessions/{id}/summary", get_summary)
