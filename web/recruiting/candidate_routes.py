@@ -25,7 +25,7 @@ from interview_room.store import credits, users
 from interview_room.store import recruiting as store
 from interview_room.store import sessions as sessions_store
 from signaling.ice import ice_servers_for
-from signaling.session_routes import OFFER_SPEC, forward_offer
+from signaling.offers import OFFER_SPEC, forward_offer
 from web.common.context import Services, services
 from web.common.errors import ApiError, not_found
 from web.common.serialize import iso

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from web.reports.report_pdf import MUTED, ReportPDF, _band, _duration
+from web.reports.report_pdf import MUTED, ReportPDF, duration_text, score_colour
 
 RUBRIC_NAMES = {
     "relevance": "Relevance",
@@ -29,7 +29,7 @@ class CandidatePDF(ReportPDF):
 
 def _score_box(pdf: CandidatePDF, score: float | None, label: str) -> None:
     y = pdf.get_y()
-    pdf.set_fill_color(*(_band(score) if score is not None else (160, 160, 160)))
+    pdf.set_fill_color(*(score_colour(score) if score is not None else (160, 160, 160)))
     pdf.rect(pdf.l_margin, y, 34, 24, style="F")
     pdf.set_xy(pdf.l_margin, y + 2)
     pdf.font(26, bold=True, color=(255, 255, 255))
@@ -93,7 +93,7 @@ def render(review: dict[str, Any]) -> bytes:
             wpm = d.get("words_per_minute")
             pdf.bullets(
                 [
-                    f"Words: {d.get('word_count', 0)}; talk time {_duration(d.get('talk_seconds', 0))}",
+                    f"Words: {d.get('word_count', 0)}; talk time {duration_text(d.get('talk_seconds', 0))}",
                     f"Pace: {wpm:.0f} words per minute"
                     if isinstance(wpm, int | float)
                     else "Pace: too short to measure",

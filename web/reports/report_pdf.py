@@ -35,7 +35,8 @@ ACCENT = (13, 110, 253)
 TRACK = (226, 232, 240)
 
 
-def _band(score: float) -> tuple[int, int, int]:
+def score_colour(score: float) -> tuple[int, int, int]:
+    """The fill colour of a 0–100 score: green from 75, amber from 50, else red."""
     if score >= 75:
         return (25, 135, 84)
     if score >= 50:
@@ -97,7 +98,7 @@ class ReportPDF(FPDF):
         x = self.get_x()
         self.set_fill_color(*TRACK)
         self.rect(x, y + 1.5, width, 3.5, style="F")
-        self.set_fill_color(*_band(value))
+        self.set_fill_color(*score_colour(value))
         self.rect(x, y + 1.5, width * max(0.0, min(100.0, value)) / 100, 3.5, style="F")
         self.set_x(x + width + 3)
         self.cell(12, 6, str(int(round(value))), new_x="LMARGIN", new_y="NEXT")
@@ -128,7 +129,7 @@ class ReportPDF(FPDF):
         self.set_line_width(0.2)
         for (x, y), p in zip(coords, points, strict=True):
             current = bool(p.get("current"))
-            self.set_fill_color(*(_band(float(p["overall_score"])) if current else ACCENT))
+            self.set_fill_color(*(score_colour(float(p["overall_score"])) if current else ACCENT))
             r = 1.8 if current else 1.2
             self.rect(x - r, y - r, 2 * r, 2 * r, style="F")
             self.font(7, bold=current, color=INK if current else MUTED)
@@ -149,7 +150,8 @@ def _short_date(value: Any) -> str:
     return ""
 
 
-def _duration(seconds: Any) -> str:
+def duration_text(seconds: Any) -> str:
+    """"4 min 05 s" or "42 s"; "-" for no number."""
     try:
         s = int(round(float(seconds)))
     except (TypeError, ValueError):
@@ -170,7 +172,7 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
     facts = [
         title,
         f"{iv.get('type_name') or iv.get('type', '')} interview, {iv.get('difficulty', '')} difficulty",
-        f"Held {_short_date(session.get('started_at') or session.get('created_at'))}, {_duration(session.get('duration_seconds'))}",
+        f"Held {_short_date(session.get('started_at') or session.get('created_at'))}, {duration_text(session.get('duration_seconds'))}",
     ]
     pdf.para(" | ".join(f for f in facts if f), size=10, color=MUTED)
     if iv.get("focus_areas"):
@@ -179,7 +181,7 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
     score = float(report.get("overall_score") or 0)
     pdf.ln(3)
     y = pdf.get_y()
-    pdf.set_fill_color(*_band(score))
+    pdf.set_fill_color(*score_colour(score))
     pdf.rect(pdf.l_margin, y, 34, 24, style="F")
     pdf.set_xy(pdf.l_margin, y + 2)
     pdf.font(26, bold=True, color=(255, 255, 255))
@@ -225,8 +227,8 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
         [
             f"Pace: {wpm:.0f} words per minute" if isinstance(wpm, (int, float)) else "Pace: not enough speech to measure",
             f"Filler words: {d.get('filler_words', 0)} ({d.get('fillers_per_100_words', 0)} per 100 words)",
-            f"Talk time: {_duration(d.get('talk_seconds_total', 0))} in total; per answer: "
-            + (", ".join(f"Q{a['index']} {_duration(a['seconds'])}" for a in d.get("talk_time_per_answer") or []) or "-"),
+            f"Talk time: {duration_text(d.get('talk_seconds_total', 0))} in total; per answer: "
+            + (", ".join(f"Q{a['index']} {duration_text(a['seconds'])}" for a in d.get("talk_time_per_answer") or []) or "-"),
         ]
     )
     for name, key in (("Strengths", "strengths"), ("Weaknesses", "weaknesses"), ("Recommendations", "recommendations")):
@@ -242,8 +244,8 @@ def render(report: dict[str, Any], *, title: str = "Mock interview") -> bytes:
         status = STATUS_NAMES.get(str(q.get("status", "")), str(q.get("status", "")).replace("_", " "))
         scored = "not scored" if q.get("status") == "ended_early" else f"Score {q.get('score', 0)} / 100"
         pdf.para(
-            f"{scored} - {status} - talk time {_duration((q.get('delivery') or {}).get('talk_seconds', 0))} "
-            f"of {_duration(q.get('time_allocation_s', 0))} allowed",
+            f"{scored} - {status} - talk time {duration_text((q.get('delivery') or {}).get('talk_seconds', 0))} "
+            f"of {duration_text(q.get('time_allocation_s', 0))} allowed",
             size=9,
             color=MUTED,
         )
