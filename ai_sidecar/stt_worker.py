@@ -38,7 +38,7 @@ from interview_room import bus, db, metrics, service
 from interview_room.config import Config
 from interview_room.logs import session_id_var
 from interview_room.messages import Caption, LlmJob, Segment
-from interview_room.store import captions
+from interview_room.store import captions, sessions
 
 from .models import ModelUnavailable
 from .transcriber import SAMPLE_RATE, Transcriber, Transcript
@@ -117,7 +117,7 @@ class SttWorker:
     async def _session_exists(self, session_id: str) -> bool:
         if not _is_uuid(session_id):
             return False
-        return bool(await self.pool.fetchval("SELECT 1 FROM sessions WHERE id = $1", session_id))
+        return await sessions.session_exists(self.pool, session_id)
 
     async def _transcribe(self, seg: Segment) -> Transcript:
         result = await self._in_thread(self.transcriber.transcribe, seg.pcm, seg.lang)

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from interview_room import config
 from interview_room.config import Config
-from interview_room.store import credits
+from interview_room.store import credits, users
 from interview_room.store.credits import Payment
 from web.accounts.auth import current_user
 from web.common.context import SERVICES, services
@@ -141,17 +141,6 @@ async def _find(conn: Any, ev: GatewayEvent) -> Payment | None:
     return p
 
 
-async def _set_plan(conn: Any, user_id: UUID) -> None:
-    """users.plan = the package of the user's latest purchase still standing, else 'free'."""
-    await conn.execute(
-        """UPDATE users SET plan = COALESCE(
-               (SELECT package_id FROM payments WHERE user_id = $1 AND status = 'paid'
-                ORDER BY paid_at DESC LIMIT 1), 'free')
-           WHERE id = $1""",
-        user_id,
-    )
-
-
 async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
     if ev.action == "ignored":
         log.info("gateway event ignored gateway=%s event=%s type=%s", ev.gateway, ev.event_id, ev.type)
@@ -172,14 +161,10 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
                 conn, p, amount_cents=ev.amount_cents, payment_intent_refs=ev.payment_intent_refs
             )
             if ok:
-                await _set_plan(conn, p.user_id)
+                await credits.set_plan(conn, p.user_id)
             return ("paid" if ok else "already_applied"), p.id
         if ev.action == "subscription_linked":
-            await conn.execute(
-                "UPDATE payments SET subscription_ref = COALESCE(subscription_ref, $2) WHERE id = $1",
-                p.id,
-                ev.subscription_ref,
-            )
+            await credits.link_subscription(conn, p.id, ev.subscription_ref)
             return "subscription_linked", p.id
         ok = await credits.mark_failed(conn, p.id, note=ev.type)
         return ("failed" if ok else "already_applied"), p.id
@@ -218,7 +203,7 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
             subscription_ref=ev.subscription_ref,
         )
         if ok:
-            await _set_plan(conn, target.user_id)
+            await credits.set_plan(conn, target.user_id)
         return ("paid" if target is root else "renewal_paid") if ok else "already_applied", target.id
 
     if ev.action == "refunded":
@@ -237,7 +222,7 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
             )
             return "refund_before_payment", None
         removed = await credits.apply_refund(conn, p, ev.refunded_cents, ev.amount_cents or p.amount_cents)
-        await _set_plan(conn, p.user_id)
+        await credits.set_plan(conn, p.user_id)
         log.info("refund applied payment=%s seconds_removed=%.1f", p.id, removed)
         return "refunded", p.id
 
@@ -372,8 +357,8 @@ async def receipt(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "No such payment")
     owner = user if p.user_id == user.id else None
     if owner is None:
-        row = await svc.pool.fetchrow("SELECT email, name FROM users WHERE id = $1", p.user_id)
-        email, name = (row["email"], row["name"]) if row else ("", "")
+        buyer = await users.get_user(svc.pool, p.user_id)
+        email, name = (buyer.email, buyer.name) if buyer else ("", "")
     else:
         email, name = owner.email, owner.name
     resp = web.Response(text=render_receipt(p, email, name), content_type="text/html", charset="utf-8")
@@ -440,18 +425,14 @@ async def admin_list_payments(request: web.Request) -> web.Response:
         raise ApiError(
             400, "validation_error", "status must be one of: failed, paid, pending, refunded", field="status"
         )
-    rows = await services(request).pool.fetch(
-        """SELECT p.id, u.email FROM payments p JOIN users u ON u.id = p.user_id
-           WHERE p.status = $1 ORDER BY p.created_at DESC LIMIT 200""",
-        status,
-    )
+    rows = await credits.payments_by_status(services(request).pool, status)
     out = []
     base = _base_url(request)
     async with services(request).pool.acquire() as conn:
         for r in rows:
-            p = await credits.get_payment(conn, r["id"])
+            p = await credits.get_payment(conn, r.payment_id)
             if p is not None:
-                out.append({**payment_json(p, base), "user_email": r["email"]})
+                out.append({**payment_json(p, base), "user_email": r.email})
     return web.json_response({"payments": out})
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -34,6 +35,7 @@ from aiohttp import web
 
 from interview_room.metrics import WEBHOOK_ATTEMPTS
 from interview_room.store import recruiting as store
+from interview_room.store import webhook_outbox as outbox
 from web.common.context import services
 from web.common.errors import ApiError, not_found
 
@@ -51,9 +53,6 @@ TIMEOUT = aiohttp.ClientTimeout(total=10, sock_connect=5)
 MAX_RESPONSE_BYTES = 64 * 1024  # the receiver's answer is only acknowledged; the rest is never read
 
 routes = web.RouteTableDef()
-OUTBOX_COLUMNS = (
-    "delivery_id, event, candidate_id, state, attempts, next_attempt_at, url, last_error, created_at, updated_at"
-)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -73,15 +72,7 @@ async def enqueue(
         return None
     delivery_id = uuid.uuid4()
     body = json.dumps({"event": event, "delivery_id": str(delivery_id), **payload}, default=str)
-    await db.execute(
-        "INSERT INTO webhook_outbox (delivery_id, org_id, candidate_id, event, url, body) VALUES ($1, $2, $3, $4, $5, $6)",
-        delivery_id,
-        org["id"],
-        candidate_id,
-        event,
-        org["webhook_url"],
-        body,
-    )
+    await outbox.enqueue(db, delivery_id, org["id"], candidate_id, event, org["webhook_url"], body)
     return delivery_id
 
 
@@ -125,33 +116,20 @@ class Dispatcher:
                         await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _next_due_in(self) -> float:
-        secs = await self.pool.fetchval(
-            "SELECT EXTRACT(EPOCH FROM min(next_attempt_at) - clock_timestamp())::float8 FROM webhook_outbox "
-            "WHERE state = 'pending'"
-        )
+        secs = await outbox.next_due_in(self.pool)
         return self.poll_s if secs is None else max(0.0, min(self.poll_s, secs))
 
     async def dispatch_due(self, http: aiohttp.ClientSession) -> int:
         """Claim the due rows (skipping those another replica holds) and send them; returns how many."""
-        rows = await self.pool.fetch(
-            "WITH due AS (SELECT delivery_id FROM webhook_outbox WHERE state = 'pending' AND next_attempt_at <= now() "
-            "ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
-            "UPDATE webhook_outbox o SET attempts = o.attempts + 1, updated_at = now(), "
-            "next_attempt_at = now() + make_interval(secs => $2) "
-            "FROM due, organisations g WHERE o.delivery_id = due.delivery_id AND g.id = o.org_id "
-            "RETURNING o.delivery_id, o.org_id, o.candidate_id, o.event, o.body, o.attempts, o.round_start, "
-            "g.webhook_url, g.webhook_secret",
-            self.batch,
-            self.lease_s,
-        )
-        results = await asyncio.gather(*(self._deliver(http, dict(r)) for r in rows), return_exceptions=True)
+        rows = await outbox.claim_due(self.pool, self.batch, self.lease_s)
+        results = await asyncio.gather(*(self._deliver(http, r) for r in rows), return_exceptions=True)
         for r, res in zip(rows, results, strict=True):
             if isinstance(res, BaseException):
-                log.error("webhook delivery failed delivery_id=%s", r["delivery_id"], exc_info=res)
+                log.error("webhook delivery failed delivery_id=%s", r.delivery_id, exc_info=res)
         return len(rows)
 
-    async def _deliver(self, http: aiohttp.ClientSession, row: dict[str, Any]) -> None:
-        url, attempt = row["webhook_url"], row["attempts"]
+    async def _deliver(self, http: aiohttp.ClientSession, row: outbox.Claimed) -> None:
+        url, attempt = row.webhook_url, row.attempts
         try:
             if url:
                 status, error = await self._attempt(http, url, row)
@@ -159,67 +137,53 @@ class Dispatcher:
                 status, error = None, "no webhook URL (the organisation removed it)"
         except asyncio.CancelledError:  # shutting down: hand the row back instead of waiting out the lease
             with contextlib.suppress(Exception):
-                await self.pool.execute(
-                    "UPDATE webhook_outbox SET attempts = attempts - 1, next_attempt_at = now() "
-                    "WHERE delivery_id = $1 AND attempts = $2 AND state = 'pending'",
-                    row["delivery_id"],
-                    attempt,
-                )
+                await outbox.hand_back(self.pool, row.delivery_id, attempt)
             raise
         ok = not error
         WEBHOOK_ATTEMPTS.labels(
             "ok" if ok else "refused" if error.startswith("address not allowed") else "failed"
         ).inc()
-        round_n = attempt - row["round_start"]
+        round_n = attempt - row.round_start
         retry_in = self.backoff[round_n - 1] if not ok and url and round_n <= len(self.backoff) else None
         state = "delivered" if ok else "pending" if retry_in is not None else "failed"
         async with self.pool.acquire() as conn, conn.transaction():
             await store.log_delivery(
                 conn,
-                row["org_id"],
-                row["candidate_id"],
-                row["event"],
-                row["delivery_id"],
+                row.org_id,
+                row.candidate_id,
+                row.event,
+                row.delivery_id,
                 url,
                 attempt,
                 status,
                 error,
                 ok,
             )
-            await conn.execute(
-                "UPDATE webhook_outbox SET state = $3, url = $4, last_error = $5, updated_at = now(), "
-                "next_attempt_at = now() + make_interval(secs => $6) WHERE delivery_id = $1 AND attempts = $2",
-                row["delivery_id"],
-                attempt,
-                state,
-                url,
-                error,
-                retry_in or 0.0,
-            )
+            await outbox.settle(conn, row.delivery_id, attempt, state, url, error, retry_in or 0.0)
         if ok:
-            log.info("webhook delivered event=%s delivery_id=%s attempt=%d", row["event"], row["delivery_id"], attempt)
+            log.info("webhook delivered event=%s delivery_id=%s attempt=%d", row.event, row.delivery_id, attempt)
         else:
             log.warning(
                 "webhook attempt failed event=%s delivery_id=%s attempt=%d state=%s error=%s",
-                row["event"],
-                row["delivery_id"],
+                row.event,
+                row.delivery_id,
                 attempt,
                 state,
                 error,
             )
 
-    async def _attempt(self, http: aiohttp.ClientSession, url: str, row: dict[str, Any]) -> tuple[int | None, str]:
+    async def _attempt(self, http: aiohttp.ClientSession, url: str, row: outbox.Claimed) -> tuple[int | None, str]:
         refused = webhook_guard.refused(url, self.allow_private)
         if refused is not None:
             return None, str(refused.strerror)
-        body = row["body"].encode()
+        body = row.body.encode()
         ts = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",
-            "X-Event": row["event"],
-            "X-Delivery-Id": str(row["delivery_id"]),
+            "X-Event": row.event,
+            "X-Delivery-Id": str(row.delivery_id),
             "X-Timestamp": ts,
-            "X-Signature": sign(row["webhook_secret"], ts, body),
+            "X-Signature": sign(row.webhook_secret, ts, body),
         }
         try:
             async with http.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False) as resp:
@@ -244,28 +208,20 @@ async def retry(request: web.Request) -> web.Response:
     org = await member_org(request, owner=True)
     did = parse_uuid(request.match_info["delivery_id"], "delivery")
     pool = services(request).pool
-    current = await pool.fetchrow(
-        "SELECT state FROM webhook_outbox WHERE delivery_id = $1 AND org_id = $2", did, org["id"]
-    )
+    current = await outbox.state_of(pool, did, org["id"])
     if current is None:
         raise not_found("No such delivery")
-    if current["state"] != "failed":
-        what = "was delivered" if current["state"] == "delivered" else "is still being retried"
+    if current != "failed":
+        what = "was delivered" if current == "delivered" else "is still being retried"
         raise ApiError(409, "not_failed", f"This delivery {what}; only a failed one can be retried")
     if not org["webhook_url"]:
         raise ApiError(409, "no_webhook_url", "Set the organisation's webhook_url first")
-    row = await pool.fetchrow(
-        "UPDATE webhook_outbox SET state = 'pending', round_start = attempts, next_attempt_at = now(), "
-        "last_error = '', updated_at = now() WHERE delivery_id = $1 AND org_id = $2 AND state = 'failed' "
-        f"RETURNING {OUTBOX_COLUMNS}",
-        did,
-        org["id"],
-    )
+    row = await outbox.requeue_failed(pool, did, org["id"])
     if row is None:  # requeued by a concurrent request
         raise ApiError(409, "not_failed", "This delivery is already being retried")
     wake(request.app)
     log.info("webhook delivery requeued delivery_id=%s", did)
-    return web.json_response(jsonable(dict(row)), status=202)
+    return web.json_response(jsonable(dataclasses.asdict(row)), status=202)
 
 
 def setup(app: web.Application) -> None:
