@@ -1,4 +1,4 @@
-"""Whatever a client sends, the answer is PROTOCOL.md's error JSON with a 4xx (never a stack trace),
+"""Whatever a client sends, the answer is docs/protocol.md's error JSON with a 4xx (never a stack trace),
 nothing changes, and the server goes on serving."""
 
 from __future__ import annotations

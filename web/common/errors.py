@@ -1,4 +1,4 @@
-"""Every failure leaves as PROTOCOL.md's error JSON, never an HTML page or a stack trace."""
+"""Every failure leaves as docs/protocol.md's error JSON, never an HTML page or a stack trace."""
 
 from __future__ import annotations
 
