@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     if not cfg.database_url or not cfg.redis_url:
         parser.error("DATABASE_URL and REDIS_URL must be set to start one part alone (or use `interview-room run`)")
     if args.command == "signaling":
-        from signaling.app import main as part_main
+        from web.app import main as part_main
     elif args.command == "media":
         from media_server.node import main as part_main
     elif args.command == "stt":

@@ -1,7 +1,7 @@
 """Restrict which local addresses aioice offers, and which remote candidates we accept.
 
-Why: tests and benchmarks may only send traffic to 127.0.0.1 / ::1 (DESIGN.md, "network
-rule"), and a media node may have to announce one chosen address (``ICE_HOSTS``). aioice's
+Why: tests and benchmarks may only send traffic to 127.0.0.1 / ::1 (docs/internals.md,
+"The network rule"), and a media node may have to announce one chosen address (``ICE_HOSTS``). aioice's
 ``get_host_addresses`` enumerates every interface and deliberately skips loopback, so
 without this a loopback-only peer offers nothing usable, and a normal peer leaks its LAN
 addresses. ``Connection.gather_candidates`` looks the function up in ``aioice.ice``'s module

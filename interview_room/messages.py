@@ -1,6 +1,6 @@
 """One definition of every message that crosses a process boundary.
 
-Data-channel events (PROTOCOL.md) are dataclasses with a ``type`` tag; ``to_wire`` adds the
+Data-channel events (docs/protocol.md) are dataclasses with a ``type`` tag; ``to_wire`` adds the
 ``v``/``ts`` envelope. Producer (stt/llm workers) and consumer (media node, tests, load client)
 import the same classes.
 """
@@ -296,7 +296,7 @@ class LlmJob:
 
 
 # ---- client -> server data-channel messages ----
-# What a browser may send on the ``events`` channel (PROTOCOL.md). ``parse_client_message`` is the one
+# What a browser may send on the ``events`` channel (docs/protocol.md). ``parse_client_message`` is the one
 # validator: the media node runs it on every message before it answers or forwards one, and the llm
 # worker runs it again on what was forwarded (the job's payload is ``to_payload()``).
 

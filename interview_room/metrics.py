@@ -1,4 +1,4 @@
-"""Prometheus metrics shared by the processes (DESIGN.md, Quality bar)."""
+"""Prometheus metrics shared by the processes (on every part's /metrics; k8s/components/monitoring charts them)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -103,6 +103,20 @@ async def every(interval_s: float, sweep: Callable[[], Awaitable[Any]], what: st
     """Run ``sweep`` now and then every ``interval_s`` for ever; a failed pass is logged, the next one
     runs (``retry.every``: Redis or PostgreSQL away is retried with backoff)."""
     await retry.every(interval_s, sweep, what)
+
+
+def in_background(app: web.Application, name: str, start: Callable[[web.Application], Coroutine[Any, Any, Any]]) -> None:
+    """Run ``start(app)`` for as long as ``app`` runs, through aiohttp's ``cleanup_ctx``: it starts with every
+    runner of the app (the in-process apps tests build too), a failure is logged at once, and it is cancelled at
+    the app's cleanup before the ``on_cleanup`` handlers close the pools."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        group = TaskGroup(name)
+        group.spawn(start(app), name)
+        yield
+        await group.close()
+
+    app.cleanup_ctx.append(ctx)
 
 
 class TaskGroup:

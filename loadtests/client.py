@@ -1,8 +1,8 @@
 """A scripted interview-room client: HTTP API + one aiortc peer speaking WAV files.
 
 Why one module: the pytest suite and the benchmarks must drive the server exactly the way a
-browser does (PROTOCOL.md: non-trickle offer, data channel "events" created before the offer,
-``roles`` by mid) and must obey the network rule of DESIGN.md (no STUN, loopback candidates
+browser does (docs/protocol.md: non-trickle offer, data channel "events" created before the offer,
+``roles`` by mid) and must obey the network rule (docs/internals.md) (no STUN, loopback candidates
 only, non-loopback remote candidates dropped). Keeping that in one place keeps them honest.
 
 Typical use::
@@ -368,7 +368,7 @@ class OpusTrack(WavTrack):
 
 
 class ApiError(Exception):
-    """A PROTOCOL.md error answer: ``{"error": {"code", "message"}}`` with a 4xx/5xx status."""
+    """A docs/protocol.md error answer: ``{"error": {"code", "message"}}`` with a 4xx/5xx status."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
@@ -396,7 +396,7 @@ class RoomClient:
         http_timeout: float = 120.0,
     ) -> None:
         """``ice_hosts``: the only local addresses offered and remote addresses accepted
-        (DESIGN.md network rule; default loopback). Applied process-wide at ``connect``."""
+        (the network rule of docs/internals.md; default loopback). Applied process-wide at ``connect``."""
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.headers: dict[str, str] = {}  # sent with every API call (a candidate's X-Candidate-Token)
@@ -507,7 +507,7 @@ class RoomClient:
 
         ``source``: a WAV path, a sequence of paths (1.5 s gaps), a ready WavTrack, or None
         for silence. ``video``: a camera track offered after the audio (stopped by ``close``).
-        Non-trickle as PROTOCOL.md says: the offer is sent after ICE gathering completes, and
+        Non-trickle as docs/protocol.md says: the offer is sent after ICE gathering completes, and
         the answer's non-allowed candidates are dropped before it is applied.
         """
         if self.pc is not None:

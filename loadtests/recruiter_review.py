@@ -36,7 +36,7 @@ from interview_room.messages import Caption  # noqa: E402
 from interview_room.store import captions as captions_store  # noqa: E402
 from interview_room.store import sessions as sessions_store  # noqa: E402
 from interview_room.store import users  # noqa: E402
-from signaling.app import create_app  # noqa: E402
+from web.app import create_app  # noqa: E402
 
 ANSWER = [
     "In my last role I owned the billing pipeline.",

@@ -72,7 +72,7 @@ def parse_roles(value: object) -> dict[str, str]:
 
 
 def default_role(mode: str) -> str:
-    """The role of an audio track the offer does not name (PROTOCOL.md)."""
+    """The role of an audio track the offer does not name (docs/protocol.md)."""
     return "candidate" if mode == "mock" else "interviewer"
 
 

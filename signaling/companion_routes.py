@@ -18,14 +18,16 @@ from aiohttp import web
 
 from interview_room.store import credits
 from interview_room.store import sessions as store
+from web.accounts import ratelimit
+from web.accounts.auth import current_user
+from web.common.context import Services, services
+from web.common.errors import ApiError
+from web.common.validation import parse, read_json
+from web.sessions.owned import owned_session
 
-from . import pairing, ratelimit
-from .auth import current_user
-from .context import Services, services
-from .errors import ApiError
+from . import pairing
 from .ice import ice_servers_for
-from .session_routes import OFFER_SPEC, forward_offer, owned_session
-from .validation import parse, read_json
+from .offers import OFFER_SPEC, forward_offer
 
 log = logging.getLogger("signaling.companion")
 
@@ -128,7 +130,7 @@ async def companion_offer(request: web.Request) -> web.Response:
     return await forward_offer(svc, s, body["sdp"], {}, peer="companion")
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{id}/pairing", create_pairing)
     app.router.add_post("/api/companion/claim", claim)
     app.router.add_get("/api/companion/session", companion_session)

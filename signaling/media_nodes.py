@@ -18,8 +18,7 @@ import redis.asyncio as aioredis
 
 from interview_room import registry
 from interview_room.internal_api import auth_headers
-
-from .errors import ApiError
+from web.common.errors import ApiError
 
 log = logging.getLogger("signaling.media")
 

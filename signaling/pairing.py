@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from .tokens import keyed_hash
+from web.common.tokens import keyed_hash
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
 CODE_LENGTH = 8

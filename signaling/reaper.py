@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from interview_room import bus
 from interview_room.messages import LlmJob
 from interview_room.service import every
+from interview_room.store import sessions
 
 from . import media_nodes
 
@@ -39,13 +40,10 @@ class OrphanReaper:
         now = time.monotonic() if now is None else now
         up = {n.url for n in await media_nodes.live_nodes(self.redis)}
         known = {m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers(bus.KNOWN_MEDIA_NODES)}
-        rows = await self.pool.fetch(
-            "SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL"
-        )
         orphans = {
-            str(r["id"]): r["media_node"]
-            for r in rows
-            if r["media_node"].rstrip("/") not in up and r["media_node"].rstrip("/") in known
+            p.session_id: p.media_node
+            for p in await sessions.live_placements(self.pool)
+            if p.media_node.rstrip("/") not in up and p.media_node.rstrip("/") in known
         }
         for sid in list(self._orphaned_since):
             if sid not in orphans:
@@ -55,13 +53,9 @@ class OrphanReaper:
             since = self._orphaned_since.setdefault(sid, now)
             if now - since < self.grace_s:
                 continue
-            done = await self.pool.execute(
-                "UPDATE sessions SET status = 'ended', ended_at = now() WHERE id = $1 AND status = 'live' AND media_node = $2",
-                sid,
-                node,
-            )
+            done = await sessions.end_orphan(self.pool, sid, node)
             self._orphaned_since.pop(sid, None)
-            if done.endswith(" 1"):
+            if done:
                 job = LlmJob(kind="session_end", session_id=sid, payload={"reason": "media_node_lost"})
                 await bus.add_once(self.redis, f"llm:session_end:{sid}", bus.LLM_JOBS, job.to_fields()["data"])
                 log.warning("ended a session its dead media node left live session=%s node=%s", sid, node)

@@ -15,7 +15,6 @@ from typing import Any
 
 from aiohttp import web
 
-from interview_room import disk
 from interview_room.bus import events_stream
 from interview_room.config import HANGOVER_MS
 from interview_room.store import credits
@@ -23,18 +22,20 @@ from interview_room.store import media as media_store
 from interview_room.store import pauses as pauses_store
 from interview_room.store import sessions as store
 from interview_room.store.sessions import Session
+from web.accounts.auth import current_user
+from web.common.context import Services, services
+from web.common.errors import ApiError, not_found
+from web.common.serialize import session_detail_json, session_summary_json
+from web.common.validation import Invalid, integer, language, nullable, parse, read_json, string, string_list
+from web.sessions import recordings, webvtt
+from web.sessions.owned import owned_session
 
-from . import media_nodes, recordings, troubleshoot_limits, webvtt
-from .auth import current_user
-from .context import Services, services
-from .errors import ApiError, not_found
-from .serialize import session_detail_json, session_summary_json
-from .validation import Invalid, integer, language, nullable, parse, read_json, string, string_list
+from . import media_nodes, troubleshoot_limits
+from .offers import OFFER_SPEC, forward_offer, require_disk_room, sdp_text
 
 log = logging.getLogger("signaling.sessions")
 
 MODES = ("assistant", "mock")
-ROLES = ("interviewer", "candidate")
 MOCK_DEFAULTS: dict[str, Any] = {
     "type": "behavioral",
     "difficulty": "medium",
@@ -73,38 +74,7 @@ SESSION_SPEC = {
 }
 
 
-def _roles(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict):
-        raise Invalid("must be an object mapping a transceiver mid to 'interviewer' or 'candidate'")
-    if len(value) > 16:
-        raise Invalid("must name at most 16 tracks")
-    for mid, role in value.items():
-        if len(mid) > 64:
-            raise Invalid("has a mid that is too long")
-        if role not in ROLES:
-            raise Invalid(f"values must be 'interviewer' or 'candidate' (got {role!r} for mid {mid!r})")
-    return dict(value)
-
-
-def _sdp(value: Any) -> str:
-    if not isinstance(value, str):
-        raise Invalid("must be a string")
-    if "v=0" not in value[:200]:
-        raise ApiError(400, "invalid_sdp", "sdp is not a session description (it must start with v=0)", field="sdp")
-    return value
-
-
-OFFER_SPEC = {"sdp": _sdp, "type": string(choices=("offer",)), "roles": _roles}
-TROUBLESHOOT_SPEC = {"sdp": _sdp, "type": string(choices=("offer",))}
-
-
-async def owned_session(request: web.Request) -> Session:
-    """The session named in the URL if it belongs to the caller, else 404 (also for report routes)."""
-    sid = store.parse_id(request.match_info.get("id", ""))
-    s = await store.get_session(services(request).pool, current_user(request).id, sid) if sid else None
-    if s is None:
-        raise not_found("No such session")
-    return s
+TROUBLESHOOT_SPEC = {"sdp": sdp_text, "type": string(choices=("offer",))}
 
 
 async def _detail(svc: Services, user_id: uuid.UUID, session_id: uuid.UUID) -> dict[str, Any]:
@@ -121,19 +91,12 @@ async def _detail(svc: Services, user_id: uuid.UUID, session_id: uuid.UUID) -> d
 # ---- create / list / detail ----
 
 
-def _require_disk_room(svc: Services) -> None:
-    """A new session needs room for its recording under DATA_DIR (``MIN_FREE_DISK_MB``)."""
-    if not disk.has_room(svc.cfg.recordings_dir, svc.cfg.min_free_disk_mb):
-        log.warning("no disk space for a new session dir=%s", svc.cfg.recordings_dir)
-        raise ApiError(507, "insufficient_storage", disk.NO_ROOM_MESSAGE)
-
-
 async def create_session(request: web.Request) -> web.Response:
     svc = services(request)
     user = current_user(request)
     body = parse(await read_json(request), SESSION_SPEC)
     mode = body.get("mode", "assistant")
-    _require_disk_room(svc)
+    require_disk_room(svc)
     if mode == "mock":
         body["mock"] = {**MOCK_DEFAULTS, **parse(body.get("mock") or {}, MOCK_SPEC, prefix="mock.")}
     elif body.get("mock") is not None:
@@ -214,40 +177,6 @@ async def offer(request: web.Request) -> web.Response:
                 f"You already have {live} live sessions; end one before starting another",
             )
     return await forward_offer(svc, s, body["sdp"], body.get("roles", {}))
-
-
-async def forward_offer(
-    svc: Services, s: Session, sdp: str, roles: dict[str, str], *, peer: str = "browser"
-) -> web.Response:
-    """Place the session on a media node (its current one first) and answer with the node's SDP.
-    ``peer``: ``companion`` for ``interview-room listen`` (a second peer of the session)."""
-    if s.status != "live":  # a reconnect of a live session is the media node's to decide
-        _require_disk_room(svc)
-    nodes = media_nodes.placement_order(
-        await media_nodes.live_nodes(svc.redis), s.media_node if s.status == "live" else None
-    )
-    payload = {
-        "session_id": str(s.id),
-        "user_id": str(s.user_id),
-        "sdp": sdp,
-        "type": "offer",
-        "roles": roles,
-        "mode": s.mode,
-        "listen_language": s.listen_language,
-        "answer_language": s.answer_language,
-        "hangover": s.hangover,
-        "peer": peer,
-    }
-    node, status, answer = await media_nodes.post_to_placed_node(
-        svc.http, nodes, "/internal/offer", payload, svc.internal_token
-    )
-    if status != 200:
-        return web.json_response(answer, status=status)
-    if not isinstance(answer.get("sdp"), str):
-        raise ApiError(502, "media_node_error", "The media server gave an unexpected answer; please try again")
-    await store.set_media_node(svc.pool, s.user_id, s.id, node.url)
-    log.info("session placed session=%s node=%s", s.id, node.node_id)
-    return web.json_response({"sdp": answer["sdp"], "type": "answer"})
 
 
 async def troubleshoot_offer(request: web.Request) -> web.Response:
@@ -335,7 +264,7 @@ async def delete_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/sessions", list_sessions)
     app.router.add_get("/api/sessions/{id}", get_session)

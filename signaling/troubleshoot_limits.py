@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from interview_room.internal_api import TROUBLESHOOT_SECONDS, troubleshoot_peers_key
-
-from .errors import ApiError
+from web.common.errors import ApiError
 
 log = logging.getLogger("signaling.troubleshoot")
 

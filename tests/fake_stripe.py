@@ -20,7 +20,7 @@ import stripe
 from aiohttp import web
 
 from interview_room.embedded import free_port
-from signaling.gateways.stripe_gateway import STRIPE_API_VERSION
+from web.billing.gateways.stripe_gateway import STRIPE_API_VERSION
 
 # the fake speaks only the pinned version: a request naming another one is refused as Stripe would
 API_VERSION = STRIPE_API_VERSION

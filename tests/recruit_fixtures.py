@@ -25,7 +25,7 @@ from ai_sidecar.llm.factory import make_provider
 from ai_sidecar.llm_worker import LlmWorker
 from interview_room import bus, config, db
 from interview_room.embedded import free_port
-from signaling.app import create_app
+from web.app import create_app
 
 # each recruit_api gets a Redis database of its own: the answer scores are the llm worker's jobs, and
 # the session stack's worker (and another recruit_api's, with another provider) must not take them

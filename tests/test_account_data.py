@@ -23,8 +23,8 @@ from conftest import Infra
 from test_billing import Api, running_app
 
 from interview_room.store import credits
-from signaling.account_data import SessionRetentionSweeper
-from signaling.context import SERVICES
+from web.accounts.account_data import SessionRetentionSweeper
+from web.common.context import SERVICES
 
 PASSWORD = "pw-123456789"
 

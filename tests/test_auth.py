@@ -22,8 +22,8 @@ from conftest import verified
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.embedded import free_port
-from signaling.app import create_app
-from signaling.context import SERVICES
+from web.app import create_app
+from web.common.context import SERVICES
 
 PASSWORD = "correct horse battery"
 

@@ -1,4 +1,4 @@
-"""Whatever a client sends, the answer is PROTOCOL.md's error JSON with a 4xx (never a stack trace),
+"""Whatever a client sends, the answer is docs/protocol.md's error JSON with a 4xx (never a stack trace),
 nothing changes, and the server goes on serving."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from conftest import verified
 
 from interview_room import bus
 from interview_room.config import Config
-from signaling.app import create_app
-from signaling.context import SERVICES
+from web.app import create_app
+from web.common.context import SERVICES
 
 MAX_BODY = 16 * 1024
 PASSWORD = "correct horse battery"

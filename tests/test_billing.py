@@ -21,9 +21,9 @@ from fake_stripe import FakeStripe, dumps
 from interview_room import bus
 from interview_room.config import Config
 from interview_room.store import credits
-from signaling import billing
-from signaling.app import create_app
-from signaling.gateways.stripe_gateway import STRIPE_API_VERSION
+from web.app import create_app
+from web.billing import routes as billing
+from web.billing.gateways.stripe_gateway import STRIPE_API_VERSION
 
 FREE = 7200.0
 STARTER = 18000.0  # 5 h
@@ -81,7 +81,7 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
     pool = await asyncpg.create_pool(infra.database_url, min_size=1, max_size=5)
     redis = bus.connect(infra.redis_url)
     app = create_app(config, pool, redis, web_root=None, docs_root=None)
-    if billing.GATEWAYS not in app:  # until signaling.app registers billing itself
+    if billing.GATEWAYS not in app:  # until web.app registers billing itself
         billing.setup(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

@@ -24,8 +24,8 @@ from conftest import verified
 from interview_room import bus
 from interview_room.config import Config
 from signaling import pairing
-from signaling.app import create_app
-from signaling.context import SERVICES
+from web.app import create_app
+from web.common.context import SERVICES
 
 PASSWORD = "correct horse battery"
 CODE = re.compile(r"^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")

@@ -87,16 +87,16 @@ def test_no_module_reads_settings_from_the_environment_but_config() -> None:
     allowed = {
         "interview_room/config.py",
         "interview_room/cli.py",  # passes the environment on to the parts it starts; XDG_RUNTIME_DIR default
-        "signaling/resume_sandbox.py",  # the sandbox child's environment (PYTHONPATH)
+        "web/accounts/resume_sandbox.py",  # the sandbox child's environment (PYTHONPATH)
         "ai_sidecar/models.py",  # stay_offline(): HF_HUB_OFFLINE for the Hub library, set when models are set up
     }
     readers = set()
-    for pkg in ("interview_room", "signaling", "media_server", "recorder", "ai_sidecar"):
+    for pkg in ("interview_room", "signaling", "web", "media_server", "recorder", "ai_sidecar"):
         for f in (ROOT / pkg).rglob("*.py"):
             if re.search(r"os\.environ|getenv\(", f.read_text()):
                 readers.add(str(f.relative_to(ROOT)))
     assert readers <= allowed, sorted(readers - allowed)
-    for f in ("interview_room/cli.py", "signaling/resume_sandbox.py", "ai_sidecar/models.py"):
+    for f in ("interview_room/cli.py", "web/accounts/resume_sandbox.py", "ai_sidecar/models.py"):
         text = (ROOT / f).read_text()
         assert not re.search(r"environ\.get\(\s*[\"'](?!PYTHONPATH)", text), f  # reads no setting
 

@@ -23,7 +23,7 @@ from test_recording_parts import go_live, write_part
 from interview_room import bus, disk
 from interview_room.config import Config
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
-from signaling.app import create_app
+from web.app import create_app
 
 TMPFS_MB = 64
 MIN_FREE_MB = 24

@@ -33,7 +33,7 @@ from recruit_fixtures import INTERVIEW, Api, Inbox, recruit_api, token_of
 from interview_room import config
 from interview_room.embedded import free_port
 from interview_room.store import sessions as sessions_store
-from signaling import mailer
+from web.common import mailer
 
 PASSWORD = "correct horse battery"
 

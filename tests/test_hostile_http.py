@@ -26,8 +26,9 @@ from conftest import ROOT, Infra, Part, Stack, stack_env, start_stack
 from interview_room import bus, db
 from interview_room.config import Config
 from loadtests.accounts import verify
-from signaling import http_guard, ratelimit
-from signaling.app import create_app
+from web.accounts import ratelimit
+from web.app import create_app
+from web.common import http_guard
 
 PASSWORD = "correct horse battery"
 LOGIN_LIMIT = 5  # ratelimit.LOGIN_PER_EMAIL

@@ -39,7 +39,7 @@ from interview_room.loopback_ice import filter_sdp_candidates, restrict_ice_host
 from loadtests.client import FIXTURES, ApiError, RoomClient, WavTrack
 from loadtests.video_cpu import CameraTrack
 from signaling import media_nodes
-from signaling.errors import ApiError as SignalingApiError
+from web.common.errors import ApiError as SignalingApiError
 
 PASSWORD = "hostile password 123"
 SPEECH = FIXTURES / "q_hash_map.wav"

@@ -4,7 +4,7 @@
   behaviour: live answers and the mock interviewer's question plan come from it.
 - ``FallbackProvider`` falls back to the second provider once per failed call and tells its hook.
 - Recruiter answer scores are ``answer_score`` jobs of the llm worker; the web process only
-  enqueues them (once) and reads the stored result, and no module under signaling/ imports ai_sidecar.
+  enqueues them (once) and reads the stored result, and no module under signaling/ or web/ imports ai_sidecar.
 - "Read my screen": the frame reaches a vision model as an image part; offline it says plainly
   that it needs a model; the frame is read once and gone.
 - After the session: a summary and a thank-you draft from the records (offline, no model).
@@ -52,10 +52,10 @@ from ai_sidecar.mock.spec import MockSpec
 from interview_room import bus
 from interview_room.messages import LlmJob
 from interview_room.store import answer_scores, insights, reports, summaries
-from signaling.recruiting.scoring import SCORER
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.test_llm_worker import done_count, has, new_session, r, running  # noqa: F401 - r is a fixture
 from tests.test_recruiting_links import _candidate_with_answer
+from web.recruiting.scoring import SCORER
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME = "data:image/jpeg;base64,/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwg"
@@ -241,12 +241,12 @@ def _imports(path: Path) -> set[str]:
 def test_no_signaling_module_imports_ai_sidecar() -> None:
     offenders = {
         str(p.relative_to(ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] == "ai_sidecar")
-        for p in (ROOT / "signaling").rglob("*.py")
+        for p in [*(ROOT / "signaling").rglob("*.py"), *(ROOT / "web").rglob("*.py")]
     }
     assert {k: v for k, v in offenders.items() if v} == {}
     # and at run time: the assembled web app loads no ai_sidecar module
     code = (
-        "import sys, signaling.app, signaling.recruiting; "
+        "import sys, web.app, web.recruiting; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'ai_sidecar'); "
         "print(bad); sys.exit(1 if bad else 0)"
     )

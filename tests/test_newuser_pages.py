@@ -291,7 +291,7 @@ def test_site_links_only_well_formed_configured_ones() -> None:
     import dataclasses
 
     from interview_room.config import Config
-    from signaling.account_routes import site_links
+    from web.accounts.account_routes import site_links
 
     cfg = Config()
     assert site_links(dataclasses.replace(cfg, source_url="", support_email="")) == {}

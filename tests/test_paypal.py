@@ -238,7 +238,7 @@ async def test_the_client_secret_is_never_logged(
     _, order_id = await _checkout(pp, fake_paypal, token)
     await _return(pp, token, fake_paypal.approve(order_id))
     assert fake_paypal.client_secret not in caplog.text
-    from signaling.gateways.paypal import PayPalGateway
+    from web.billing.gateways.paypal import PayPalGateway
 
     assert fake_paypal.client_secret not in repr(
         PayPalGateway("id", fake_paypal.client_secret, "wh", fake_paypal.api_base)

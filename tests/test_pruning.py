@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from signaling.pruning import Pruner
+from web.common.pruning import Pruner
 
 
 async def _user(pool: asyncpg.Pool) -> uuid.UUID:

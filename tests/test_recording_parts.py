@@ -24,9 +24,9 @@ from interview_room import bus
 from interview_room.config import Config
 from interview_room.store import media
 from interview_room.store import recording_parts as parts_store
-from signaling.app import create_app
-from signaling.context import SERVICES
-from signaling.recordings import merge_parts
+from web.app import create_app
+from web.common.context import SERVICES
+from web.sessions.recordings import merge_parts
 
 RATE = 48000
 

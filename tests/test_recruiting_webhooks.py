@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from recruit_fixtures import INTERVIEW, Api, recruit_api, token_of
 
 from interview_room.embedded import free_port
-from signaling.recruiting import webhook_guard, webhooks
+from web.recruiting import webhook_guard, webhooks
 
 ONE_QUESTION = {"title": "Quick screen", "questions": ["Why us?"]}
 

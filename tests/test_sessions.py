@@ -28,8 +28,8 @@ from interview_room.embedded import free_port
 from interview_room.messages import Caption
 from interview_room.store import captions as captions_store
 from interview_room.store import credits, media
-from signaling.app import create_app
-from signaling.context import SERVICES
+from web.app import create_app
+from web.common.context import SERVICES
 
 PASSWORD = "correct horse battery"
 OFFER_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from signaling.webpage_check import BadAddress, check_page, framing_verdict, parse_address
+from web.sessions.webpage_check import BadAddress, check_page, framing_verdict, parse_address
 
 OURS = ["http://127.0.0.1:8080", "https://room.example.com"]
 

@@ -338,16 +338,7 @@ class MockEngine:
         log.info("mock plan %s questions=%d by=%s", "created" if created else "kept", len(self.plan), provider_name)
 
     async def _recent_bank_ids(self) -> list[str]:
-        rows = await self.pool.fetch(
-            "SELECT q.bank_id FROM mock_questions q JOIN mock_sessions m ON m.session_id = q.session_id "
-            "WHERE m.user_id = $1 AND m.mock_type = $2 AND q.bank_id IS NOT NULL AND q.status <> 'pending' "
-            "AND m.session_id IN (SELECT session_id FROM mock_sessions WHERE user_id = $1 AND mock_type = $2 "
-            "ORDER BY started_at DESC LIMIT $3)",
-            self.ctx.user_id,
-            self.spec.type,
-            RECENT_SESSIONS,
-        )
-        return [r["bank_id"] for r in rows]
+        return await store.recent_bank_ids(self.pool, self.ctx.user_id, self.spec.type, RECENT_SESSIONS)
 
     def _lead_in(self, idx: int, reason: str) -> str:
         total = len(self.plan)

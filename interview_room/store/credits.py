@@ -478,3 +478,40 @@ async def remember_early_refund(
             amount_cents,
             event_id,
         )
+
+
+async def set_plan(conn: Conn, user_id: UUID) -> None:
+    """users.plan = the package of the user's latest purchase still standing, else 'free'."""
+    await conn.execute(
+        """UPDATE users SET plan = COALESCE(
+               (SELECT package_id FROM payments WHERE user_id = $1 AND status = 'paid'
+                ORDER BY paid_at DESC LIMIT 1), 'free')
+           WHERE id = $1""",
+        user_id,
+    )
+
+
+async def link_subscription(conn: Conn, payment_id: str, subscription_ref: str | None) -> None:
+    """The gateway's subscription that the payment started (kept once set)."""
+    await conn.execute(
+        "UPDATE payments SET subscription_ref = COALESCE(subscription_ref, $2) WHERE id = $1",
+        payment_id,
+        subscription_ref,
+    )
+
+
+@dataclass(frozen=True)
+class PaymentOwner:
+    payment_id: str
+    email: str
+
+
+async def payments_by_status(conn: Conn, status: str, limit: int = 200) -> list[PaymentOwner]:
+    """The newest payments in ``status`` with their buyer's e-mail (the admin's list)."""
+    rows = await conn.fetch(
+        """SELECT p.id, u.email FROM payments p JOIN users u ON u.id = p.user_id
+           WHERE p.status = $1 ORDER BY p.created_at DESC LIMIT $2""",
+        status,
+        limit,
+    )
+    return [PaymentOwner(str(r["id"]), r["email"]) for r in rows]

@@ -125,6 +125,21 @@ async def create_plan(db: asyncpg.Pool, state: MockState, questions: list[Planne
     return True
 
 
+
+async def recent_bank_ids(db: Db, user_id: str, mock_type: str, sessions: int) -> list[str]:
+    """The bank questions asked in the user's last ``sessions`` mock interviews of this type (not repeated soon)."""
+    rows = await db.fetch(
+        "SELECT q.bank_id FROM mock_questions q JOIN mock_sessions m ON m.session_id = q.session_id "
+        "WHERE m.user_id = $1 AND m.mock_type = $2 AND q.bank_id IS NOT NULL AND q.status <> 'pending' "
+        "AND m.session_id IN (SELECT session_id FROM mock_sessions WHERE user_id = $1 AND mock_type = $2 "
+        "ORDER BY started_at DESC LIMIT $3)",
+        user_id,
+        mock_type,
+        sessions,
+    )
+    return [r["bank_id"] for r in rows]
+
+
 async def get_state(db: Db, session_id: str) -> MockState | None:
     r = await db.fetchrow(f"SELECT {_STATE_COLS} FROM mock_sessions WHERE session_id = $1", uuid.UUID(session_id))
     return _state(r) if r else None

@@ -264,3 +264,30 @@ async def delete_session(db: Db, user_id: uuid.UUID, session_id: uuid.UUID) -> b
     """
     res = await db.execute("DELETE FROM sessions WHERE id = $1 AND user_id = $2", session_id, user_id)
     return res.endswith(" 1")
+
+
+async def session_exists(db: Db, session_id: uuid.UUID | str) -> bool:
+    """Any session with this id (the stt worker drops audio of a deleted one)."""
+    return bool(await db.fetchval("SELECT 1 FROM sessions WHERE id = $1", session_id))
+
+
+@dataclass(frozen=True)
+class Placement:
+    session_id: str
+    media_node: str
+
+
+async def live_placements(db: Db) -> list[Placement]:
+    """The live sessions and the media node each was placed on (the orphan reaper's view)."""
+    rows = await db.fetch("SELECT id, media_node FROM sessions WHERE status = 'live' AND media_node IS NOT NULL")
+    return [Placement(str(r["id"]), r["media_node"]) for r in rows]
+
+
+async def end_orphan(db: Db, session_id: str, media_node: str) -> bool:
+    """End a live session still placed on ``media_node``; False when it moved or ended meanwhile."""
+    done = await db.execute(
+        "UPDATE sessions SET status = 'ended', ended_at = now() WHERE id = $1 AND status = 'live' AND media_node = $2",
+        session_id,
+        media_node,
+    )
+    return done.endswith(" 1")

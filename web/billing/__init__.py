@@ -1,0 +1,1 @@
+"""Billing: packages, checkout through a payment gateway (``gateways/``), gateway webhooks, ledger, receipts."""

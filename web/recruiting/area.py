@@ -1,0 +1,28 @@
+"""The recruiting area's one ``setup(app)``: its routes and its background work (see ``web/__init__.py``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from interview_room.service import in_background
+from web.common.context import SERVICES
+
+from . import candidate_routes, recruiter_routes, webhooks
+from .answer_limits import AnswerTimeLimit
+from .erase import RetentionSweeper
+from .reminders import ReminderSweeper
+from .scoring import SCORER, AnswerScorer
+
+
+def setup(app: web.Application) -> None:
+    svc = app[SERVICES]
+    app[SCORER] = AnswerScorer(svc.pool, svc.redis)  # the scores themselves come from the llm worker
+    app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
+    app.on_response_prepare.append(candidate_routes.not_cached)
+    recruiter_routes.setup(app)
+    candidate_routes.setup(app)
+    webhooks.setup(app)
+    in_background(app, "webhook-dispatcher", lambda app: app[webhooks.DISPATCHER].run())
+    in_background(app, "reminder-sweeper", lambda _: ReminderSweeper(svc).run())
+    in_background(app, "answer-time-limit", lambda _: AnswerTimeLimit(svc).run())
+    in_background(app, "candidate-retention", lambda _: RetentionSweeper(svc).run())
