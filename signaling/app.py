@@ -21,6 +21,7 @@ from interview_room.service import Health, add_health_routes, run_forever, start
 
 from . import (
     account_routes,
+    analytics_routes,
     auth_routes,
     billing,
     companion_routes,
@@ -91,6 +92,7 @@ def create_app(
     session_routes.add_routes(app)
     screen_routes.add_routes(app)
     summary_routes.add_routes(app)
+    analytics_routes.add_routes(app)
     companion_routes.add_routes(app)
     report_routes.add_routes(app)
     billing.setup(app, cfg)
