@@ -42,6 +42,7 @@ from .pruning import Pruner
 from .reaper import OrphanReaper
 from .recruiting import webhooks
 from .recruiting.answer_limits import AnswerTimeLimit
+from .recruiting.ats_events import ClosedSweeper
 from .recruiting.erase import RetentionSweeper
 from .recruiting.reminders import ReminderSweeper
 
@@ -115,6 +116,7 @@ def main(cfg: Config) -> None:
         app[SERVICES].tasks.spawn(ReminderSweeper(app[SERVICES]).run(), "reminder-sweeper")
         app[SERVICES].tasks.spawn(AnswerTimeLimit(app[SERVICES]).run(), "answer-time-limit")
         app[SERVICES].tasks.spawn(RetentionSweeper(app[SERVICES]).run(), "candidate-retention")
+        app[SERVICES].tasks.spawn(ClosedSweeper(app[SERVICES], app).run(), "interview-closed-events")
         app[SERVICES].tasks.spawn(Pruner(pool, cfg.prune_after_days).run(), "pruning")
         log.info("signaling listening on http://%s:%d", cfg.http_host, cfg.http_port)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..context import SERVICES
-from . import candidate_routes, recruiter_routes, webhooks
+from . import candidate_routes, recruiter_routes, webhook_event_routes, webhooks
 from .scoring import SCORER, AnswerScorer
 
 
@@ -22,3 +22,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)
     app.router.add_routes(webhooks.routes)
+    app.router.add_routes(webhook_event_routes.routes)

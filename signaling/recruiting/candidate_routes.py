@@ -31,7 +31,7 @@ from ..ice import ice_servers_for
 from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
-from . import links, mail, practice, store, webhooks
+from . import ats_events, links, mail, practice, store, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -144,7 +144,7 @@ async def rtc_config(request: web.Request) -> web.Response:
 async def consent(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request)
-    await store.consent(svc.pool, c["id"])
+    await ats_events.consent(request, svc, c)  # invited -> started queues candidate.started
     return web.json_response(await _state(svc, await _candidate(request)))
 
 
