@@ -16,10 +16,11 @@ const fmt = (v, unit = '') => (v === null || v === undefined ? 'no data' : `${Ma
 
 /** The same data as a table, for screen readers (and anyone who copies numbers). */
 function dataTable(caption, head, rows) {
-  return el('table', { class: 'visually-hidden chart-data' },
+  // in a clipping box: a table grows to its content whatever its own width, and would scroll the page sideways
+  return el('div', { class: 'visually-hidden' }, el('table', { class: 'chart-data' },
     el('caption', { text: caption }),
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col', text: h })))),
-    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => el(i ? 'td' : 'th', i ? { text: c } : { scope: 'row', text: c }))))));
+    el('tbody', {}, ...rows.map((r) => el('tr', {}, ...r.map((c, i) => el(i ? 'td' : 'th', i ? { text: c } : { scope: 'row', text: c })))))));
 }
 
 function frame(name, kind, label, figureClass) {

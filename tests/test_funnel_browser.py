@@ -1,0 +1,94 @@
+"""The recruiter dashboard's funnel chart (issue 21.4) in headless Chromium against a signaling process of
+its own: candidates driven through the real API, then the dashboard's inline SVG charts (organisation and
+one interview's drop-off per question) read back with their accessible names and hidden data tables;
+375 px without sideways scrolling, under the page CSP. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browser_helpers import chromium, silence_wav
+from conftest import Infra, Stack
+from playwright.sync_api import Browser, Page
+from test_hostile_http import signaling_alone
+from test_newuser_pages import Visit, fetch_json
+
+
+@pytest.fixture(scope="module")
+def site(infra: Infra) -> Iterator[Stack]:
+    with signaling_alone(infra, "signaling-funnel") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
+        yield b
+
+
+@pytest.fixture
+def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
+    v = Visit(browser, site)
+    try:
+        yield v
+    finally:
+        v.close()
+
+
+def cand(page: Page, method: str, path: str, token: str) -> tuple[int, Any]:
+    result: list[Any] = page.evaluate(
+        """async ([method, path, token]) => {
+          const r = await fetch(path, { method, headers: { Accept: 'application/json', 'X-Candidate-Token': token } });
+          const text = await r.text();
+          return [r.status, text ? JSON.parse(text) : null];
+        }""",
+        [method, path, token],
+    )
+    return result[0], result[1]
+
+
+def test_dashboard_funnel_chart(visit: Visit) -> None:
+    page = visit.page
+    visit.sign_up("Funnel Owner")
+    page.goto("/recruit/index.html")
+    st, _ = fetch_json(page, "POST", "/api/org", {"name": "Funnel Co"})
+    assert st == 201
+    st, iv = fetch_json(page, "POST", "/api/org/interviews", {"title": "Support", "questions": ["One?", "Two?"]})
+    assert st == 201
+    tokens, ids = [], []
+    for name in ("Ann", "Ben", "Cat"):
+        st, inv = fetch_json(page, "POST", f"/api/org/interviews/{iv['id']}/candidates", {"name": name, "send_email": False})  # type: ignore[index]
+        assert st == 201, inv
+        tokens.append(inv["link"].split("#", 1)[1])  # type: ignore[index]
+        ids.append(inv["candidate"]["id"])  # type: ignore[index]
+    for tok in tokens[:2]:
+        assert cand(page, "POST", "/api/c/consent", tokens[0] if tok is tokens[0] else tok)[0] == 200
+    for n in (0, 1):  # Ann answers both and completes; Ben consented and stops at question 1
+        assert cand(page, "POST", f"/api/c/answers/{n}/start", tokens[0])[0] == 201
+        assert cand(page, "POST", f"/api/c/answers/{n}/finish", tokens[0])[0] == 200
+    assert cand(page, "POST", "/api/c/complete", tokens[0])[0] == 200
+    st, _ = fetch_json(page, "POST", f"/api/org/candidates/{ids[0]}/decision", {"decision": "pass"})
+    assert st == 200
+
+    page.goto("/recruit/index.html")
+    page.wait_for_selector("#funnel-section:not([hidden]) [data-chart=funnel] svg[role=img]")
+    label = page.get_attribute("[data-chart=funnel] svg", "aria-label")
+    assert label == "Candidates at each stage: all interviews: Invited 3, Started 2, Completed 1, Passed 1"
+    assert page.locator("[data-chart=funnel] svg rect.bar").count() == 4
+    rows = page.locator("[data-chart=funnel] table.chart-data tbody tr").all_inner_texts()
+    assert [r.split("\t")[:2] for r in rows] == [["Invited", "3"], ["Started", "2"], ["Completed", "1"], ["Passed", "1"]]
+    assert "Median completion time (consent to completion):" in page.inner_text("#funnel-time")
+    assert page.get_attribute("#funnel-interview", "id") and page.locator("label[for=funnel-interview]").count() == 1
+    page.select_option("#funnel-interview", iv["id"])  # type: ignore[index]
+    page.wait_for_selector("[data-chart=drop-off] svg[role=img]")
+    assert page.get_attribute("[data-chart=funnel] svg", "aria-label") == (
+        "Candidates at each stage: Support: Invited 3, Started 2, Completed 1, Passed 1"
+    )
+    assert page.get_attribute("[data-chart=drop-off] svg", "aria-label") == (
+        "Candidates who stopped at each question: Support: Question 1 1, Question 2 0"
+    )
+    visit.shoot("recruit-funnel-desktop")
+    visit.phone_check("recruit-funnel")
+    visit.clean()
