@@ -24,9 +24,16 @@ from interview_room.store import webhook_events as events_store
 from ..auth import current_user
 from ..context import Services, services
 from ..serialize import iso
-from . import links, store, webhooks
+from . import links, store
 
 log = logging.getLogger("signaling.recruiting.ats_events")
+
+
+def _webhooks() -> Any:
+    """webhooks.py, imported when first used: it imports recruiter_routes, which imports this module."""
+    from . import webhooks
+
+    return webhooks
 
 ALWAYS = "candidate.completed"
 CLOSE_INTERVAL_S = 60.0
@@ -38,7 +45,7 @@ async def emit(
     """Queue ``event`` when the organisation takes it (inside the caller's transaction)."""
     if event != ALWAYS and event not in await events_store.subscribed(conn, org["id"]):
         return None
-    return await webhooks.enqueue(conn, org, candidate_id, event, payload)  # type: ignore[arg-type]
+    return await _webhooks().enqueue(conn, org, candidate_id, event, payload)
 
 
 def _candidate_payload(request: web.Request, c: dict[str, Any], iv: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +69,7 @@ async def consent(request: web.Request, svc: Services, c: dict[str, Any]) -> Non
             conn, org, c["id"], "candidate.started", {**_candidate_payload(request, c, iv), "started_at": iso(started_at)}
         )
     if queued:
-        webhooks.wake(request.app)
+        _webhooks().wake(request.app)
 
 
 async def decide(request: web.Request, org: dict[str, Any], c: dict[str, Any], decision: str | None, note: str) -> None:
@@ -80,7 +87,7 @@ async def decide(request: web.Request, org: dict[str, Any], c: dict[str, Any], d
             {**_candidate_payload(request, c, iv), "decision": decision, "decided_at": iso(datetime.now(UTC))},
         )
     if queued:
-        webhooks.wake(request.app)
+        _webhooks().wake(request.app)
 
 
 class ClosedSweeper:
@@ -103,7 +110,7 @@ class ClosedSweeper:
                     queued += 1
                     log.info("interview.closed queued interview=%s", iv.id)
         if queued and self.app is not None:
-            webhooks.wake(self.app)
+            _webhooks().wake(self.app)
         return queued
 
     async def run(self, interval_s: float = CLOSE_INTERVAL_S) -> None:

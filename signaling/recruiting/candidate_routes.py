@@ -31,7 +31,7 @@ from ..ice import ice_servers_for
 from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
-from . import ats_events, links, mail, practice, store, webhooks
+from . import accommodations, ats_events, links, mail, practice, store, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -109,7 +109,7 @@ def _practice(iv: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, A
 async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
     iv = await store.interview_of_candidate(svc.pool, c)
     attempts = await store.attempts(svc.pool, c["id"])
-    qs = _progress(iv["questions"], attempts)
+    qs = _progress(accommodations.extended(iv["questions"], c), attempts)
     return {
         "candidate": {"name": c["name"], "status": c["status"], "consented": c["consent_at"] is not None},
         "interview": {
@@ -224,7 +224,7 @@ async def start_answer(request: web.Request) -> web.Response:
         raise ApiError(
             409, "too_many_attempts", "This question has been started too often; please contact the hiring team"
         )
-    allowed = [*iv["questions"], *([pq] if (pq := practice.question(iv)) else [])]
+    allowed = [*accommodations.extended(iv["questions"], c), *([pq] if (pq := practice.question(iv)) else [])]
     if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, allowed):
         raise ApiError(
             409,
