@@ -10,7 +10,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..context import SERVICES
-from . import accommodation_routes, candidate_routes, funnel_routes, recruiter_routes, webhook_event_routes, webhooks
+from . import (
+    accommodation_routes,
+    audit_export,
+    candidate_routes,
+    funnel_routes,
+    recruiter_routes,
+    webhook_event_routes,
+    webhooks,
+)
 from .scoring import SCORER, AnswerScorer
 
 
@@ -25,3 +33,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(webhook_event_routes.routes)
     app.router.add_routes(funnel_routes.routes)
     app.router.add_routes(accommodation_routes.routes)
+    app.router.add_routes(audit_export.routes)
