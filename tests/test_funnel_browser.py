@@ -18,7 +18,7 @@ from test_newuser_pages import Visit, fetch_json
 
 @pytest.fixture(scope="module")
 def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-funnel") as s:
+    with signaling_alone(infra, "signaling-funnel", CANDIDATE_RETENTION_DAYS="30") as s:
         yield s
 
 
@@ -91,4 +91,27 @@ def test_dashboard_funnel_chart(visit: Visit) -> None:
     )
     visit.shoot("recruit-funnel-desktop")
     visit.phone_check("recruit-funnel")
+    visit.clean()
+
+    # issue 21.6: the shared score view (room, session page, review) labels every score as the AI's suggestion
+    note = page.evaluate(
+        """async () => {
+          const m = await import('/js/score-view.js');
+          return m.rubricView(document, { rubric: { relevance: 80 } }).querySelector('.score-suggestion').textContent;
+        }"""
+    )
+    assert note == "AI suggestion: a guide to the answer, not a verdict. A person decides."
+    # the consent page says what is recorded, who sees it and how long it is kept (CANDIDATE_RETENTION_DAYS)
+    page.goto("about:blank")
+    page.goto(f"/c.html#{tokens[2]}")
+    page.wait_for_selector("#intro:not([hidden])")
+    facts = page.locator("#privacy-facts li").all_inner_texts()
+    assert facts[0].startswith("Recorded: the video (when your camera is on) and audio of each answer")
+    assert "only the members of the hiring team" in facts[1] and "suggestion, not a decision" in facts[1]
+    assert facts[2] == (
+        "Kept: 30 days after you complete the interview (or your link runs out), then erased; "
+        "the hiring team can delete it sooner."
+    )
+    visit.shoot("candidate-consent-privacy")
+    visit.phone_check("candidate-consent-privacy")
     visit.clean()

@@ -121,6 +121,7 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
         "expires_at": iso(c["expires_at"]),
         "questions": qs,
         "practice": _practice(iv, attempts),
+        "privacy": {"retention_days": svc.cfg.candidate_retention_days or None},  # the consent page says it
         "answered": sum(1 for q in qs if q["answered"]),
         "total": len(qs),
     }
