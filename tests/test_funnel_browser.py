@@ -101,6 +101,19 @@ def test_dashboard_funnel_chart(visit: Visit) -> None:
         }"""
     )
     assert note == "AI suggestion: a guide to the answer, not a verdict. A person decides."
+    # accommodations on the review page: Cat gets time and a half, for her only
+    page.goto(f"/recruit/review.html?id={ids[2]}")
+    page.wait_for_selector("#accommodations:not([hidden])")
+    assert page.input_value("#extra-time") == "0"
+    page.select_option("#extra-time", "50")
+    page.click("#accommodations-save")
+    page.wait_for_selector("#accommodations-msg:has-text('Saved: +50 % time.')")
+    assert page.text_content("#overall") == "Overall (AI suggestion) —"
+    visit.phone_check("recruit-review-accommodations")
+    cat = cand(page, "GET", "/api/c/state", tokens[2])[1]
+    ben = cand(page, "GET", "/api/c/state", tokens[1])[1]
+    assert [q["answer_seconds"] for q in cat["questions"]] == [180, 180]  # 120 s each, +50 %
+    assert [q["answer_seconds"] for q in ben["questions"]] == [120, 120]
     # the consent page says what is recorded, who sees it and how long it is kept (CANDIDATE_RETENTION_DAYS)
     page.goto("about:blank")
     page.goto(f"/c.html#{tokens[2]}")
