@@ -57,6 +57,13 @@ NAMES = {
     ("web.reports.report_pdf", "_band"): "web.reports.report_pdf",
 }
 EXTRA: dict[str, str] = {
+    "signaling/recruiting/accommodation_routes.py": "web/recruiting/accommodation_routes.py",
+    "signaling/recruiting/accommodations.py": "web/recruiting/accommodations.py",
+    "signaling/recruiting/ats_events.py": "web/recruiting/ats_events.py",
+    "signaling/recruiting/audit_export.py": "web/recruiting/audit_export.py",
+    "signaling/recruiting/funnel_routes.py": "web/recruiting/funnel_routes.py",
+    "signaling/recruiting/webhook_event_routes.py": "web/recruiting/webhook_event_routes.py",
+    "signaling/analytics_routes.py": "web/sessions/analytics_routes.py",
     "signaling/account_data.py": "web/accounts/account_data.py",
     "signaling/billing_return.py": "web/billing/billing_return.py",
     "signaling/webpage_check.py": "web/sessions/webpage_check.py",

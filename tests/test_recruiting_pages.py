@@ -36,7 +36,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PASSWORD = "correct horse battery staple"
 TITLE = "Support engineer"
 QUESTIONS = ["Tell us about a hard support case.", "How do you explain a bug to a customer?"]
-NAV = ["Sessions", "New", "Profile", "Billing", "Troubleshoot", "Recruiting", "Links"]
+NAV = ["Sessions", "New", "Progress", "Profile", "Billing", "Troubleshoot", "Recruiting", "Links"]
 WAIT_MS = 30_000
 # what Chromium marks the page's own fetch() with; the server refuses cookie-authenticated changes without it
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -509,16 +509,16 @@ def test_one_nav_on_every_page(site: Site) -> None:
     page.goto("/sessions.html")
     links = page.locator("#site-nav a")
     assert links.all_text_contents() == NAV
-    assert links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")[5] == "recruit/index.html"
+    assert links.evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")[6] == "recruit/index.html"
     assert page.get_attribute("#site-nav a[href='sessions.html']", "aria-current") == "page"
     assert page.is_visible("#site-nav [data-action=logout]")
 
     page.goto(f"/recruit/candidates.html?id={site.interview_id}")
     page.wait_for_selector("#view:not([hidden])")
     texts = page.locator("#site-nav a").all_text_contents()
-    assert texts == NAV[:6] + ["Org settings"] + NAV[6:], texts
+    assert texts == NAV[:7] + ["Org settings"] + NAV[7:], texts
     hrefs = page.locator("#site-nav a").evaluate_all("(as) => as.map((a) => a.getAttribute('href'))")
-    assert hrefs[0] == "../sessions.html" and hrefs[5] == "../recruit/index.html", hrefs
+    assert hrefs[0] == "../sessions.html" and hrefs[6] == "../recruit/index.html", hrefs
     page.click("#site-nav a[data-nav=recruit-settings]")
     page.wait_for_url("**/recruit/settings.html")
     assert page.get_attribute("#site-nav a[data-nav=recruit-settings]", "aria-current") == "page"

@@ -21,7 +21,7 @@ INTERVIEW_COLS = (
 )
 CANDIDATE_COLS = (
     "id, org_id, interview_id, email, name, expires_at, revoked_at, status, consent_at, started_at, "
-    "completed_at, decision, decision_note, created_at, link_nonce, reminded_at"
+    "completed_at, decision, decision_note, created_at, link_nonce, reminded_at, extra_time_pct"
 )
 
 
@@ -476,7 +476,8 @@ async def overdue_attempts(db: Db, grace_s: float, practice_s: float = 1800.0) -
         "JOIN interviews i ON i.id = c.interview_id JOIN organisations o ON o.id = c.org_id "
         "WHERE a.status = 'recording' AND a.session_id IS NOT NULL AND a.created_at < now() - make_interval(secs => "
         "CASE WHEN a.question_idx < 0 THEN $2 "
-        "ELSE coalesce((i.questions -> a.question_idx ->> 'answer_seconds')::float, 1800) END + $1) LIMIT 100",
+        "ELSE coalesce((i.questions -> a.question_idx ->> 'answer_seconds')::float, 1800) "
+        "* (1 + c.extra_time_pct / 100.0) END + $1) LIMIT 100",  # the candidate's accommodation
         grace_s,
         practice_s,
     )

@@ -7,8 +7,17 @@ from aiohttp import web
 from interview_room.service import in_background
 from web.common.context import SERVICES
 
-from . import candidate_routes, recruiter_routes, webhooks
+from . import (
+    accommodation_routes,
+    audit_export,
+    candidate_routes,
+    funnel_routes,
+    recruiter_routes,
+    webhook_event_routes,
+    webhooks,
+)
 from .answer_limits import AnswerTimeLimit
+from .ats_events import ClosedSweeper
 from .erase import RetentionSweeper
 from .reminders import ReminderSweeper
 from .scoring import SCORER, AnswerScorer
@@ -22,7 +31,10 @@ def setup(app: web.Application) -> None:
     recruiter_routes.setup(app)
     candidate_routes.setup(app)
     webhooks.setup(app)
+    for extra in (webhook_event_routes, funnel_routes, accommodation_routes, audit_export):
+        app.router.add_routes(extra.routes)
     in_background(app, "webhook-dispatcher", lambda app: app[webhooks.DISPATCHER].run())
     in_background(app, "reminder-sweeper", lambda _: ReminderSweeper(svc).run())
     in_background(app, "answer-time-limit", lambda _: AnswerTimeLimit(svc).run())
     in_background(app, "candidate-retention", lambda _: RetentionSweeper(svc).run())
+    in_background(app, "interview-closed-events", lambda app: ClosedSweeper(svc, app).run())

@@ -32,7 +32,7 @@ from web.common.serialize import iso
 from web.common.validation import parse, read_json
 from web.sessions import recordings
 
-from . import links, mail, practice, webhooks
+from . import accommodations, ats_events, links, mail, practice, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -110,7 +110,7 @@ def _practice(iv: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[str, A
 async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
     iv = await store.interview_of_candidate(svc.pool, c)
     attempts = await store.attempts(svc.pool, c["id"])
-    qs = _progress(iv["questions"], attempts)
+    qs = _progress(accommodations.extended(iv["questions"], c), attempts)
     return {
         "candidate": {"name": c["name"], "status": c["status"], "consented": c["consent_at"] is not None},
         "interview": {
@@ -122,6 +122,7 @@ async def _state(svc: Services, c: dict[str, Any]) -> dict[str, Any]:
         "expires_at": iso(c["expires_at"]),
         "questions": qs,
         "practice": _practice(iv, attempts),
+        "privacy": {"retention_days": svc.cfg.candidate_retention_days or None},  # the consent page says it
         "answered": sum(1 for q in qs if q["answered"]),
         "total": len(qs),
     }
@@ -145,7 +146,7 @@ async def rtc_config(request: web.Request) -> web.Response:
 async def consent(request: web.Request) -> web.Response:
     svc = services(request)
     c = await _candidate(request)
-    await store.consent(svc.pool, c["id"])
+    await ats_events.consent(request, svc, c)  # invited -> started queues candidate.started
     return web.json_response(await _state(svc, await _candidate(request)))
 
 
@@ -225,7 +226,7 @@ async def start_answer(request: web.Request) -> web.Response:
         raise ApiError(
             409, "too_many_attempts", "This question has been started too often; please contact the hiring team"
         )
-    allowed = [*iv["questions"], *([pq] if (pq := practice.question(iv)) else [])]
+    allowed = [*accommodations.extended(iv["questions"], c), *([pq] if (pq := practice.question(iv)) else [])]
     if await store.recorded_seconds(svc.pool, c["id"]) >= max_recorded_seconds(svc.cfg, allowed):
         raise ApiError(
             409,

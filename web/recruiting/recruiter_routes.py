@@ -28,7 +28,7 @@ from web.common.serialize import iso
 from web.common.validation import Invalid, email, nullable, parse, read_json, string
 from web.sessions import recordings, webvtt
 
-from . import links, mail, reminders, report_pdf
+from . import ats_events, links, mail, reminders, report_pdf
 from .csv_cells import safe_row
 from .erase import erase_candidate
 from .fields import (
@@ -432,9 +432,7 @@ async def decide(request: web.Request) -> web.Response:
     c = await _candidate(request, org)
     spec = {"decision": nullable(string(choices=("pass", "fail"))), "note": string(max_len=5000)}
     body = parse(await read_json(request), spec, required=("decision",))
-    await store.set_decision(
-        services(request).pool, org["id"], c["id"], body["decision"], body.get("note", ""), current_user(request).id
-    )
+    await ats_events.decide(request, org, c, body["decision"], body.get("note", ""))  # queues candidate.decided
     return web.json_response(candidate_json(await _candidate(request, org)))
 
 

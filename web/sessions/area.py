@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import screen_routes, summary_routes, webpage_routes
+from . import analytics_routes, screen_routes, summary_routes, webpage_routes
 
 
 def setup(app: web.Application) -> None:
     screen_routes.setup(app)
     summary_routes.setup(app)
     webpage_routes.setup(app)
+    analytics_routes.setup(app)

@@ -397,6 +397,8 @@ async function main() {
     'You can stop and come back to this link later: saved answers are kept.',
   ].map((t) => Object.assign(document.createElement('li'), { textContent: t })));
   $('deadline').textContent = iv.deadline ? `Please finish before ${new Date(iv.deadline).toLocaleString()}.` : '';
+  const days = state.privacy?.retention_days;
+  if (days) $('privacy-kept').textContent = `Kept: ${days} days after you complete the interview (or your link runs out), then erased; the hiring team can delete it sooner.`;
   if (state.answered > 0) {
     $('resume-note').textContent = `Welcome back: ${state.answered} of ${state.total} answers are saved. You continue with the next question.`;
     $('resume-note').hidden = false;

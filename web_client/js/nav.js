@@ -6,6 +6,7 @@ import { api } from './api.js';
 export const NAV_ITEMS = [
   { href: 'sessions.html', text: 'Sessions' },
   { href: 'sessions.html#new', text: 'New' },
+  { href: 'analytics.html', text: 'Progress' },
   { href: 'profile.html', text: 'Profile' },
   { href: 'billing.html', text: 'Billing' },
   { href: 'troubleshoot.html', text: 'Troubleshoot' },

@@ -106,6 +106,8 @@ export function criteria(rubric) {
  * The rubric as bars: each criterion a labelled <meter> with its value and one sentence.
  * `score` is a score event or stored score ({rubric, delivery, feedback|summary}).
  */
+export const SUGGESTION_NOTE = 'AI suggestion: a guide to the answer, not a verdict. A person decides.';
+
 export function rubricView(doc, score, { feedback = true } = {}) {
   const list = node(doc, 'ul', { class: 'criteria', 'aria-label': 'Score by criterion' });
   for (const [key, value] of criteria(score?.rubric)) {
@@ -119,7 +121,9 @@ export function rubricView(doc, score, { feedback = true } = {}) {
       node(doc, 'span', { class: 'criterion-value', text: String(value), 'aria-hidden': 'true' }),
       node(doc, 'span', { class: 'criterion-note', text: sentence })));
   }
-  const box = node(doc, 'div', { class: 'score-view' }, list);
+  // issue 21.6: wherever a score is shown (room, session page, recruiter review) it reads as the AI's suggestion
+  const note = node(doc, 'p', { class: 'score-suggestion small muted', text: SUGGESTION_NOTE });
+  const box = node(doc, 'div', { class: 'score-view' }, note, list);
   const text = score?.summary || score?.feedback || '';
   if (feedback && text) box.append(node(doc, 'p', { class: 'feedback', text }));
   return box;

@@ -43,7 +43,7 @@ export function statusBadge(c) {
 export function scoreBadge(score) {
   if (score === null || score === undefined) return el('span', { class: 'score-badge', text: '—', title: 'No score' });
   const n = Math.round(Number(score));
-  return el('span', { class: `score-badge ${n >= 75 ? 'good' : n >= 50 ? 'fair' : 'low'}`, dataset: { score: n }, text: String(n) });
+  return el('span', { class: `score-badge ${n >= 75 ? 'good' : n >= 50 ? 'fair' : 'low'}`, dataset: { score: n }, text: String(n), title: `AI suggestion: ${n} of 100` });
 }
 
 /** ISO time → value for <input type=datetime-local> (local time), and back. */

@@ -36,7 +36,7 @@ function render(r) {
   document.title = `${who} · Review · Interview Room`;
   $('#back-link').href = `candidates.html?id=${encodeURIComponent(r.interview.id)}`;
   $('#back-link').textContent = `← ${r.interview.title}`;
-  $('#overall').replaceChildren('Overall ', scoreBadge(r.overall_score));
+  $('#overall').replaceChildren('Overall (AI suggestion) ', scoreBadge(r.overall_score));
   $('#report-pdf').href = `${base}/report.pdf`;
   const facts = [
     ['Interview', r.interview.title],
@@ -161,6 +161,6 @@ async function pollPendingScores(tries = 40) {
     const badge = document.querySelector(`.answer-card[data-index="${a.index}"] h3 .score-badge`);
     if (badge && a.score) badge.replaceWith(scoreBadge(a.score.score));
   }
-  $('#overall').replaceChildren('Overall ', scoreBadge(r.overall_score));
+  $('#overall').replaceChildren('Overall (AI suggestion) ', scoreBadge(r.overall_score));
   if (r.answers.some((a) => a.score?.pending)) pollPendingScores(tries - 1);
 }
