@@ -29,12 +29,15 @@ from interview_room.service import every
 from interview_room.store import account_data, users
 from interview_room.store import sessions as sessions_store
 from interview_room.store.sessions import Session
+from signaling import media_nodes
+from web.common import mailer
 from web.common.context import Services, services
 from web.common.errors import ApiError
 from web.common.tokens import keyed_hash
 from web.common.validation import parse, read_json, string
+from web.sessions import recordings, webvtt
 
-from . import mailer, media_nodes, passwords, ratelimit, recordings, webvtt
+from . import passwords, ratelimit
 from .auth import clear_auth_cookie, current_user
 
 log = logging.getLogger("signaling.account_data")

@@ -21,7 +21,7 @@ from web.accounts.auth import current_user
 from web.common.context import services
 from web.common.errors import ApiError
 
-from . import billing
+from . import routes as billing
 from .gateways.base import Gateway, GatewayError, GatewayNotConfigured
 
 log = logging.getLogger("signaling.billing")

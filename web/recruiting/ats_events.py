@@ -19,12 +19,13 @@ import asyncpg
 from aiohttp import web
 
 from interview_room.service import every
+from interview_room.store import recruiting as store
 from interview_room.store import webhook_events as events_store
 from web.accounts.auth import current_user
 from web.common.context import Services, services
 from web.common.serialize import iso
 
-from . import links, store
+from . import links
 
 log = logging.getLogger("signaling.recruiting.ats_events")
 

@@ -13,10 +13,10 @@ import io
 
 from aiohttp import web
 
+from interview_room.store import recruiting as store
 from web.common.context import services
 from web.common.errors import not_found
 
-from . import store
 from .csv_cells import safe_row
 from .fields import candidate_status, parse_uuid
 from .recruiter_routes import interview_scores, member_org

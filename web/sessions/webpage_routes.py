@@ -6,12 +6,12 @@ import logging
 
 from aiohttp import web
 
+from web.accounts import ratelimit
 from web.accounts.auth import current_user
 from web.common.context import services
 from web.common.errors import ApiError
 from web.common.http_guard import own_origins
 
-from . import ratelimit
 from .webpage_check import BadAddress, check_page, parse_address
 
 log = logging.getLogger("signaling.webpage")
