@@ -21,7 +21,7 @@ from interview_room.config import Config
 from interview_room.store import credits
 from interview_room.store.credits import Payment
 
-from . import billing_return
+from . import billing_return, receipts, subscriptions
 from . import gateways as gateway_registry
 from .auth import current_user
 from .context import SERVICES, services
@@ -51,6 +51,8 @@ def setup(app: web.Application, cfg: Config | None = None) -> None:
     app[GATEWAYS] = gateway_registry.build(cfg)
     app.router.add_routes(routes)
     app.router.add_routes(billing_return.routes)
+    app.router.add_routes(subscriptions.routes)
+    app.router.add_routes(receipts.routes)
 
     async def close_gateways(app: web.Application) -> None:
         for g in app[GATEWAYS].values():
@@ -159,6 +161,9 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
         log.info("gateway event ignored gateway=%s event=%s type=%s", ev.gateway, ev.event_id, ev.type)
         return "ignored", None
 
+    if ev.action in subscriptions.ACTIONS:
+        return await subscriptions.apply(conn, ev)
+
     if ev.action in ("paid", "subscription_linked", "failed"):
         p = await _find(conn, ev)
         if p is None:
@@ -182,6 +187,7 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
                 p.id,
                 ev.subscription_ref,
             )
+            await subscriptions.on_linked(conn, ev, p)
             return "subscription_linked", p.id
         ok = await credits.mark_failed(conn, p.id, note=ev.type)
         return ("failed" if ok else "already_applied"), p.id
