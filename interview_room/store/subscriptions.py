@@ -112,6 +112,7 @@ async def mark_payment_failed(conn: Conn, gateway: str, subscription_ref: str, e
     r = await conn.fetchrow(
         """UPDATE subscriptions SET last_payment_failed_at = to_timestamp($3),
                status = CASE WHEN event_created <= $3 AND status IN ('active', 'trialing') THEN 'past_due' ELSE status END,
+               event_created = GREATEST(event_created, $3),
                updated_at = now()
            WHERE gateway = $1 AND subscription_ref = $2 RETURNING 1""",
         gateway,
