@@ -17,6 +17,8 @@ from conftest import Infra
 from fake_stripe import FakeStripe, dumps
 from test_billing import FREE, MONTHLY, Api, _checkout, _send, running_app
 
+from signaling.gateways.stripe_gateway import translate
+
 
 @pytest_asyncio.fixture(scope="module")
 async def fake_stripe() -> AsyncIterator[FakeStripe]:
@@ -145,8 +147,45 @@ async def test_portal_session_is_opened_for_the_users_own_customer(paid: Api, fa
     status, body = await paid.call("POST", "/api/billing/portal", nobody)
     assert status == 404 and body["error"]["code"] == "no_subscription"
     assert await _subscription(paid, nobody) is None
-    status, _ = await paid.call("POST", "/api/billing/portal")
-    assert status == 401
+    for method, path in (("POST", "/api/billing/portal"), ("GET", "/api/billing/subscription")):
+        status, _ = await paid.call(method, path)
+        assert status == 401
+
+
+async def test_portal_refused_by_stripe_is_a_clear_error(paid: Api, fake_stripe: FakeStripe) -> None:
+    token, _, sid = await _subscribe(paid, fake_stripe)
+    before = await _subscription(paid, token)
+    real = fake_stripe.sessions[sid]["customer"]
+    fake_stripe.sessions[sid]["customer"] = "cus_gone"  # Stripe no longer knows the customer we stored
+    try:
+        status, body = await paid.call("POST", "/api/billing/portal", token)
+    finally:
+        fake_stripe.sessions[sid]["customer"] = real
+    assert status == 502 and body["error"]["code"] == "payment_gateway_error"
+    assert "No such customer" in body["error"]["message"]
+    assert await _subscription(paid, token) == before
+    status, body = await paid.call("POST", "/api/billing/portal", token)  # the next attempt is served
+    assert status == 200 and body["url"].startswith(fake_stripe.api_base)
+
+
+def test_subscription_events_of_older_api_shapes_translate() -> None:
+    """Before 2025-03-31 the period end sat on the subscription itself, and invoices named their subscription."""
+    sub = {
+        "id": "sub_1",
+        "customer": {"id": "cus_1"},
+        "status": "active",
+        "cancel_at_period_end": True,
+        "current_period_end": 1_800_000_000,
+        "metadata": {"payment_id": "p1"},
+        "items": {"data": [{"price": {"lookup_key": "pro_monthly"}}]},
+    }
+    ev = translate({"id": "evt_1", "type": "customer.subscription.updated", "created": 5, "data": {"object": sub}})
+    assert (ev.action, ev.subscription_ref, ev.customer_ref, ev.payment_id) == ("subscription_updated", "sub_1", "cus_1", "p1")
+    assert (ev.current_period_end, ev.cancel_at_period_end, ev.package_id, ev.created) == (1_800_000_000, True, "pro_monthly", 5)
+    failed = translate({"id": "evt_2", "type": "invoice.payment_failed", "data": {"object": {"id": "in_1", "subscription": "sub_1"}}})
+    assert (failed.action, failed.subscription_ref) == ("payment_failed", "sub_1")
+    one_off = translate({"id": "evt_3", "type": "invoice.payment_failed", "data": {"object": {"id": "in_2"}}})
+    assert one_off.action == "ignored"
 
 
 async def test_receipt_pdf_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) -> None:
