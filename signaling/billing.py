@@ -21,7 +21,7 @@ from interview_room.config import Config
 from interview_room.store import credits
 from interview_room.store.credits import Payment
 
-from . import billing_return, receipts, subscriptions
+from . import billing_return, mock_prices, receipts, subscriptions
 from . import gateways as gateway_registry
 from .auth import current_user
 from .context import SERVICES, services
@@ -53,6 +53,7 @@ def setup(app: web.Application, cfg: Config | None = None) -> None:
     app.router.add_routes(billing_return.routes)
     app.router.add_routes(subscriptions.routes)
     app.router.add_routes(receipts.routes)
+    app.router.add_routes(mock_prices.routes)
 
     async def close_gateways(app: web.Application) -> None:
         for g in app[GATEWAYS].values():

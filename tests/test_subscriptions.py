@@ -206,3 +206,22 @@ async def test_receipt_pdf_is_the_owners_only(paid: Api, fake_stripe: FakeStripe
     for who, pid in ((other, payment_id), (token, str(uuid.uuid4())), (token, "not-a-uuid")):
         status, body = await paid.call("GET", f"/api/billing/receipts/{pid}/pdf", who)
         assert status == 404 and body["error"]["code"] == "not_found"
+
+
+async def test_mock_interview_prices_by_difficulty(paid: Api) -> None:
+    token, _ = await paid.register()
+    status, body = await paid.call("GET", "/api/mock/prices?currency=INR", token)
+    assert status == 200, body
+    assert [(p["difficulty"], p["price_cents"], p["currency"]) for p in body["prices"]] == [
+        ("easy", 9900, "inr"),
+        ("medium", 14900, "inr"),
+        ("hard", 19900, "inr"),
+        ("expert", 29900, "inr"),
+    ]
+    status, body = await paid.call("GET", "/api/mock/prices?currency=xyz", token)
+    assert status == 200 and body["prices"] == []
+    for bad in ("dollars", "1nr", ""):
+        status, body = await paid.call("GET", f"/api/mock/prices?currency={bad}", token)
+        assert status == 400 and body["error"]["field"] == "currency", (bad, body)
+    status, _ = await paid.call("GET", "/api/mock/prices")
+    assert status == 401
