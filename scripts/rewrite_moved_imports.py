@@ -57,6 +57,9 @@ NAMES = {
     ("web.reports.report_pdf", "_band"): "web.reports.report_pdf",
 }
 EXTRA: dict[str, str] = {
+    "signaling/mock_prices.py": "web/billing/mock_prices.py",
+    "signaling/receipts.py": "web/billing/receipts.py",
+    "signaling/subscriptions.py": "web/billing/subscriptions.py",
     "signaling/recruiting/accommodation_routes.py": "web/recruiting/accommodation_routes.py",
     "signaling/recruiting/accommodations.py": "web/recruiting/accommodations.py",
     "signaling/recruiting/ats_events.py": "web/recruiting/ats_events.py",

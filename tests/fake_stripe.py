@@ -63,6 +63,7 @@ class FakeStripe:
     api_key: str = "sk_test_fake_key"
     webhook_secret: str = "whsec_test_secret"
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    portal_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -76,6 +77,8 @@ class FakeStripe:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/checkout/sessions", self._create_session)
+        app.router.add_post("/v1/billing_portal/sessions", self._create_portal_session)
+        app.router.add_get("/p/session/{sid}", self._portal_page)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -145,10 +148,47 @@ class FakeStripe:
             "payment_intent": None,
             "subscription": None,
             "invoice": None,
+            "customer": None,
             "_subscription_metadata": _get(params, "subscription_data", "metadata") or {},
         }
         self.sessions[sid] = session
         return web.json_response(_public(session), headers={"Request-Id": _rid("req")})
+
+    async def _create_portal_session(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return _error(401, "invalid_request_error", "Invalid API Key provided")
+        if request.headers.get("Stripe-Version") != API_VERSION:
+            return _error(400, "invalid_request_error", f"This fake only speaks API version {API_VERSION}")
+        params = decode_form(await request.text())
+        self.requests.append({"path": request.path, "params": params, "headers": dict(request.headers)})
+        customer = params.get("customer")
+        if not customer:
+            return _error(400, "invalid_request_error", "Missing required param: customer.", "customer")
+        if customer not in {s.get("customer") for s in self.sessions.values()}:
+            return _error(400, "invalid_request_error", f"No such customer: '{customer}'", "customer")
+        sid = _rid("bps")
+        session = {
+            "id": sid,
+            "object": "billing_portal.session",
+            "customer": customer,
+            "return_url": params.get("return_url"),
+            "url": f"{self.api_base}/p/session/{sid}",
+            "livemode": False,
+            "created": int(time.time()),
+        }
+        self.portal_sessions[sid] = session
+        return web.json_response(session, headers={"Request-Id": _rid("req")})
+
+    async def _portal_page(self, request: web.Request) -> web.Response:
+        s = self.portal_sessions.get(request.match_info["sid"])
+        if s is None:
+            return web.Response(status=404, text="no such portal session")
+        html = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Fake Stripe portal</title></head>'
+            f'<body><h1>Fake Stripe customer portal</h1><p id="customer">{s["customer"]}</p>'
+            f'<a id="return" href="{s["return_url"]}">Return</a></body></html>'
+        )
+        return web.Response(text=html, content_type="text/html")
 
     # ---- what Stripe would send next
 
@@ -175,7 +215,80 @@ class FakeStripe:
         else:
             s["subscription"] = s["subscription"] or _rid("sub")
             s["invoice"] = s["invoice"] or _rid("in")
+            s["customer"] = s.get("customer") or _rid("cus")
         return self.event("checkout.session.completed", _public(s))
+
+    def subscription_event(
+        self,
+        session_id: str,
+        type_: str = "customer.subscription.updated",
+        *,
+        status: str = "active",
+        cancel_at_period_end: bool = False,
+        period_end: int | None = None,
+        created: int | None = None,
+        lookup_key: str | None = None,
+    ) -> dict[str, Any]:
+        """``customer.subscription.*`` as the current API shapes it (the period end on the items)."""
+        s = self.sessions[session_id]
+        s["subscription"] = s["subscription"] or _rid("sub")
+        s["customer"] = s.get("customer") or _rid("cus")
+        end = period_end or int(time.time()) + 30 * 86400
+        sub = {
+            "id": s["subscription"],
+            "object": "subscription",
+            "customer": s["customer"],
+            "status": status,
+            "cancel_at_period_end": cancel_at_period_end,
+            "canceled_at": int(time.time()) if status == "canceled" else None,
+            "metadata": s["_subscription_metadata"],
+            "items": {
+                "object": "list",
+                "data": [
+                    {
+                        "id": _rid("si"),
+                        "object": "subscription_item",
+                        "current_period_start": end - 30 * 86400,
+                        "current_period_end": end,
+                        "price": {
+                            "id": _rid("price"),
+                            "object": "price",
+                            "unit_amount": s["amount_total"],
+                            "currency": s["currency"],
+                            "lookup_key": lookup_key,
+                            "metadata": {},
+                            "recurring": {"interval": "month"},
+                        },
+                        "quantity": 1,
+                    }
+                ],
+            },
+            "livemode": False,
+        }
+        ev = self.event(type_, sub)
+        if created is not None:
+            ev["created"] = created
+        return ev
+
+    def invoice_payment_failed(self, session_id: str) -> dict[str, Any]:
+        s = self.sessions[session_id]
+        invoice = {
+            "id": _rid("in"),
+            "object": "invoice",
+            "status": "open",
+            "billing_reason": "subscription_cycle",
+            "amount_due": s["amount_total"],
+            "amount_paid": 0,
+            "currency": s["currency"],
+            "customer": s.get("customer"),
+            "parent": {
+                "type": "subscription_details",
+                "quote_details": None,
+                "subscription_details": {"subscription": s["subscription"], "metadata": s["_subscription_metadata"]},
+            },
+            "livemode": False,
+        }
+        return self.event("invoice.payment_failed", invoice)
 
     def invoice_paid(
         self, session_id: str, invoice_id: str | None = None, reason: str = "subscription_cycle"

@@ -26,7 +26,7 @@ from web.common.errors import ApiError
 from web.common.serialize import iso
 from web.common.validation import parse, read_json, string
 
-from . import billing_return
+from . import billing_return, mock_prices, receipts, subscriptions
 from . import gateways as gateway_registry
 from .gateways.base import (
     CheckoutRequest,
@@ -51,6 +51,9 @@ def setup(app: web.Application, cfg: Config | None = None) -> None:
     app[GATEWAYS] = gateway_registry.build(cfg)
     app.router.add_routes(routes)
     app.router.add_routes(billing_return.routes)
+    app.router.add_routes(subscriptions.routes)
+    app.router.add_routes(receipts.routes)
+    app.router.add_routes(mock_prices.routes)
 
     async def close_gateways(app: web.Application) -> None:
         for g in app[GATEWAYS].values():
@@ -148,6 +151,9 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
         log.info("gateway event ignored gateway=%s event=%s type=%s", ev.gateway, ev.event_id, ev.type)
         return "ignored", None
 
+    if ev.action in subscriptions.ACTIONS:
+        return await subscriptions.apply(conn, ev)
+
     if ev.action in ("paid", "subscription_linked", "failed"):
         p = await _find(conn, ev)
         if p is None:
@@ -167,6 +173,7 @@ async def _apply(conn: Any, ev: GatewayEvent) -> tuple[str, str | None]:
             return ("paid" if ok else "already_applied"), p.id
         if ev.action == "subscription_linked":
             await credits.link_subscription(conn, p.id, ev.subscription_ref)
+            await subscriptions.on_linked(conn, ev, p)
             return "subscription_linked", p.id
         ok = await credits.mark_failed(conn, p.id, note=ev.type)
         return ("failed" if ok else "already_applied"), p.id

@@ -1,4 +1,5 @@
-// Billing: GET /api/packages, GET /api/billing, POST /api/checkout → redirect to the payment page.
+// Billing: GET /api/packages, GET /api/billing, POST /api/checkout → redirect to the payment page;
+// GET /api/billing/subscription + POST /api/billing/portal → the provider's page to manage the plan.
 import { api, errorMessage } from './api.js';
 import { initNav } from './nav.js';
 import { $, el, dateTime, duration, param } from './util.js';
@@ -106,8 +107,15 @@ function renderBilling(b) {
       el('td', { text: duration(p.seconds ?? pkg?.seconds) }),
       el('td', { text: cents === undefined ? '—' : money(cents, p.currency || pkg?.currency) }),
       el('td', { text: p.status || '—' }),
+      el('td', {}, p.payment_id && p.status !== 'failed' ? el('a', {
+        href: `/api/billing/receipts/${encodeURIComponent(p.payment_id)}/pdf`,
+        download: '',
+        class: 'receipt-pdf',
+        'aria-label': `Download the receipt for ${p.package_name || 'this purchase'} of ${dateTime(p.created_at)} (PDF)`,
+        text: 'PDF',
+      }) : '—'),
     );
-  }) : [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No purchases yet.' }))]));
+  }) : [el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No purchases yet.' }))]));
 
   const debits = Array.isArray(b.debits) ? b.debits : [];
   $('#debits').replaceChildren(...(debits.length ? debits.map((d) => el('tr', {},
@@ -117,7 +125,50 @@ function renderBilling(b) {
   )) : [el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No usage yet.' }))]));
 }
 
+const PLAN_STATES = {
+  active: 'Active', trialing: 'Trial', past_due: 'Payment failed — please update your card',
+  unpaid: 'Unpaid', canceled: 'Cancelled', incomplete: 'Waiting for the first payment', incomplete_expired: 'Expired', paused: 'Paused',
+};
+
+function dateOnly(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleDateString(undefined, { dateStyle: 'long' });
+}
+
+/** The monthly plan's state from GET /api/billing/subscription, and the way to the provider's portal. */
+export function renderPlan(s) {
+  const box = $('#plan');
+  box.hidden = !s;
+  if (!s) return;
+  $('#plan-name').textContent = s.package_name || s.package_id || 'Monthly plan';
+  const state = s.cancel_at_period_end && s.status === 'active' ? 'Cancels at the end of the period' : (PLAN_STATES[s.status] || s.status);
+  $('#plan-state').textContent = state;
+  let renewal = '';
+  if (s.renews_at) renewal = `Next renewal: ${dateOnly(s.renews_at)}`;
+  else if (s.ends_at) renewal = `Ends on ${dateOnly(s.ends_at)}; it will not renew.`;
+  else if (s.status === 'canceled') renewal = 'This subscription has ended.';
+  $('#plan-renewal').textContent = renewal;
+  $('#manage-subscription').hidden = !s.manageable;
+  $('#plan-help').hidden = !s.manageable;
+}
+
+async function openPortal(button) {
+  $('#portal-error').replaceChildren();
+  button.disabled = true;
+  try {
+    const data = await api('/api/billing/portal', { method: 'POST' });
+    if (!data?.url) throw new Error('The server did not return the portal page.');
+    location.assign(data.url);
+  } catch (err) {
+    $('#portal-error').replaceChildren(el('div', { class: 'banner error', text: `Could not open the subscription page: ${errorMessage(err)}` }));
+    button.disabled = false;
+  }
+}
+
+$('#manage-subscription').addEventListener('click', (e) => openPortal(e.currentTarget));
+
 async function load() {
+  api('/api/billing/subscription').then((d) => renderPlan(d?.subscription || null), () => renderPlan(null));
   const [pk, billing] = await Promise.allSettled([api('/api/packages'), api('/api/billing')]);
   if (pk.status === 'fulfilled') {
     packages = Array.isArray(pk.value.packages) ? pk.value.packages : [];
@@ -128,7 +179,7 @@ async function load() {
     $('#packages-status').textContent = `Could not load packages: ${errorMessage(pk.reason)}`;
   }
   if (billing.status === 'fulfilled') renderBilling(billing.value);
-  else $('#purchases').replaceChildren(el('tr', {}, el('td', { colspan: 5, text: `Could not load billing: ${errorMessage(billing.reason)}` })));
+  else $('#purchases').replaceChildren(el('tr', {}, el('td', { colspan: 6, text: `Could not load billing: ${errorMessage(billing.reason)}` })));
 }
 
 // Back from the payment page (?checkout=success|cancel, or ?status=…)

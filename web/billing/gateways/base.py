@@ -15,7 +15,17 @@ from typing import Literal
 
 from interview_room.store.credits import Package, Payment
 
-Action = Literal["paid", "period_paid", "subscription_linked", "refunded", "failed", "ignored"]
+Action = Literal[
+    "paid",
+    "period_paid",
+    "subscription_linked",
+    "refunded",
+    "failed",
+    "ignored",
+    "subscription_updated",  # a subscription's state changed (cancel at period end, resumed, plan, period)
+    "subscription_ended",  # the subscription is over (cancelled now or at the end of its period)
+    "payment_failed",  # a renewal could not be charged
+]
 
 
 class GatewayNotConfigured(Exception):
@@ -63,6 +73,13 @@ class GatewayEvent:
     amount_cents: int | None = None  # amount paid (or charged, for refunds)
     refunded_cents: int = 0  # cumulative amount refunded on that charge
     currency: str | None = None
+    # subscription events (signaling.subscriptions applies them)
+    created: int = 0  # the provider's event time (unix seconds): an older state never overwrites a newer one
+    subscription_status: str | None = None
+    cancel_at_period_end: bool | None = None
+    current_period_end: int | None = None  # unix seconds
+    customer_ref: str | None = None
+    package_id: str | None = None  # our package, when the provider-side price names one (plan switched)
 
 
 class Gateway(ABC):
@@ -96,6 +113,11 @@ class Gateway(ABC):
         """Refund (all of, when ``amount_cents`` is None) a paid payment at the provider; the provider's answer
         as a ``refunded`` event (cumulative, so applying it and the provider's later webhook takes credits once)."""
         raise GatewayError(f"refunds of {self.name} payments are made in its own dashboard")
+
+    async def portal_session(self, customer_ref: str, return_url: str) -> str:
+        """The URL of the provider's own page where the customer cancels, resumes, switches plan or updates the
+        card; raises GatewayNotConfigured or GatewayError."""
+        raise GatewayError(f"{self.name} has no customer portal")
 
     async def close(self) -> None:
         """Release connections (called on application cleanup)."""

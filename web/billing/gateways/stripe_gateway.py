@@ -139,6 +139,21 @@ class StripeGateway(Gateway):
         event = json.loads(body)
         return translate(event)
 
+    async def portal_session(self, customer_ref: str, return_url: str) -> str:
+        """A Billing Portal session (cancel at period end, resume, switch plan, update the card)."""
+        if not self.configured():
+            raise GatewayNotConfigured("STRIPE_API_KEY is not set")
+        try:
+            session = await self.client.v1.billing_portal.sessions.create_async(
+                {"customer": customer_ref, "return_url": return_url}
+            )
+        except stripe.StripeError as e:
+            log.warning("stripe portal session failed error=%s", e.user_message or type(e).__name__)
+            raise GatewayError(e.user_message or "Stripe refused the portal session") from e
+        if not session.url:
+            raise GatewayError("Stripe answered without a portal URL")
+        return session.url
+
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close_async()
@@ -157,7 +172,13 @@ def translate(event: Mapping[str, Any]) -> GatewayEvent:
         pid = _metadata_payment_id(obj.get("metadata")) or obj.get("client_reference_id")
         common = {**base, "payment_id": pid, "gateway_ref": obj.get("id"), "currency": obj.get("currency")}
         if obj.get("mode") == "subscription":
-            return GatewayEvent(**common, action="subscription_linked", subscription_ref=_id(obj.get("subscription")))
+            return GatewayEvent(
+                **common,
+                action="subscription_linked",
+                subscription_ref=_id(obj.get("subscription")),
+                customer_ref=_id(obj.get("customer")),
+                created=int(event.get("created") or 0),
+            )
         if obj.get("payment_status") in ("paid", "no_payment_required"):
             refs = [r for r in (_id(obj.get("payment_intent")),) if r]
             return GatewayEvent(**common, action="paid", payment_intent_refs=refs, amount_cents=obj.get("amount_total"))
@@ -211,4 +232,48 @@ def translate(event: Mapping[str, Any]) -> GatewayEvent:
             currency=obj.get("currency"),
         )
 
+    if etype in ("customer.subscription.created", "customer.subscription.updated", "customer.subscription.deleted"):
+        return _subscription_event(base, event, obj)
+
+    if etype == "invoice.payment_failed":
+        sub = _id(obj.get("subscription")) or _id(_get(obj, "parent", "subscription_details", "subscription"))
+        if not sub:
+            return GatewayEvent(**base, action="ignored")
+        return GatewayEvent(
+            **base,
+            action="payment_failed",
+            subscription_ref=sub,
+            invoice_ref=obj.get("id"),
+            customer_ref=_id(obj.get("customer")),
+            created=int(event.get("created") or 0),
+        )
+
     return GatewayEvent(**base, action="ignored")
+
+
+def _subscription_event(base: dict[str, Any], event: Mapping[str, Any], obj: Mapping[str, Any]) -> GatewayEvent:
+    """customer.subscription.*: the subscription's whole state (Stripe sends the object as it is now)."""
+    items = [i for i in (_get(obj, "items", "data") or []) if isinstance(i, Mapping)]
+    # current_period_end moved from the subscription to its items in API 2025-03-31
+    ends = [i.get("current_period_end") for i in items if isinstance(i.get("current_period_end"), int)]
+    period_end = obj.get("current_period_end") if isinstance(obj.get("current_period_end"), int) else None
+    package_id = None
+    for item in items:
+        price = item.get("price") if isinstance(item.get("price"), Mapping) else {}
+        candidate = _get(price, "metadata", "package_id") or price.get("lookup_key")
+        if isinstance(candidate, str) and candidate:
+            package_id = candidate
+            break
+    deleted = base["type"] == "customer.subscription.deleted"
+    return GatewayEvent(
+        **base,
+        action="subscription_ended" if deleted else "subscription_updated",
+        payment_id=_metadata_payment_id(obj.get("metadata")),
+        subscription_ref=_id(obj.get("id")),
+        customer_ref=_id(obj.get("customer")),
+        subscription_status="canceled" if deleted else str(obj.get("status") or "") or None,
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        current_period_end=max(ends) if ends else period_end,
+        package_id=package_id,
+        created=int(event.get("created") or 0),
+    )
