@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from interview_room.store import credits
+from interview_room.store import credits, users
 from interview_room.store.credits import Payment
 from web.accounts.auth import current_user
 from web.common.context import services
@@ -86,8 +86,8 @@ async def receipt_pdf(request: web.Request) -> web.Response:
     if p.user_id == user.id:
         email, name = user.email, user.name
     else:
-        row = await svc.pool.fetchrow("SELECT email, name FROM users WHERE id = $1", p.user_id)
-        email, name = (row["email"], row["name"]) if row else ("", "")
+        owner = await users.get_user(svc.pool, p.user_id)
+        email, name = (owner.email, owner.name) if owner else ("", "")
     resp = web.Response(body=render_pdf(p, email, name), content_type="application/pdf")
     resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{p.id}.pdf"'
     resp.headers["Cache-Control"] = "private, no-store"
