@@ -7,22 +7,19 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
-import redis.asyncio as aioredis
 from aiortc import RTCDataChannel
 
 from interview_room import client_settings, messages
-from interview_room.config import Config
 from interview_room.logs import session_id_var
-from interview_room.messages import ErrorEvent, Event, Listening, LlmJob, Notice, PauseRequest
+from interview_room.messages import ErrorEvent, Listening, LlmJob, Notice, PauseRequest
 from interview_room.metrics import CLIENT_MESSAGES_DROPPED
-from interview_room.service import TaskGroup
 from interview_room.store import pauses as pauses_store
 from interview_room.token_bucket import Clock, Throttle, TokenBucket
 
+from .context import SessionContext
 from .ingest import add_job
 
 log = logging.getLogger("media.session")
@@ -38,32 +35,28 @@ class ClientInbox:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        session_id: str,
-        cfg: Config,
-        redis: aioredis.Redis,
         mock: bool,
         control: Callable[[PauseRequest], object],
         apply_settings: Callable[[client_settings.SettingsChange], None],
         send: Callable[[str], object],
     ) -> None:
-        self.id = session_id
-        self.cfg = cfg
-        self.redis = redis
+        self.ctx = ctx
         self.mock = mock
         self._control = control
         self._apply_settings = apply_settings
         self._send = send  # to every open data channel of the session
         # rate-limited per session (every data channel of it), a bounded queue
-        self.limiter = ClientLimiter(cfg.client_msg_rate, cfg.client_msg_burst)
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(max(1, cfg.client_inbox_max))
+        self.limiter = ClientLimiter(ctx.cfg.client_msg_rate, ctx.cfg.client_msg_burst)
+        self._queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(max(1, ctx.cfg.client_inbox_max))
 
     def put(self, kind: str, msg: dict[str, Any]) -> None:
         """A job the node itself queues (the mock interviewer's start)."""
         self._queue.put_nowait((kind, msg))
 
     def on_message(self, channel: RTCDataChannel, message: str | bytes) -> None:
-        token = session_id_var.set(self.id)  # this runs in aiortc's task: its log lines name the session
+        token = session_id_var.set(self.ctx.id)  # this runs in aiortc's task: its log lines name the session
         try:
             handle_client_message(
                 message,
@@ -72,7 +65,7 @@ class ClientInbox:
                 mock=self.mock,
                 limiter=self.limiter,
                 control=self._control,
-                max_bytes=self.cfg.client_msg_max_bytes,
+                max_bytes=self.ctx.cfg.client_msg_max_bytes,
             )
         finally:
             session_id_var.reset(token)
@@ -83,7 +76,7 @@ class ClientInbox:
             try:
                 if kind == "settings":  # validated by ``handle_client_message`` (its normalised payload)
                     self._apply_settings(client_settings.parse_settings(msg))
-                await add_job(self.redis, LlmJob(kind=kind, session_id=self.id, payload=msg))
+                await add_job(self.ctx.redis, LlmJob(kind=kind, session_id=self.ctx.id, payload=msg))
             except Exception:
                 log.exception("could not queue %s job", kind)
                 self._send(ErrorEvent(code="unavailable", message="Could not take that request; try again").to_json())
@@ -102,27 +95,16 @@ class PauseControl:
     """Paused listening: no captions, no billing, no recording; the span is stored as a marker
     (``session_pauses``) and every data channel hears ``listening``."""
 
-    def __init__(
-        self,
-        *,
-        session_id: str,
-        pool: asyncpg.Pool,
-        tasks: TaskGroup,
-        now_t: Callable[[], float],
-        publish_event: Callable[[Event], Awaitable[object]],
-    ) -> None:
-        self.id = session_id
-        self.pool = pool
-        self.tasks = tasks
+    def __init__(self, ctx: SessionContext, now_t: Callable[[], float]) -> None:
+        self.ctx = ctx
         self._now_t = now_t
-        self._publish_event = publish_event
         self.paused = False
         self._row: int | None = None
         self._t0 = 0.0
         self._lock = asyncio.Lock()
 
     def request(self, request: PauseRequest) -> None:
-        self.tasks.spawn(self.set_paused(request.paused), "pause")
+        self.ctx.tasks.spawn(self.set_paused(request.paused), "pause")
 
     async def set_paused(self, paused: bool) -> None:
         """Pause or resume listening for every track of the session (every peer): while paused the
@@ -136,13 +118,13 @@ class PauseControl:
                 if paused:
                     self._t0 = t
                     try:
-                        self._row = await pauses_store.start_pause(self.pool, uuid.UUID(self.id), round(t, 3))
+                        self._row = await pauses_store.start_pause(self.ctx.pool, uuid.UUID(self.ctx.id), round(t, 3))
                     except Exception:
                         log.exception("could not store the pause marker")
                         self._row = None
                 else:
                     await self._store_resume(t)
-            await self._publish_event(Listening(paused=self.paused, t=round(self._t0 if self.paused else t, 3)))
+            await self.ctx.publish(Listening(paused=self.paused, t=round(self._t0 if self.paused else t, 3)))
 
     async def end(self) -> None:
         """The pause marker ends with the session."""
@@ -154,7 +136,7 @@ class PauseControl:
         if row is None:
             return
         try:
-            await pauses_store.end_pause(self.pool, row, round(max(t, self._t0), 3))
+            await pauses_store.end_pause(self.ctx.pool, row, round(max(t, self._t0), 3))
         except Exception:
             log.exception("could not close the pause marker")
 

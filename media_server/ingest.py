@@ -9,17 +9,16 @@ import logging
 import time
 from collections.abc import Callable
 
-import asyncpg
 import redis.asyncio as aioredis
 from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
 
 from interview_room import bus, retry
 from interview_room.messages import LlmJob, Segment, VoiceActivity
 from interview_room.metrics import SEGMENTS
 from interview_room.store import captions as captions_store
 
-from .audio import AudioConverter
+from .audio import AudioConverter, frames
+from .context import SessionContext
 from .metering import CreditMeter
 from .publisher import SegmentPublisher
 from .recording import Recording
@@ -55,30 +54,26 @@ class Ingest:
 
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        session_id: str,
         lang: str,
         seg_settings: SegmenterSettings,
-        redis: aioredis.Redis,
-        pool: asyncpg.Pool,
         publisher: SegmentPublisher,
         recording: Recording,
         meter: CreditMeter,
         paused: Callable[[], bool],
         on_speaking: Callable[[str, float], None] | None = None,
     ) -> None:
-        self.id = session_id
+        self.ctx = ctx
         self.lang = lang
         self.seg_settings = seg_settings
-        self.redis = redis
-        self.pool = pool
         self.publisher = publisher
         self.recording = recording
         self.meter = meter
         self._paused = paused
         self._on_speaking = on_speaking
         self._seq: dict[str, int] = {}
-        self._seq_key = f"session:{self.id}:seq"
+        self._seq_key = f"session:{ctx.id}:seq"
         self._segmenters: set[Segmenter] = set()
         self.segments_published = 0
         # the candidate's voice activity for the llm worker (it scores an answer once they stopped)
@@ -88,8 +83,8 @@ class Ingest:
         """Segment numbers go on where they were, also when the session moved here from a dead node
         (a reused number would read as an already-captioned segment to the stt worker). Redis keeps
         them; PostgreSQL's stored captions are the floor, should Redis have lost them."""
-        stored = await self.redis.hgetall(self._seq_key)
-        self._seq = await captions_store.last_seqs(self.pool, self.id, TTS_CAPTION_SEQ0)
+        stored = await self.ctx.redis.hgetall(self._seq_key)
+        self._seq = await captions_store.last_seqs(self.ctx.pool, self.ctx.id, TTS_CAPTION_SEQ0)
         for k, v in stored.items():
             self._seq[k.decode()] = max(self._seq.get(k.decode(), 0), int(v))
 
@@ -110,11 +105,7 @@ class Ingest:
         offset: float | None = None
         was_paused = False
         try:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    break
+            async for frame in frames(track):
                 if offset is None:
                     offset = self.recording.offset(loop.time())
                     log.info("track started role=%s t=%.3f", role, offset)
@@ -155,7 +146,7 @@ class Ingest:
             self._seq[role] = floor + 1
             return floor + 1
         try:
-            seq = int(await self.redis.eval(_NEXT_SEQ, 1, self._seq_key, role, str(floor), str(SEQ_TTL_S)))  # type: ignore[misc]
+            seq = int(await self.ctx.redis.eval(_NEXT_SEQ, 1, self._seq_key, role, str(floor), str(SEQ_TTL_S)))  # type: ignore[misc]
         except Exception as e:
             if not retry.is_transient(e):
                 raise
@@ -174,7 +165,7 @@ class Ingest:
                 return
         now_t = seg.now if seg.now is not None else u.t1  # session time of the audio that just arrived
         msg = Segment(
-            session_id=self.id,
+            session_id=self.ctx.id,
             role=role,
             seq=seq,
             t0=round(u.t0, 3),
@@ -206,6 +197,6 @@ class Ingest:
         while True:
             v = await self._voice_q.get()
             try:
-                await add_job(self.redis, LlmJob(kind="voice", session_id=self.id, payload=v.to_payload()))
+                await add_job(self.ctx.redis, LlmJob(kind="voice", session_id=self.ctx.id, payload=v.to_payload()))
             except (ConnectionError, OSError, aioredis.RedisError) as e:
                 log.warning("could not send voice activity error=%r", e)

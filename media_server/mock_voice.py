@@ -7,20 +7,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 import redis.asyncio as aioredis
 from aiortc import RTCPeerConnection
 
 from interview_room import messages
-from interview_room.config import Config
-from interview_room.messages import Caption, Event, MockDone, MockQuestion, SessionEnded
-from interview_room.service import TaskGroup
+from interview_room.messages import Caption, MockDone, MockQuestion, SessionEnded
 from interview_room.store import captions as captions_store
 
 from . import tts
+from .context import SessionContext
 from .ingest import TTS_CAPTION_SEQ0
 from .recording import Recording
 from .tts_track import InterviewerTrack, Spoken
@@ -56,26 +54,16 @@ def spoken_event(text: str) -> SpokenEvent | None:
 class MockVoice:
     def __init__(
         self,
+        ctx: SessionContext,
         *,
-        session_id: str,
-        cfg: Config,
-        redis: aioredis.Redis,
-        pool: asyncpg.Pool,
-        tasks: TaskGroup,
         recording: Recording,
         lang: Callable[[], str],
-        publish_event: Callable[[Event], Awaitable[object]],
         is_ending: Callable[[], bool],
         end: Callable[[str], None],
     ) -> None:
-        self.id = session_id
-        self.cfg = cfg
-        self.redis = redis
-        self.pool = pool
-        self.tasks = tasks
+        self.ctx = ctx
         self.recording = recording
         self._lang = lang
-        self._publish_event = publish_event
         self._is_ending = is_ending
         self._end = end
         self.voices: dict[RTCPeerConnection, InterviewerTrack] = {}  # one track per peer connection
@@ -86,7 +74,7 @@ class MockVoice:
         self._tts_n = 0
 
     def start(self) -> None:
-        self.tasks.spawn(self._speaker(), "speaker")
+        self.ctx.tasks.spawn(self._speaker(), "speaker")
 
     def add_voice(self, pc: RTCPeerConnection, track: InterviewerTrack) -> None:
         track.on_frame = self.recording.write_played  # the interviewer goes into the recording as played
@@ -107,7 +95,7 @@ class MockVoice:
 
     async def _speaker(self) -> None:
         """Say each interviewer event in order; a newer one cuts the one still playing short."""
-        synth = tts.shared(self.cfg)
+        synth = tts.shared(self.ctx.cfg)
         while True:
             key, event = await self._speech.get()
             speech = event.speech or (event.text if isinstance(event, MockQuestion) else "")
@@ -122,7 +110,7 @@ class MockVoice:
                     log.exception("text to speech failed")
             live = [v for pc, v in self.voices.items() if pc.connectionState not in ("failed", "closed")]
             spoken = [v.say(key, pcm, interrupt=True) for v in live] if pcm is not None and len(pcm) else []
-            self.tasks.spawn(self._after_speech(key, event, speech, lang, spoken), "spoken")
+            self.ctx.tasks.spawn(self._after_speech(key, event, speech, lang, spoken), "spoken")
 
     async def _after_speech(self, key: str, event: SpokenEvent, speech: str, lang: str, spoken: list[Spoken]) -> None:
         """Once said: the line goes into the captions (and the transcript); a goodbye ends the session."""
@@ -138,18 +126,18 @@ class MockVoice:
                 await self._caption(key, speech, lang, first.started - clock0, end - clock0)
         if isinstance(event, MockDone) and not self._is_ending():
             log.info("mock interview finished reason=%s", event.reason)
-            await self._publish_event(SessionEnded(reason="mock_complete"))
+            await self.ctx.publish(SessionEnded(reason="mock_complete"))
             self._end("mock_complete")
 
     async def _caption(self, key: str, text: str, lang: str, t0: float, t1: float) -> None:
         self._tts_n += 1
         t0 = max(0.0, t0)
         cap = Caption(
-            id=f"{self.id}:interviewer:say-{key}", role="interviewer", t0=round(t0, 3), t1=round(max(t0, t1), 3), text=text, lang=lang
+            id=f"{self.ctx.id}:interviewer:say-{key}", role="interviewer", t0=round(t0, 3), t1=round(max(t0, t1), 3), text=text, lang=lang
         )
         try:
-            if await captions_store.insert_caption(self.pool, cap, self.id, TTS_CAPTION_SEQ0 + self._tts_n):
-                await self._publish_event(cap)
+            if await captions_store.insert_caption(self.ctx.pool, cap, self.ctx.id, TTS_CAPTION_SEQ0 + self._tts_n):
+                await self.ctx.publish(cap)
         except Exception:
             log.exception("could not store the interviewer's caption")
 
@@ -163,10 +151,10 @@ class MockVoice:
         if now - self._voice_marked < VOICE_MARK_EVERY or (self._voice_task is not None and not self._voice_task.done()):
             return
         self._voice_marked = now
-        self._voice_task = self.tasks.spawn(self._set_voice_mark(now, t), "voice-mark")
+        self._voice_task = self.ctx.tasks.spawn(self._set_voice_mark(now, t), "voice-mark")
 
     async def _set_voice_mark(self, now: float, t: float) -> None:
         try:
-            await self.redis.set(voice_key(self.id), f"{now:.3f} {t:.3f}", ex=VOICE_MARK_TTL)
+            await self.ctx.redis.set(voice_key(self.ctx.id), f"{now:.3f} {t:.3f}", ex=VOICE_MARK_TTL)
         except (ConnectionError, OSError, aioredis.RedisError) as e:
             log.warning("could not mark candidate speech error=%r", e)

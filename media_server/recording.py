@@ -15,22 +15,20 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import av
 from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
 
 from interview_room import db, disk
-from interview_room.config import Config
-from interview_room.messages import Event, Notice
-from interview_room.service import TaskGroup
+from interview_room.messages import Notice
 from interview_room.store import recording_parts as parts_store
 from recorder import SessionRecorder
+
+from .audio import frames
+from .context import SessionContext
 
 log = logging.getLogger("media.session")
 
@@ -63,22 +61,9 @@ class Recording:
     """The session clock and this node's recording part. ``unrecorded`` says why recording stopped
     (a full disk, a failed recorder): from then on nothing is recorded and nothing is billed."""
 
-    def __init__(
-        self,
-        *,
-        session_id: str,
-        path: Path,
-        cfg: Config,
-        pool: asyncpg.Pool,
-        tasks: TaskGroup,
-        publish_event: Callable[[Event], Awaitable[object]],
-    ) -> None:
-        self.id = session_id
+    def __init__(self, ctx: SessionContext, path: Path) -> None:
+        self.ctx = ctx
         self.path = path
-        self.cfg = cfg
-        self.pool = pool
-        self.tasks = tasks
-        self._publish_event = publish_event
         self.recorder: SessionRecorder | None = None
         self.unrecorded: str | None = None
         self.video_received = False  # an answer accepted a camera (the recording then expects one)
@@ -89,7 +74,7 @@ class Recording:
 
     async def load_origin(self) -> None:
         try:  # a session that recorded elsewhere before keeps its clock
-            self._origin = await parts_store.media_origin(self.pool, uuid.UUID(self.id))
+            self._origin = await parts_store.media_origin(self.ctx.pool, uuid.UUID(self.ctx.id))
         except Exception:
             log.exception("could not read earlier recording parts; the clock starts at 0")
 
@@ -116,8 +101,8 @@ class Recording:
         self.clock0 = now - offset
         if self.unrecorded is not None:  # the disk filled before the first frame: nothing to record into
             return
-        self.recorder = SessionRecorder(self.path, session_id=self.id, video=self.video_received, start=offset)
-        self._part_task = self.tasks.spawn(self._register_part(offset, wall), "recording-part")
+        self.recorder = SessionRecorder(self.path, session_id=self.ctx.id, video=self.video_received, start=offset)
+        self._part_task = self.ctx.tasks.spawn(self._register_part(offset, wall), "recording-part")
         log.info("media started recording=%s video=%s t=%.3f", self.path, self.video_received, offset)
 
     # ---- writing ----
@@ -142,11 +127,7 @@ class Recording:
         times = VideoTimes()
         pictures = 0
         try:
-            while True:
-                try:
-                    frame = await track.recv()
-                except MediaStreamError:
-                    break
+            async for frame in frames(track):
                 if self.clock0 is None or self.recorder is None:
                     continue
                 if self._camera is None:
@@ -167,12 +148,12 @@ class Recording:
         for attempt in range(PART_ROW_ATTEMPTS):  # the database may be restarting: playback needs this row
             try:
                 part = await parts_store.add_part(
-                    self.pool,
-                    uuid.UUID(self.id),
+                    self.ctx.pool,
+                    uuid.UUID(self.ctx.id),
                     path=str(self.path),
                     offset_s=round(offset, 3),
                     started_wall=wall,
-                    media_node=self.cfg.media_base_url,
+                    media_node=self.ctx.cfg.media_base_url,
                 )
                 log.info("recording part=%s offset=%.3f path=%s", part, offset, self.path)
                 return
@@ -185,12 +166,12 @@ class Recording:
 
     async def watch_disk(self) -> None:
         """Stop recording (and billing) when DATA_DIR runs out of space or the recorder failed writing."""
-        interval = max(0.05, self.cfg.disk_check_interval_ms / 1000.0)
+        interval = max(0.05, self.ctx.cfg.disk_check_interval_ms / 1000.0)
         while self.unrecorded is None:
             if self.recorder is not None and self.recorder.error is not None:
                 await self._stop(f"recorder failed: {self.recorder.error!r}")
-            elif not disk.has_room(self.cfg.recordings_dir, self.cfg.min_free_disk_mb):
-                await self._stop(f"free disk below {self.cfg.min_free_disk_mb:.0f} MB")
+            elif not disk.has_room(self.ctx.cfg.recordings_dir, self.ctx.cfg.min_free_disk_mb):
+                await self._stop(f"free disk below {self.ctx.cfg.min_free_disk_mb:.0f} MB")
             else:
                 await asyncio.sleep(interval)
 
@@ -199,7 +180,7 @@ class Recording:
         log.error("recording stopped, no longer billed: %s", why)
         if self.recorder is not None:  # finalize what is there: the file stays playable
             await self.recorder.aclose()
-        await self._publish_event(
+        await self.ctx.publish(
             Notice(
                 level="warning",
                 code="insufficient_storage",

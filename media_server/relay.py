@@ -16,8 +16,9 @@ import redis.asyncio as aioredis
 from aiortc import RTCDataChannel
 
 from interview_room import bus, retry
-from interview_room.messages import Event, Notice, SessionEnded
-from interview_room.service import TaskGroup
+from interview_room.messages import Notice, SessionEnded
+
+from .context import SessionContext
 
 log = logging.getLogger("media.session")
 
@@ -44,45 +45,40 @@ class EventRelay:
     """``listener`` hears each event published after the relay started (not those replayed after a
     takeover: the node that published them acted on them)."""
 
-    def __init__(self, session_id: str, redis: aioredis.Redis, listener: Listener | None = None) -> None:
-        self.id = session_id
-        self.redis = redis
+    def __init__(self, ctx: SessionContext, listener: Listener | None = None) -> None:
+        self.ctx = ctx
         self.listener = listener
         self.channels: list[RTCDataChannel] = []
         self._pending: deque[str] = deque(maxlen=MAX_PENDING_EVENTS)
-        self._relayed_key = f"session:{self.id}:relayed"  # the newest event id put on an open data channel
+        self._relayed_key = f"session:{ctx.id}:relayed"  # the newest event id put on an open data channel
         self._replayed_until: bytes | str = b"0-0"
         self._events_last: bytes | str = "$"
         self._task: asyncio.Task[Any] | None = None
         self._stopping = False
         self._shed_notified = -SHED_NOTICE_EVERY
 
-    async def publish(self, event: Event) -> object:
-        """Events the node itself produces (credits, notices) go through the stream like any other."""
-        return await bus.publish_event(self.redis, self.id, event)
-
     async def seek(self) -> None:
         """Where relaying starts: after the newest event now, or at a dead node's last mark."""
-        last = await self.redis.xrevrange(bus.events_stream(self.id), count=1)
+        last = await self.ctx.redis.xrevrange(bus.events_stream(self.ctx.id), count=1)
         # not "$" at the first XREAD: events published between now and that read are kept
         newest = last[0][0] if last else b"0-0"
         self._replayed_until = newest
         # a session taken over from a dead node: what that node never got onto the data channel (captions
         # and answers finished while the client was reconnecting) is relayed now, from its last mark on
-        relayed = await self.redis.get(self._relayed_key)
+        relayed = await self.ctx.redis.get(self._relayed_key)
         self._events_last = relayed if relayed and stream_id(relayed) < stream_id(newest) else newest
         if self._events_last != newest:
             log.info("relaying events the previous node did not deliver from=%s", _text(self._events_last))
 
-    def start(self, tasks: TaskGroup) -> None:
-        self._task = tasks.spawn(self._relay(), "events")
+    def start(self) -> None:
+        self._task = self.ctx.tasks.spawn(self._relay(), "events")
 
     async def _relay(self) -> None:
-        stream = bus.events_stream(self.id)
+        stream = bus.events_stream(self.ctx.id)
         backoff = retry.Backoff(initial=0.2, cap=2.0)
         while not self._stopping:
             try:
-                res = await self.redis.xread(
+                res = await self.ctx.redis.xread(
                     {stream: self._events_last}, count=100, block=RELAY_BLOCK_MS
                 )  # below redis-py 8's 5 s socket timeout
                 backoff.reset()
@@ -109,7 +105,7 @@ class EventRelay:
     async def _mark_relayed(self, entry_id: bytes | str) -> None:
         """The newest event on an open data channel, for a node that takes the session over."""
         try:
-            await self.redis.set(self._relayed_key, entry_id, ex=RELAYED_TTL_S)
+            await self.ctx.redis.set(self._relayed_key, entry_id, ex=RELAYED_TTL_S)
         except (ConnectionError, OSError, aioredis.RedisError) as e:
             log.warning("could not mark the relayed events error=%r", e)
 
@@ -126,8 +122,8 @@ class EventRelay:
         sent = False
         try:
             if notify:
-                await self.publish(SessionEnded(reason=notify))
-            res = await self.redis.xread({bus.events_stream(self.id): self._events_last}, count=1000)
+                await self.ctx.publish(SessionEnded(reason=notify))
+            res = await self.ctx.redis.xread({bus.events_stream(self.ctx.id): self._events_last}, count=1000)
             for _, entries in res or []:
                 for entry_id, fields in entries:
                     self._events_last = entry_id

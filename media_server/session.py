@@ -32,6 +32,7 @@ from interview_room.metrics import PEER_CONNECTIONS, SESSIONS_LIVE
 from interview_room.service import TaskGroup
 from interview_room.store import media as media_store
 
+from .context import SessionContext
 from .inbox import ClientInbox, ClientLimiter, PauseControl, handle_client_message
 from .ingest import Ingest, add_job
 from .metering import CreditMeter
@@ -106,43 +107,25 @@ class MediaSession:
         self._end_task: asyncio.Task[EndResult] | None = None
         self.ending = False
         self.started = False
-        # the parts
-        self.recording = Recording(
-            session_id=session_id,
-            path=self.recording_path,
-            cfg=cfg,
-            pool=pool,
-            tasks=self.tasks,
-            publish_event=self.publish_event,
-        )
+        # the parts, sharing one context; every task they start is owned by ``self.tasks``
+        ctx = SessionContext(id=session_id, cfg=cfg, redis=redis, pool=pool, tasks=self.tasks)
+        self.ctx = ctx
+        self.recording = Recording(ctx, self.recording_path)
         self.mock: MockVoice | None = None
-        if mode == "mock":
+        if mode == "mock":  # mock-specific behaviour lives in MockVoice
             self.mock = MockVoice(
-                session_id=session_id,
-                cfg=cfg,
-                redis=redis,
-                pool=pool,
-                tasks=self.tasks,
-                recording=self.recording,
-                lang=lambda: self.lang,
-                publish_event=self.publish_event,
-                is_ending=lambda: self.ending,
-                end=self._end_soon,
+                ctx, recording=self.recording, lang=lambda: self.lang, is_ending=lambda: self.ending, end=self._end_soon
             )
-        self.relay = EventRelay(session_id, redis, listener=self.mock.on_event if self.mock is not None else None)
+        self.relay = EventRelay(ctx, listener=self.mock.on_event if self.mock is not None else None)
         self.publisher = publisher or SegmentPublisher(
             redis, buffer_bytes=cfg.media_outage_buffer_bytes, backlog_bytes=cfg.stt_backlog_bytes, on_shed=self.notify_shed
         )
-        self.meter = CreditMeter(pool, user_id, session_id, self.publish_event)
-        self.pause = PauseControl(
-            session_id=session_id, pool=pool, tasks=self.tasks, now_t=self.recording.now_t, publish_event=self.publish_event
-        )
+        self.meter = CreditMeter(pool, user_id, session_id, ctx.publish)
+        self.pause = PauseControl(ctx, now_t=self.recording.now_t)
         self.ingest = Ingest(
-            session_id=session_id,
+            ctx,
             lang=_session_language(listen_language),
             seg_settings=SegmenterSettings.from_config(cfg, hangover),
-            redis=redis,
-            pool=pool,
             publisher=self.publisher,
             recording=self.recording,
             meter=self.meter,
@@ -150,13 +133,7 @@ class MediaSession:
             on_speaking=self.mock.mark_speaking if self.mock is not None else None,
         )
         self.inbox = ClientInbox(
-            session_id=session_id,
-            cfg=cfg,
-            redis=redis,
-            mock=self.mock is not None,
-            control=self.pause.request,
-            apply_settings=self._apply_settings,
-            send=self.relay.send,
+            ctx, mock=self.mock is not None, control=self.pause.request, apply_settings=self._apply_settings, send=self.relay.send
         )
 
     @property
@@ -190,7 +167,7 @@ class MediaSession:
         await self.recording.load_origin()
         await self.ingest.load_seqs()
         await self.relay.seek()
-        self.relay.start(self.tasks)
+        self.relay.start()
         self.tasks.spawn(self.inbox.run(), "inbox")
         self.tasks.spawn(self.meter.run(self._credits_exhausted), "credits")
         self.tasks.spawn(self.recording.watch_disk(), "disk")
@@ -358,7 +335,7 @@ class MediaSession:
 
     async def publish_event(self, event: Event) -> object:
         """Events the node itself produces (credits, notices) go through the stream like any other."""
-        return await self.relay.publish(event)
+        return await self.ctx.publish(event)
 
     def send(self, text: str) -> bool:
         """To every open "events" channel of the session; kept for later while none is open (False)."""
