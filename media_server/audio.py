@@ -8,14 +8,26 @@ hole left by lost packets stays a hole (the segmenter and the recorder fill it w
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
 VAD_RATE = 16000
 RECORD_RATE = 48000
+
+
+async def frames(track: MediaStreamTrack) -> AsyncIterator[av.AudioFrame | av.VideoFrame]:
+    """Every frame a received track gives, until it ends."""
+    while True:
+        try:
+            yield await track.recv()  # type: ignore[misc]
+        except MediaStreamError:
+            return
 
 
 @dataclass

@@ -42,9 +42,11 @@ from interview_room.service import Health, TaskGroup, add_health_routes, run_for
 from interview_room.store import media as media_store
 from recorder.session_recorder import new_recording_path
 
+from .inbox import handle_client_message
+from .mock_voice import interviewer_voice
 from .peer import OfferError, answer_offer, new_peer_connection, parse_offer, parse_roles, records_video
 from .publisher import SegmentPublisher
-from .session import EndResult, MediaSession, handle_client_message, interviewer_voice
+from .session import EndResult, MediaSession
 
 log = logging.getLogger("media.node")
 
