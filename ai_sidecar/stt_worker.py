@@ -122,6 +122,7 @@ class SttWorker:
         # offline translation into English (Whisper's translate task) for sessions that switched it on
         self.translator = WhisperTranslator(cfg, pool, r, transcriber, self._in_thread)
         self._terms: dict[str, tuple[float, list[str]]] = {}  # session id -> (read at, hint terms)
+        self._agree_locks: dict[str, list[Any]] = {}  # one partial at a time per utterance: [lock, users]
         # after a mid-speech partial's Whisper call, no such partial for STT_PARTIAL_REST times its duration:
         # they use at most 60 % of a worker and thin out by themselves when calls slow down (a busy machine);
         # the speculative partial after 100 ms of silence is exempt (the final reuses its text)
@@ -259,6 +260,23 @@ class SttWorker:
         if mid_speech(seg) and self.clock() < self._partial_after:  # the speculative one is the final's
             return
         if seg.sample_rate != SAMPLE_RATE or await self._final_done(seg.id) or await self.work_waiting():
+            return
+        # the consumer holds several segments at once (the batcher decodes them together): two partials of
+        # one utterance must not read and write its agreement state at the same time, or the later write
+        # drops words the other had shown
+        key = agree_key(seg)
+        entry = self._agree_locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1  # partials holding or waiting for it: the lock is forgotten when none is left
+        try:
+            async with entry[0]:
+                await self._partial(seg)
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._agree_locks[key]
+
+    async def _partial(self, seg: Segment) -> None:
+        if await self._final_done(seg.id):
             return
         terms = await self._session_terms(seg.session_id, fresh=False)
         if terms is None:

@@ -221,3 +221,18 @@ async def test_after_a_partial_the_worker_rests_so_partials_never_take_all_of_it
             await r.xadd(bus.STT_SEGMENTS, seg(sid, seconds, final=False).to_fields())
             await until(lambda: acked(r), 30, "partial handled")
     assert [c for c, _ in fake.calls] == [1.0, 2.0]
+
+
+async def test_partials_of_one_utterance_handled_at_once_never_take_back_shown_words(
+    r: aioredis.Redis, pool: asyncpg.Pool
+) -> None:
+    """The consumer hands the worker several segments at once (they are decoded in one batch): the
+    partials of one utterance still update its shown words one after the other, so none is lost."""
+    sid = await new_session(pool)
+    fake = ScriptedTranscriber(delay=0.05, reported=0.0)
+    async with Running(r, pool, fake) as run:
+        await asyncio.gather(*(run.worker.partial(seg(sid, s, final=False)) for s in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)))
+    texts = [c.text for c in await captions(r, sid)]
+    assert len(texts) >= 3, texts
+    for a, b in zip(texts, texts[1:], strict=False):
+        assert b.startswith(a) and len(b) > len(a), texts
