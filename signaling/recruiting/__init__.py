@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..context import SERVICES
-from . import candidate_routes, recruiter_routes, webhooks
+from . import candidate_routes, recruiter_routes, review_links, team_review, webhooks
 from .scoring import SCORER, AnswerScorer
 
 
@@ -19,6 +19,9 @@ def setup(app: web.Application) -> None:
     app[SCORER] = AnswerScorer(svc.pool, svc.redis)  # the scores themselves come from the llm worker
     app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
     app.on_response_prepare.append(candidate_routes.not_cached)
+    app.on_response_prepare.append(review_links.not_cached)
     app.router.add_routes(recruiter_routes.routes)
     app.router.add_routes(candidate_routes.routes)
     app.router.add_routes(webhooks.routes)
+    app.router.add_routes(team_review.routes)
+    app.router.add_routes(review_links.routes)

@@ -20,9 +20,10 @@ from aiohttp import web
 from interview_room.store import answer_scores, credits
 from interview_room.store import captions as captions_store
 from interview_room.store import sessions as sessions_store
+from interview_room.store import team_review as team_review_store
 
 from .. import recordings, webvtt
-from ..auth import current_user
+from ..auth import READ_METHODS, current_user
 from ..context import services
 from ..errors import ApiError, not_found
 from ..serialize import iso
@@ -56,12 +57,23 @@ CANDIDATE_SPEC = {
 }
 
 
-async def member_org(request: web.Request, *, owner: bool = False) -> dict[str, Any]:
+async def member_org(
+    request: web.Request, *, owner: bool = False, recruiter: bool = False, reviewer_ok: bool = False
+) -> dict[str, Any]:
+    """The caller's organisation, read afresh on every request (a removed member is refused at once).
+
+    A reviewer reads and rates only: any other change (``reviewer_ok`` false on a non-read method), and what
+    ``recruiter`` marks, answers 403."""
     org = await store.org_of_user(services(request).pool, current_user(request).id)
     if org is None:
+        if await team_review_store.was_removed(services(request).pool, current_user(request).id):
+            raise ApiError(403, "removed_from_organisation", "You were removed from the organisation")
         raise ApiError(404, "no_organisation", "Create an organisation first (POST /api/org) or accept an invitation")
     if owner and org["role"] != "owner":
         raise ApiError(403, "owner_only", "Only the organisation's owner can do this")
+    writes = request.method not in READ_METHODS and not reviewer_ok
+    if org["role"] == "reviewer" and (recruiter or writes):
+        raise ApiError(403, "reviewer_read_only", "Reviewers can read and rate answers, not change anything else")
     return org
 
 
@@ -144,7 +156,8 @@ async def members(request: web.Request) -> web.Response:
 async def invite_member(request: web.Request) -> web.Response:
     svc = services(request)
     org = await member_org(request, owner=True)
-    body = parse(await read_json(request), {"email": email}, required=("email",))
+    spec = {"email": email, "role": string(choices=("recruiter", "reviewer"))}
+    body = parse(await read_json(request), spec, required=("email",))
     token = links.new_link_token()
     expires = datetime.now(UTC) + timedelta(days=INVITE_DAYS)
     await store.create_invite(
@@ -155,10 +168,12 @@ async def invite_member(request: web.Request) -> web.Response:
         current_user(request).id,
         expires,
     )
+    role = body.get("role", "recruiter")
+    await team_review_store.set_invite_role(svc.pool, org["id"], links.token_hash(svc, "org-invite", token), role)
     link = links.join_link(request, token)
     sent = await mail.team_invite(svc.cfg, body["email"], org["name"], link)
     return web.json_response(
-        {"email": body["email"], "link": link, "emailed": sent, "expires_at": iso(expires)}, status=201
+        {"email": body["email"], "link": link, "emailed": sent, "expires_at": iso(expires), "role": role}, status=201
     )
 
 
@@ -176,7 +191,7 @@ async def join(request: web.Request) -> web.Response:
         raise ApiError(
             404, "invalid_invite", "This invitation is unknown, used, expired, or for another e-mail address"
         )
-    return web.json_response(_org_json(await member_org(request)))
+    return web.json_response(_org_json(await member_org(request, reviewer_ok=True)))
 
 
 # ---- interviews ----
@@ -366,7 +381,7 @@ def _pending(c: dict[str, Any]) -> bool:
 async def get_link(request: web.Request) -> web.Response:
     """The candidate's current link, to copy again (derived from its nonce; nothing secret is stored)."""
     svc = services(request)
-    org = await member_org(request)
+    org = await member_org(request, recruiter=True)
     c = await _candidate(request, org)
     if c["revoked_at"] is not None or not c["link_nonce"]:
         raise ApiError(409, "link_unavailable", "This link was withdrawn or cannot be shown again; issue a new link")
