@@ -221,6 +221,7 @@ async def test_role_change_and_removal_take_effect_on_the_next_request(api: Api)
     assert st == 403 and body["error"]["code"] == "reviewer_read_only"
     st, members = await api.call("GET", "/api/org/members", owner)
     assert {m["id"]: m["role"] for m in members["members"]}[mate_id] == "reviewer"
+    assert [m["founder"] for m in members["members"]] == [True, False]
 
     # only an owner manages members; the founding owner stays; bad roles are refused
     owner_id = next(m["id"] for m in members["members"] if m["role"] == "owner")

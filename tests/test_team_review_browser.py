@@ -183,6 +183,27 @@ def test_team_rates_and_shares_a_review(review_stack: Stack, browser: Browser) -
     assert "expired or was revoked" in (manager.text_content("#load-status") or "")
     assert manager.locator("#view").is_hidden()
     _shoot(manager, "team-review-shared-revoked-375")
+
+    # the owner manages the team on the dashboard: a role change, then the removal (effective at once)
+    owner.goto("/recruit/index.html")
+    role = owner.get_by_label("Role of Rita Reviewer")
+    role.wait_for()
+    assert role.input_value() == "reviewer"
+    assert owner.locator("#member-list select").count() == 1  # the founding owner's row has no controls
+    assert page_a11y_problems(owner, "dashboard (owner)") == []
+    _shoot(owner, "team-members-375")
+    with owner.expect_response(lambda r: r.request.method == "PATCH" and "/api/org/members/" in r.url) as patched:
+        role.select_option("recruiter")
+    assert patched.value.status == 200
+    st, mine = _api(reviewer, "GET", "/api/org")
+    assert st == 200 and mine["role"] == "recruiter"
+    owner.once("dialog", lambda d: d.accept())
+    owner.get_by_role("button", name="Remove Rita Reviewer from the team").click()
+    owner.wait_for_function("() => !document.querySelector('#member-list select')")
+    st, body = _api(reviewer, "GET", f"/api/org/candidates/{cid}")
+    assert st == 403 and body["error"]["code"] == "removed_from_organisation"
+    reviewer.reload()
+    reviewer.wait_for_selector("#load-status:text('removed from the organisation')")
     assert errors == []
     manager_ctx.close()
     owner.context.close()

@@ -146,7 +146,10 @@ async def members(request: web.Request) -> web.Response:
     pool = services(request).pool
     return web.json_response(
         {
-            "members": [jsonable(m) for m in await store.list_members(pool, org["id"])],
+            "members": [
+                {**jsonable(m), "founder": m["id"] == org["owner_id"]}
+                for m in await store.list_members(pool, org["id"])
+            ],
             "invites": [jsonable(i) for i in await store.list_invites(pool, org["id"])],
         }
     )
