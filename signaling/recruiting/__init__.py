@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..context import SERVICES
-from . import candidate_routes, recruiter_routes, review_links, team_review, webhooks
+from . import candidate_routes, email_templates, recruiter_routes, review_links, team_review, webhooks
 from .scoring import SCORER, AnswerScorer
 
 
@@ -25,3 +25,4 @@ def setup(app: web.Application) -> None:
     app.router.add_routes(webhooks.routes)
     app.router.add_routes(team_review.routes)
     app.router.add_routes(review_links.routes)
+    app.router.add_routes(email_templates.routes)

@@ -31,7 +31,7 @@ from ..ice import ice_servers_for
 from ..serialize import iso
 from ..session_routes import OFFER_SPEC, forward_offer
 from ..validation import parse, read_json
-from . import links, mail, practice, store, webhooks
+from . import candidate_mail, links, mail, practice, store, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -351,7 +351,7 @@ async def complete(request: web.Request) -> web.Response:
         if first:
             webhooks.wake(request.app)
             if c["email"]:
-                await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
+                await candidate_mail.thank_you(svc, c, iv)
             if recruiter := await store.interview_owner_email(svc.pool, iv["id"]):
                 who = c["name"] or c["email"] or "A candidate"
                 await mail.candidate_completed(svc.cfg, recruiter, who, iv, payload["review_url"])

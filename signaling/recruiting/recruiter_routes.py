@@ -28,7 +28,7 @@ from ..context import services
 from ..errors import ApiError, not_found
 from ..serialize import iso
 from ..validation import Invalid, email, nullable, parse, read_json, string
-from . import links, mail, reminders, report_pdf, store
+from . import candidate_mail, links, mail, reminders, report_pdf, store
 from .csv_cells import safe_row
 from .erase import erase_candidate
 from .fields import (
@@ -301,7 +301,7 @@ async def _invite(
     if c is None:
         return None
     link = links.candidate_link(request, token)
-    emailed = bool(addr and send) and await mail.candidate_invite(svc.cfg, addr, name, iv, link)
+    emailed = bool(addr and send) and await candidate_mail.invite(svc, org["id"], c, iv, link)
     return {"candidate": candidate_json(c), "link": link, "emailed": emailed}
 
 
@@ -410,9 +410,7 @@ async def new_link(request: web.Request) -> web.Response:
     token = links.candidate_token(svc.secret, c["id"], nonce)
     await store.replace_link(svc.pool, org["id"], c["id"], nonce, links.token_hash(svc, "candidate", token), expires)
     link = links.candidate_link(request, token)
-    emailed = bool(c["email"] and body.get("send_email")) and await mail.candidate_invite(
-        svc.cfg, c["email"], c["name"], iv, link
-    )
+    emailed = bool(c["email"] and body.get("send_email")) and await candidate_mail.invite(svc, org["id"], c, iv, link)
     log.info("new candidate link candidate=%s emailed=%s", c["id"], emailed)
     return web.json_response(
         {"candidate": candidate_json(await _candidate(request, org)), "link": link, "emailed": emailed}
