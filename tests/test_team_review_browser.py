@@ -208,3 +208,58 @@ def test_team_rates_and_shares_a_review(review_stack: Stack, browser: Browser) -
     manager_ctx.close()
     owner.context.close()
     reviewer.context.close()
+
+
+def test_email_templates_preview_and_failures(review_stack: Stack, browser: Browser) -> None:
+    """The stack has no mail server: every e-mail to a candidate fails, and the settings page says so."""
+    stack = review_stack
+    errors: list[str] = []
+    owner = _person(browser, stack, "Mia Mailer", f"mail-{uuid.uuid4().hex[:8]}@example.com")
+    owner.on("pageerror", lambda e: errors.append(str(e)))
+    assert _api(owner, "POST", "/api/org", {"name": "Mail Co"})[0] == 201
+    st, iv = _api(owner, "POST", "/api/org/interviews", {"title": "Designer", "company_name": "Mail Co"})
+    assert st == 201, iv
+
+    owner.goto("/recruit/settings.html")
+    owner.get_by_label("Template").select_option("invite")
+    assert "{{link}}" in owner.get_by_label("Text").input_value()
+    owner.get_by_label("Subject").fill("<b>{{company}}</b> wants you, {{candidate_name}}")
+    owner.get_by_label("Text").fill("Hello {{candidate_name}}, answer here: {{link}}")
+    owner.get_by_role("button", name="Preview").click()
+    owner.wait_for_selector("#tpl-preview-box:not([hidden])")
+    assert owner.text_content("#pv-subject") == "Subject: <b>Acme Corp</b> wants you, Alex Example"
+    assert owner.locator("#pv-subject b").count() == 0
+    assert owner.text_content("#pv-body") == "Hello Alex Example, answer here: https://example.com/c.html#sample-link"
+    owner.get_by_label("Text").fill("No link here")
+    owner.get_by_role("button", name="Save template").click()
+    owner.wait_for_selector("#tpl-error:text('{{link}}')")
+    owner.get_by_label("Text").fill("Hello {{candidate_name}}, answer here: {{link}}")
+    owner.get_by_role("button", name="Save template").click()
+    owner.wait_for_selector("#tpl-msg:text('Saved.')")
+    assert owner.text_content("#tpl-state") == "Your own text."
+
+    st, inv = _api(
+        owner,
+        "POST",
+        f"/api/org/interviews/{iv['id']}/candidates",
+        {"name": "Lee", "email": "lee@example.com", "send_email": True},
+    )
+    assert st == 201 and inv["emailed"] is False
+    owner.reload()
+    failure = owner.locator(".email-failure[data-kind='invite']")
+    failure.wait_for()
+    assert "lee@example.com" in (failure.text_content() or "")
+    assert "no mail server" in (failure.locator(".email-error").text_content() or "")
+    assert page_a11y_problems(owner, "settings (e-mails)") == []
+    _shoot(owner, "email-templates-375")
+
+    cid = inv["candidate"]["id"]
+    assert _api(owner, "POST", f"/api/org/candidates/{cid}/decision", {"decision": "pass"})[0] == 200
+    owner.goto(f"/recruit/review.html?id={cid}")
+    owner.get_by_role("button", name="E-mail the decision to the candidate").click()
+    owner.wait_for_selector("#decision-email-msg:text('Not delivered')")
+    st, log = _api(owner, "GET", "/api/org/email-deliveries")
+    assert [(d["kind"], d["ok"]) for d in log["deliveries"]] == [("decision_pass", False), ("invite", False)]
+    assert page_a11y_problems(owner, "review (decision e-mail)") == []
+    assert errors == []
+    owner.context.close()
