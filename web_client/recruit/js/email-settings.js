@@ -92,4 +92,7 @@ async function mount() {
   if (!deliveries.length) failures.append(el('li', { class: 'muted', text: 'None.' }));
 }
 
-mount().catch(() => {});
+/** Called by settings.js once its own part has loaded (its requests go first). */
+export function mountEmailSettings() {
+  return mount().catch(() => {});
+}
