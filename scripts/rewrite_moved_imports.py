@@ -57,6 +57,11 @@ NAMES = {
     ("web.reports.report_pdf", "_band"): "web.reports.report_pdf",
 }
 EXTRA: dict[str, str] = {
+    "signaling/recruiting/candidate_mail.py": "web/recruiting/candidate_mail.py",
+    "signaling/recruiting/email_templates.py": "web/recruiting/email_templates.py",
+    "signaling/recruiting/review_links.py": "web/recruiting/review_links.py",
+    "signaling/recruiting/review_stats.py": "web/recruiting/review_stats.py",
+    "signaling/recruiting/team_review.py": "web/recruiting/team_review.py",
     "signaling/mock_prices.py": "web/billing/mock_prices.py",
     "signaling/receipts.py": "web/billing/receipts.py",
     "signaling/subscriptions.py": "web/billing/subscriptions.py",

@@ -81,9 +81,16 @@ class Api:
 
     async def cand(self, method: str, path: str, link_token: str, **kw: Any) -> tuple[int, Any]:
         """The candidate API: the link's token in its header."""
-        async with self.http.request(
-            method, self.base + path, headers={"X-Candidate-Token": link_token}, **kw
-        ) as r:
+        async with self.http.request(method, self.base + path, headers={"X-Candidate-Token": link_token}, **kw) as r:
+            body = await r.read()
+            try:
+                return r.status, json.loads(body) if body else None
+            except ValueError:
+                return r.status, body.decode()
+
+    async def share(self, token: str, method: str = "GET") -> tuple[int, Any]:
+        """The read-only review a share link opens: its token in the X-Share-Token header."""
+        async with self.http.request(method, self.base + "/api/share/review", headers={"X-Share-Token": token}) as r:
             body = await r.read()
             try:
                 return r.status, json.loads(body) if body else None

@@ -83,7 +83,7 @@ async def test_team_invite_by_email(api: Api) -> None:
     st, body = await api.call("POST", "/api/org/join", other, json={"token": token})
     assert st == 404 and body["error"]["code"] == "invalid_invite"  # another e-mail address
     st, org = await api.call("POST", "/api/org/join", mate, json={"token": token})
-    assert st == 200 and org["name"] == "Team org" and org["role"] == "member" and "webhook_secret" not in org
+    assert st == 200 and org["name"] == "Team org" and org["role"] == "recruiter" and "webhook_secret" not in org
     st, body = await api.call("POST", "/api/org/invites", mate, json={"email": "x@example.com"})
     assert st == 403
     st, iv = await api.call("POST", "/api/org/interviews", mate, json=INTERVIEW)

@@ -102,7 +102,7 @@ async def accept_invite(pool: asyncpg.Pool, token_hash: str, user_id: uuid.UUID,
     """'ok', 'invalid' (unknown, expired, used, or for another e-mail) or 'has_org'."""
     async with pool.acquire() as conn, conn.transaction():
         inv = await conn.fetchrow(
-            "SELECT id, org_id, email FROM org_invites WHERE token_hash = $1 AND accepted_at IS NULL "
+            "SELECT id, org_id, email, role FROM org_invites WHERE token_hash = $1 AND accepted_at IS NULL "
             "AND expires_at > now() FOR UPDATE",
             token_hash,
         )
@@ -111,7 +111,7 @@ async def accept_invite(pool: asyncpg.Pool, token_hash: str, user_id: uuid.UUID,
         if await conn.fetchval("SELECT 1 FROM org_members WHERE user_id = $1", user_id):
             return "has_org"
         await conn.execute(
-            "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, 'member')", inv["org_id"], user_id
+            "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3)", inv["org_id"], user_id, inv["role"]
         )
         await conn.execute("UPDATE org_invites SET accepted_at = now() WHERE id = $1", inv["id"])
     return "ok"

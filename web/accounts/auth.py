@@ -29,7 +29,7 @@ PUBLIC_PATHS = frozenset(
 )
 # payment gateways authenticate their webhooks by signature; a candidate's link token is its own credential
 # the companion (interview-room listen) authenticates with its pairing code, then its X-Companion-Token
-PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/", "/api/companion/")
+PUBLIC_PREFIXES = ("/api/webhooks/", "/api/c/", "/api/companion/", "/api/share/")
 
 
 # what an account whose e-mail is not verified yet may change (besides reading): "a first look"

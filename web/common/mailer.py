@@ -98,3 +98,22 @@ async def send_email(cfg: Config, to: str, subject: str, text: str) -> bool:
         log.error("sending an e-mail failed smtp=%s:%d error=%s", cfg.smtp_host, cfg.smtp_port, e)
         return False
     return True
+
+
+async def deliver(cfg: Config, to: str, subject: str, text: str) -> str:
+    """Like ``send_email``, but says why it was not sent: '' when the SMTP server took it, else the reason
+    (for the recruiter's delivery log; it names no secret)."""
+    if not cfg.smtp_host:
+        _not_sent(cfg, to, f"subject={subject!r}", text)
+        return "no mail server configured (SMTP_HOST)"
+    msg = EmailMessage()
+    msg["From"] = cfg.smtp_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg.set_content(text)
+    try:
+        await asyncio.to_thread(_send_smtp, cfg, msg)
+    except (OSError, smtplib.SMTPException) as e:
+        log.error("sending an e-mail failed smtp=%s:%d error=%s", cfg.smtp_host, cfg.smtp_port, e)
+        return f"{type(e).__name__}: {e}"[:300] or "send failed"
+    return ""

@@ -11,8 +11,11 @@ from . import (
     accommodation_routes,
     audit_export,
     candidate_routes,
+    email_templates,
     funnel_routes,
     recruiter_routes,
+    review_links,
+    team_review,
     webhook_event_routes,
     webhooks,
 )
@@ -28,10 +31,11 @@ def setup(app: web.Application) -> None:
     app[SCORER] = AnswerScorer(svc.pool, svc.redis)  # the scores themselves come from the llm worker
     app[webhooks.DISPATCHER] = webhooks.Dispatcher(svc.pool, allow_private=svc.cfg.webhook_allow_private)
     app.on_response_prepare.append(candidate_routes.not_cached)
+    app.on_response_prepare.append(review_links.not_cached)
     recruiter_routes.setup(app)
     candidate_routes.setup(app)
     webhooks.setup(app)
-    for extra in (webhook_event_routes, funnel_routes, accommodation_routes, audit_export):
+    for extra in (webhook_event_routes, funnel_routes, accommodation_routes, audit_export, team_review, review_links, email_templates):
         app.router.add_routes(extra.routes)
     in_background(app, "webhook-dispatcher", lambda app: app[webhooks.DISPATCHER].run())
     in_background(app, "reminder-sweeper", lambda _: ReminderSweeper(svc).run())

@@ -32,7 +32,7 @@ from web.common.serialize import iso
 from web.common.validation import parse, read_json
 from web.sessions import recordings
 
-from . import accommodations, ats_events, links, mail, practice, webhooks
+from . import accommodations, ats_events, candidate_mail, links, mail, practice, webhooks
 from .answer_limits import GRACE_S as OVERRUN_S
 from .answer_sessions import end_answer_session
 
@@ -353,7 +353,7 @@ async def complete(request: web.Request) -> web.Response:
         if first:
             webhooks.wake(request.app)
             if c["email"]:
-                await mail.completion_confirmation(svc.cfg, c["email"], c["name"], iv)
+                await candidate_mail.thank_you(svc, c, iv)
             if recruiter := await store.interview_owner_email(svc.pool, iv["id"]):
                 who = c["name"] or c["email"] or "A candidate"
                 await mail.candidate_completed(svc.cfg, recruiter, who, iv, payload["review_url"])

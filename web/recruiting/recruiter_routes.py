@@ -21,14 +21,15 @@ from interview_room.store import answer_scores, credits
 from interview_room.store import captions as captions_store
 from interview_room.store import recruiting as store
 from interview_room.store import sessions as sessions_store
-from web.accounts.auth import current_user
+from interview_room.store import team_review as team_review_store
+from web.accounts.auth import READ_METHODS, current_user
 from web.common.context import services
 from web.common.errors import ApiError, not_found
 from web.common.serialize import iso
 from web.common.validation import Invalid, email, nullable, parse, read_json, string
 from web.sessions import recordings, webvtt
 
-from . import ats_events, links, mail, reminders, report_pdf
+from . import ats_events, candidate_mail, links, mail, reminders, report_pdf
 from .csv_cells import safe_row
 from .erase import erase_candidate
 from .fields import (
@@ -57,12 +58,23 @@ CANDIDATE_SPEC = {
 }
 
 
-async def member_org(request: web.Request, *, owner: bool = False) -> dict[str, Any]:
+async def member_org(
+    request: web.Request, *, owner: bool = False, recruiter: bool = False, reviewer_ok: bool = False
+) -> dict[str, Any]:
+    """The caller's organisation, read afresh on every request (a removed member is refused at once).
+
+    A reviewer reads and rates only: any other change (``reviewer_ok`` false on a non-read method), and what
+    ``recruiter`` marks, answers 403."""
     org = await store.org_of_user(services(request).pool, current_user(request).id)
     if org is None:
+        if await team_review_store.was_removed(services(request).pool, current_user(request).id):
+            raise ApiError(403, "removed_from_organisation", "You were removed from the organisation")
         raise ApiError(404, "no_organisation", "Create an organisation first (POST /api/org) or accept an invitation")
     if owner and org["role"] != "owner":
         raise ApiError(403, "owner_only", "Only the organisation's owner can do this")
+    writes = request.method not in READ_METHODS and not reviewer_ok
+    if org["role"] == "reviewer" and (recruiter or writes):
+        raise ApiError(403, "reviewer_read_only", "Reviewers can read and rate answers, not change anything else")
     return org
 
 
@@ -135,7 +147,10 @@ async def members(request: web.Request) -> web.Response:
     pool = services(request).pool
     return web.json_response(
         {
-            "members": [jsonable(m) for m in await store.list_members(pool, org["id"])],
+            "members": [
+                {**jsonable(m), "founder": m["id"] == org["owner_id"]}
+                for m in await store.list_members(pool, org["id"])
+            ],
             "invites": [jsonable(i) for i in await store.list_invites(pool, org["id"])],
         }
     )
@@ -145,7 +160,8 @@ async def members(request: web.Request) -> web.Response:
 async def invite_member(request: web.Request) -> web.Response:
     svc = services(request)
     org = await member_org(request, owner=True)
-    body = parse(await read_json(request), {"email": email}, required=("email",))
+    spec = {"email": email, "role": string(choices=("recruiter", "reviewer"))}
+    body = parse(await read_json(request), spec, required=("email",))
     token = links.new_link_token()
     expires = datetime.now(UTC) + timedelta(days=INVITE_DAYS)
     await store.create_invite(
@@ -156,10 +172,12 @@ async def invite_member(request: web.Request) -> web.Response:
         current_user(request).id,
         expires,
     )
+    role = body.get("role", "recruiter")
+    await team_review_store.set_invite_role(svc.pool, org["id"], links.token_hash(svc, "org-invite", token), role)
     link = links.join_link(request, token)
     sent = await mail.team_invite(svc.cfg, body["email"], org["name"], link)
     return web.json_response(
-        {"email": body["email"], "link": link, "emailed": sent, "expires_at": iso(expires)}, status=201
+        {"email": body["email"], "link": link, "emailed": sent, "expires_at": iso(expires), "role": role}, status=201
     )
 
 
@@ -177,7 +195,7 @@ async def join(request: web.Request) -> web.Response:
         raise ApiError(
             404, "invalid_invite", "This invitation is unknown, used, expired, or for another e-mail address"
         )
-    return web.json_response(_org_json(await member_org(request)))
+    return web.json_response(_org_json(await member_org(request, reviewer_ok=True)))
 
 
 # ---- interviews ----
@@ -284,7 +302,7 @@ async def _invite(
     if c is None:
         return None
     link = links.candidate_link(request, token)
-    emailed = bool(addr and send) and await mail.candidate_invite(svc.cfg, addr, name, iv, link)
+    emailed = bool(addr and send) and await candidate_mail.invite(svc, org["id"], c, iv, link)
     return {"candidate": candidate_json(c), "link": link, "emailed": emailed}
 
 
@@ -367,7 +385,7 @@ def _pending(c: dict[str, Any]) -> bool:
 async def get_link(request: web.Request) -> web.Response:
     """The candidate's current link, to copy again (derived from its nonce; nothing secret is stored)."""
     svc = services(request)
-    org = await member_org(request)
+    org = await member_org(request, recruiter=True)
     c = await _candidate(request, org)
     if c["revoked_at"] is not None or not c["link_nonce"]:
         raise ApiError(409, "link_unavailable", "This link was withdrawn or cannot be shown again; issue a new link")
@@ -393,9 +411,7 @@ async def new_link(request: web.Request) -> web.Response:
     token = links.candidate_token(svc.secret, c["id"], nonce)
     await store.replace_link(svc.pool, org["id"], c["id"], nonce, links.token_hash(svc, "candidate", token), expires)
     link = links.candidate_link(request, token)
-    emailed = bool(c["email"] and body.get("send_email")) and await mail.candidate_invite(
-        svc.cfg, c["email"], c["name"], iv, link
-    )
+    emailed = bool(c["email"] and body.get("send_email")) and await candidate_mail.invite(svc, org["id"], c, iv, link)
     log.info("new candidate link candidate=%s emailed=%s", c["id"], emailed)
     return web.json_response(
         {"candidate": candidate_json(await _candidate(request, org)), "link": link, "emailed": emailed}

@@ -17,7 +17,7 @@ from interview_room.service import every
 from interview_room.store import recruiting as store
 from web.common.context import Services
 
-from . import links, mail
+from . import candidate_mail, links
 
 log = logging.getLogger("signaling.recruiting.reminders")
 
@@ -28,7 +28,7 @@ async def send_reminder(svc: Services, c: dict[str, Any], base_url: str) -> bool
     iv = await store.interview_of_candidate(svc.pool, c)
     token = links.candidate_token(svc.secret, c["id"], c["link_nonce"])
     link = links.candidate_url(base_url, token)
-    sent = await mail.candidate_reminder(svc.cfg, c["email"], c["name"], iv, link, c["expires_at"])
+    sent = await candidate_mail.reminder(svc, c, iv, link)
     if sent:
         REMINDERS_SENT.inc()
     return sent

@@ -3,6 +3,7 @@ import { errorMessage } from '../../js/api.js';
 import { clearErrors, setBusy, showError } from '../../js/forms.js';
 import { $, el, dateTime } from '../../js/util.js';
 import { copyText, initPage, rapi } from './common.js';
+import { memberRow } from './team-members.js';
 
 initPage();
 let org = null;
@@ -88,8 +89,7 @@ async function cloneTemplate(t, button) {
 
 async function loadTeam() {
   const { members, invites } = await rapi('/api/org/members');
-  $('#member-list').replaceChildren(...members.map((m) => el('tr', { dataset: { id: m.id } },
-    el('td', { text: m.name || '—' }), el('td', { text: m.email }), el('td', { text: m.role }))));
+  $('#member-list').replaceChildren(...members.map((m) => memberRow(m, org, loadTeam)));
   $('#invite-list').replaceChildren(...invites.map((i) => el('li', {
     text: `${i.email}: ${i.accepted_at ? `joined ${dateTime(i.accepted_at)}` : `invited ${dateTime(i.created_at)}, expires ${dateTime(i.expires_at)}`}`,
   })));
@@ -121,7 +121,7 @@ $('#team-form').addEventListener('submit', async (e) => {
   if (!email) { showError(form, { message: 'Please fill in the e-mail address.', field: 'email' }); return; }
   setBusy($('#team-invite-btn'), true, 'Sending…');
   try {
-    const out = await rapi('/api/org/invites', { method: 'POST', body: { email } });
+    const out = await rapi('/api/org/invites', { method: 'POST', body: { email, role: $('#team-role').value } });
     $('#team-result').hidden = false;
     $('#team-link').value = out.link;
     $('#team-msg').textContent = out.emailed ? `E-mailed to ${out.email}.` : 'Not e-mailed (no mail server): send the link yourself.';

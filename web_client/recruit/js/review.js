@@ -6,6 +6,8 @@ import { clearErrors, setBusy, showError } from '../../js/forms.js';
 import { rubricView } from '../../js/score-view.js';
 import { $, el, clock, dateTime, duration, param } from '../../js/util.js';
 import { initPage, rapi, scoreBadge, statusBadge } from './common.js';
+import { mountDecisionMail } from './decision-mail.js';
+import { mountTeamReview } from './team-review.js';
 
 initPage();
 const id = param('id') || '';
@@ -26,6 +28,8 @@ async function load() {
   $('#load-status').hidden = true;
   $('#view').hidden = false;
   render(r);
+  mountDecisionMail(id);
+  mountTeamReview(id).catch((err) => { $('#load-status').hidden = false; $('#load-status').textContent = errorMessage(err); });
   if (r.answers.some((a) => a.score?.pending)) pollPendingScores();
 }
 

@@ -4,6 +4,7 @@ import { errorMessage } from '../../js/api.js';
 import { clearErrors, setBusy, showError } from '../../js/forms.js';
 import { $, el, dateTime } from '../../js/util.js';
 import { initPage, rapi } from './common.js';
+import { mountEmailSettings } from './email-settings.js';
 
 initPage();
 let org = null;
@@ -154,4 +155,4 @@ $('#deliveries-refresh').addEventListener('click', async (e) => {
   }
 });
 
-load().catch((err) => { $('#load-status').hidden = false; $('#load-status').textContent = errorMessage(err); });
+load().then(mountEmailSettings).catch((err) => { $('#load-status').hidden = false; $('#load-status').textContent = errorMessage(err); });
