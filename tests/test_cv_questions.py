@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import zipfile
 from collections.abc import AsyncIterator
 from typing import Any
@@ -221,3 +222,75 @@ async def test_another_organisation_or_candidate_cannot_read_a_cv(api: Api) -> N
     # the owner's recruiter may draft questions from the candidate's stored CV
     st, out = await _suggest(api, rec, {"job_description": JD, "candidate_id": cid})
     assert st == 200 and any(q["source"] == "cv" for q in out["questions"]), out
+
+
+# ---------------------------------------------------------------- with a model (fake OpenAI)
+
+
+def _model(body: dict[str, Any]) -> Any:
+    from tests.fake_openai import Reply
+
+    system = body["messages"][0]["content"]
+    if system.startswith("You draft interview questions"):
+        q = {"text": "How did you scale PostgreSQL at Acme?", "key_points": ["Replicas", "Indexes", "Measured gain"]}
+        return Reply(json.dumps({"questions": [q]}))
+    if system.startswith("You read a candidate's CV"):
+        reading = {
+            "skills": ["Python", "PostgreSQL"],
+            "experience": ["Backend engineer at Acme since 2019"],
+            "education": ["BSc Computer Science, Leeds"],
+            "summary": "A backend engineer with PostgreSQL and Python experience.",
+            "requirements": [
+                {
+                    "requirement": "Design and operate PostgreSQL databases at scale",
+                    "met": True,
+                    "evidence": ["tuned PostgreSQL databases"],
+                },
+                {
+                    "requirement": "Run workloads on Kubernetes in production",
+                    "met": True,
+                    "evidence": ["Ran Kubernetes"],
+                },
+            ],
+        }
+        return Reply(json.dumps(reading))
+    return Reply("{}")
+
+
+async def test_with_a_model_suggestions_and_cv_reading_come_from_it(infra: Infra) -> None:
+    from tests.fake_openai import FakeOpenAI
+
+    async with FakeOpenAI(responder=_model) as fake:
+        async with recruit_api(infra, llm_provider="openai", openai_base_url=fake.base_url, llm_model="m") as api:
+            rec = await api.recruiter()
+            st, out = await _suggest(api, rec, {"job_description": JD})
+            assert st == 200 and out["provider"] == "openai", out
+            assert out["questions"] == [
+                {
+                    "text": "How did you scale PostgreSQL at Acme?",
+                    "key_points": ["Replicas", "Indexes", "Measured gain"],
+                    "source": "model",
+                }
+            ]
+            tok, cid = await _candidate(api, rec)
+            st, _ = await _upload(api, tok, "jane.docx", _docx(CV))
+            assert st == 201
+            r = await _reading(api, rec, cid)
+            assert r["provider"] == "openai" and r["summary"].startswith("A backend engineer"), r
+            reqs = {q["requirement"]: q for q in r["requirements"]}
+            assert reqs["Design and operate PostgreSQL databases at scale"]["met"]
+            k8s = reqs["Run workloads on Kubernetes in production"]
+            assert not k8s["met"] and k8s["evidence"] == []  # a "quote" that is not in the CV is dropped
+            assert r["match_score"] == 50
+
+
+async def test_a_broken_model_falls_back_to_offline_suggestions(infra: Infra) -> None:
+    from tests.fake_openai import FakeOpenAI, Reply
+
+    async with FakeOpenAI(responder=lambda body: Reply("not json at all")) as fake:
+        async with recruit_api(infra, llm_provider="openai", openai_base_url=fake.base_url, llm_max_retries=0) as api:
+            rec = await api.recruiter()
+            st, out = await _suggest(api, rec, {"job_description": JD})
+            assert st == 200 and out["provider"] == "offline" and out["model_error"], out
+            assert any("PostgreSQL" in q["text"] for q in out["questions"])
+            assert len(fake.requests) == 2  # one retry of the malformed reply, then the offline draft
