@@ -37,10 +37,12 @@ from interview_room.messages import LlmJob, Notice
 from interview_room.store import insights
 
 from .llm.answer_scores import AnswerScorer
+from .llm.cv import CvReader
 from .llm.factory import make_provider
 from .llm.fallback import with_offline_fallback
 from .llm.provider import Provider
 from .llm.session import SessionEngine
+from .llm.suggest import QuestionSuggester
 from .mock.engine import MockEngine, mock_engine
 
 log = logging.getLogger("llm.worker")
@@ -145,6 +147,8 @@ class LlmWorker:
         self.provider = with_offline_fallback(provider)  # the one provider set-up for every model call
         self.llm_sem = asyncio.Semaphore(llm_concurrency)  # the one limit on model calls at once
         self.answer_scores = AnswerScorer(r=r, pool=pool, provider=self.provider, llm_sem=self.llm_sem)
+        self.suggester = QuestionSuggester(r=r, provider=self.provider, llm_sem=self.llm_sem)
+        self.cv_reader = CvReader(r=r, pool=pool, provider=self.provider, llm_sem=self.llm_sem)
         self.question_pause_s = question_pause_s
         self.score_pause_s = score_pause_s
         self.mock_pause_s = mock_pause_s
@@ -192,10 +196,11 @@ class LlmWorker:
             log.error("dropping malformed llm job id=%s", entry_id.decode())
             return
         sid = job.session_id
-        if job.kind == "answer_score":  # a recruiter's reviewed answer: no live session behind it
+        side = {"answer_score": self.answer_scores, "suggest_questions": self.suggester, "cv_reading": self.cv_reader}
+        if job.kind in side:  # recruiter work: no live session behind it
             token = session_id_var.set(sid)
             try:
-                await self.answer_scores.run(job)
+                await side[job.kind].run(job)
             finally:
                 session_id_var.reset(token)
             return

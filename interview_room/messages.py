@@ -282,6 +282,8 @@ class LlmJob:
     # caption | ask | settings | session_end | mock (payload {"action": start|skip|repeat|next|end})
     # | screen (payload {"image_key", "question"}) | answer_score (payload {"captions_key", "question", "job_description"})
     # | voice (payload VoiceActivity.to_payload(), from the media node)
+    # | suggest_questions (payload {"request_key", "job_description", "cv", "count"}; session_id: uuid5 of the key)
+    # | cv_reading (payload {"key", "job_description"}; session_id: the candidate id)
     kind: str
     session_id: str
     payload: dict[str, Any] = field(default_factory=dict)

@@ -34,6 +34,8 @@ from .summary import SessionSummary, SummaryContext
 if TYPE_CHECKING:
     from ..mock.planner import PlanItem
     from ..mock.prompts import ReportReply
+    from .cv import CvReading, CvRequest
+    from .suggest import SuggestedQuestion, SuggestRequest
 
 log = logging.getLogger("llm.fallback")
 T = TypeVar("T")
@@ -48,6 +50,8 @@ CONSEQUENCES = {
     "report": "the report keeps its rule-based wording",
     "screen": "the screen was not read",
     "summary": "the summary is built from the transcript without a model",
+    "suggest": "the questions come from the job description and the built-in bank",
+    "cv": "the CV was read without a model",
 }
 
 
@@ -139,6 +143,12 @@ class FallbackProvider(Provider):
 
     async def summarize(self, ctx: SummaryContext) -> SessionSummary:
         return await self._call("summary", lambda p: p.summarize(ctx))
+
+    async def suggest_questions(self, req: SuggestRequest) -> list[SuggestedQuestion]:
+        return await self._call("suggest", lambda p: p.suggest_questions(req))
+
+    async def read_cv(self, req: CvRequest) -> CvReading:
+        return await self._call("cv", lambda p: p.read_cv(req))
 
     async def close(self) -> None:
         await self.first.close()

@@ -23,6 +23,8 @@ from .text import TfidfIndex, cosine, sentences, terms
 if TYPE_CHECKING:
     from ..mock.planner import PlanItem
     from ..mock.prompts import ReportReply
+    from .cv import CvReading, CvRequest
+    from .suggest import SuggestedQuestion, SuggestRequest
 
 VISION_NEEDED = (
     "Reading your screen needs a vision-capable AI model (set OPENAI_API_KEY or OPENAI_BASE_URL, and "
@@ -115,6 +117,16 @@ class OfflineProvider(Provider):
     async def read_screen(self, ctx: ScreenContext) -> AsyncIterator[str]:
         raise ProviderError("vision_unavailable", VISION_NEEDED)
         yield ""  # an async generator, like every provider's
+
+    async def suggest_questions(self, req: SuggestRequest) -> list[SuggestedQuestion]:
+        from .suggest import offline_suggestions
+
+        return offline_suggestions(self.bank, req)
+
+    async def read_cv(self, req: CvRequest) -> CvReading:
+        from .cv import offline_reading
+
+        return offline_reading(req)
 
     async def summarize(self, ctx: SummaryContext) -> SessionSummary:
         return offline_summary(ctx)

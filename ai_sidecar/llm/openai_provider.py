@@ -39,6 +39,8 @@ from .summary import SessionSummary, SummaryContext, parse_summary, summary_mess
 if TYPE_CHECKING:
     from ..mock.planner import PlanItem
     from ..mock.prompts import ReportReply
+    from .cv import CvReading, CvRequest
+    from .suggest import SuggestedQuestion, SuggestRequest
 
 SCREEN_SYSTEM = (
     "You help a job candidate during a live interview. The image is one frame of the screen they share: "
@@ -279,6 +281,16 @@ class OpenAIProvider(Provider):
 
     async def summarize(self, ctx: SummaryContext) -> SessionSummary:
         return await self._json(summary_messages(ctx), self.model, parse_summary(ctx, self.name))
+
+    async def suggest_questions(self, req: SuggestRequest) -> list[SuggestedQuestion]:
+        from .suggest import parse_suggestions, suggest_messages
+
+        return await self._json(suggest_messages(req), self.model, parse_suggestions)
+
+    async def read_cv(self, req: CvRequest) -> CvReading:
+        from .cv import cv_messages, parse_reading
+
+        return await self._json(cv_messages(req), self.model, parse_reading(req, self.name))
 
     async def close(self) -> None:
         await self.client.close()

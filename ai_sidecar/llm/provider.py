@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from ..mock.planner import PlanItem
     from ..mock.prompts import ReportReply
     from ..mock.spec import MockSpec
+    from .cv import CvReading, CvRequest
+    from .suggest import SuggestedQuestion, SuggestRequest
     from .summary import SessionSummary, SummaryContext
 
 
@@ -145,6 +147,14 @@ class Provider(ABC):
     @abstractmethod
     async def summarize(self, ctx: SummaryContext) -> SessionSummary:
         """After the session: what was asked, how it went, follow-ups, a thank-you e-mail draft."""
+
+    async def suggest_questions(self, req: SuggestRequest) -> list[SuggestedQuestion]:
+        """A recruiter's draft question set (with key points) from a job description and optional CV."""
+        raise ProviderError("ai_unsupported", f"{self.name or 'this provider'} does not suggest questions")
+
+    async def read_cv(self, req: CvRequest) -> CvReading:
+        """A candidate's CV: skills, experience, education, a summary and the match with the job."""
+        raise ProviderError("ai_unsupported", f"{self.name or 'this provider'} does not read CVs")
 
     async def close(self) -> None:
         return None

@@ -105,7 +105,8 @@ async def get_config(request: web.Request) -> web.Response:
     )
 
 
-async def extract_resume(request: web.Request) -> web.Response:
+async def read_upload(request: web.Request) -> tuple[str, bytes]:
+    """The one file of a multipart/form-data body (field ``file``), bounded by the request size limit."""
     limit = request.client_max_size
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "body_too_large", f"The file is larger than {limit} bytes")
@@ -128,15 +129,24 @@ async def extract_resume(request: web.Request) -> web.Response:
         filename, data, found = part.filename or "", b"".join(chunks), True
     if not found:
         raise ApiError(400, "validation_error", "file is required", field="file")
+    return filename, data
+
+
+async def document_text(filename: str, data: bytes) -> str:
+    """A résumé or CV's text, parsed in the sandbox; hostile or unreadable files answer a clear error."""
     try:
-        text = await resume_sandbox.extract(filename, data)
+        return await resume_sandbox.extract(filename, data)
     except resume.UnsupportedFile:
         raise ApiError(400, "unsupported_file_type", "Upload a .txt, .pdf or .docx file") from None
     except resume.UnreadableFile as e:
         raise ApiError(400, "unreadable_file", f"Could not read text from the file: {e}") from None
     except resume.TooComplex as e:
         raise ApiError(413, "file_too_complex", f"This file is too large or complex to read: {e}") from None
-    return web.json_response({"text": text})
+
+
+async def extract_resume(request: web.Request) -> web.Response:
+    filename, data = await read_upload(request)
+    return web.json_response({"text": await document_text(filename, data)})
 
 
 def setup(app: web.Application) -> None:

@@ -32,6 +32,7 @@ WEBHOOK_PREFIX = "/api/webhooks/"
 # the routes that take a file instead of JSON, and the types they take
 UPLOADS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     (re.compile(r"/api/resume/extract"), frozenset({"multipart/form-data"})),
+    (re.compile(r"/api/c/cv"), frozenset({"multipart/form-data"})),
     (re.compile(r"/api/org/interviews/[^/]+/candidates/csv"), frozenset({"text/csv", "text/plain"})),
 )
 

@@ -10,11 +10,13 @@ from web.common.context import SERVICES
 from . import (
     accommodation_routes,
     audit_export,
+    candidate_cv,
     candidate_routes,
     email_templates,
     funnel_routes,
     recruiter_routes,
     review_links,
+    suggestions,
     team_review,
     webhook_event_routes,
     webhooks,
@@ -35,7 +37,17 @@ def setup(app: web.Application) -> None:
     recruiter_routes.setup(app)
     candidate_routes.setup(app)
     webhooks.setup(app)
-    for extra in (webhook_event_routes, funnel_routes, accommodation_routes, audit_export, team_review, review_links, email_templates):
+    for extra in (
+        webhook_event_routes,
+        funnel_routes,
+        accommodation_routes,
+        audit_export,
+        team_review,
+        review_links,
+        email_templates,
+        suggestions,
+        candidate_cv,
+    ):
         app.router.add_routes(extra.routes)
     in_background(app, "webhook-dispatcher", lambda app: app[webhooks.DISPATCHER].run())
     in_background(app, "reminder-sweeper", lambda _: ReminderSweeper(svc).run())

@@ -72,6 +72,11 @@ async def _candidate(request: web.Request, *, late_ok: bool = False) -> dict[str
     return c
 
 
+async def link_candidate(request: web.Request) -> dict[str, Any]:
+    """The candidate of the request's ``X-Candidate-Token`` (404/410 as every candidate route)."""
+    return await _candidate(request)
+
+
 def _progress(questions: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, q in enumerate(questions):

@@ -9,7 +9,7 @@ initPage();
 let id = param('id');
 let seq = 0;
 
-function addQuestion(q = {}) {
+export function addQuestion(q = {}) {
   const node = $('#q-template').content.firstElementChild.cloneNode(true);
   const n = ++seq;
   for (const [cls, key, value] of [['q-text', 'text', ''], ['q-think', 'think_seconds', 30], ['q-answer', 'answer_seconds', 120], ['q-retakes', 'retakes', 1]]) {
@@ -18,6 +18,10 @@ function addQuestion(q = {}) {
     input.previousElementSibling.htmlFor = input.id;
     input.value = q[key] ?? value;
   }
+  const points = node.querySelector('.q-points');
+  points.id = `q-points-${n}`;
+  points.previousElementSibling.htmlFor = points.id;
+  points.value = (q.key_points || []).join('\n');
   $('#q-list').append(node);
   renumber();
   return node;
@@ -52,6 +56,7 @@ function questions() {
     think_seconds: Number(item.querySelector('.q-think').value),
     answer_seconds: Number(item.querySelector('.q-answer').value),
     retakes: Number(item.querySelector('.q-retakes').value),
+    key_points: item.querySelector('.q-points').value.split('\n').map((p) => p.trim()).filter(Boolean),
   }));
 }
 
