@@ -16,6 +16,7 @@ import pytest_asyncio
 import stripe
 from aiohttp.test_utils import TestServer
 from conftest import Infra, verified
+from fake_http_api import served_fixture
 from fake_stripe import FakeStripe, dumps
 
 from interview_room import bus
@@ -94,25 +95,27 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
         await redis.aclose()
 
 
-@pytest_asyncio.fixture(scope="module")
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fs = FakeStripe()
-    await fs.start()
-    yield fs
-    await fs.stop()
+fake_stripe = served_fixture(FakeStripe, "fake_stripe")
 
 
-@pytest_asyncio.fixture(scope="module")
-async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
-    """The app with Stripe configured (pointed at the fake) and an admin e-mail."""
-    async with running_app(
-        infra,
-        stripe_api_key=fake_stripe.api_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret,
-        stripe_api_base=fake_stripe.api_base,
-        admin_emails=[ADMIN],
-    ) as api:
-        yield api
+def stripe_app_fixture(**cfg: Any) -> Any:
+    """A module-scoped fixture ``paid``: the app with Stripe configured (pointed at ``fake_stripe``) and ``cfg``."""
+
+    @pytest_asyncio.fixture(scope="module", name="paid")
+    async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
+        async with running_app(
+            infra,
+            stripe_api_key=fake_stripe.api_key,
+            stripe_webhook_secret=fake_stripe.webhook_secret,
+            stripe_api_base=fake_stripe.api_base,
+            **cfg,
+        ) as api:
+            yield api
+
+    return paid
+
+
+paid = stripe_app_fixture(admin_emails=[ADMIN])  # the app with Stripe and an admin e-mail
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -7,36 +7,20 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pypdf
-import pytest_asyncio
-from conftest import Infra
+from fake_http_api import served_fixture
 from fake_stripe import FakeStripe, dumps
-from test_billing import FREE, MONTHLY, Api, _checkout, _send, running_app
+from test_billing import FREE, MONTHLY, Api, _checkout, _send, stripe_app_fixture
 
 from web.billing.gateways.stripe_gateway import translate
 
-
-@pytest_asyncio.fixture(scope="module")
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fs = FakeStripe()
-    await fs.start()
-    yield fs
-    await fs.stop()
+fake_stripe = served_fixture(FakeStripe, "fake_stripe")
 
 
-@pytest_asyncio.fixture(scope="module")
-async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
-    async with running_app(
-        infra,
-        stripe_api_key=fake_stripe.api_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret,
-        stripe_api_base=fake_stripe.api_base,
-    ) as api:
-        yield api
+paid = stripe_app_fixture()
 
 
 def _iso(ts: int) -> str:
