@@ -141,6 +141,15 @@ async def _send(api: Api, fake: FakeStripe, event: dict[str, Any]) -> dict[str, 
     return body
 
 
+async def _bought(api: Api, fake: FakeStripe) -> tuple[str, str, str]:
+    """Two new users, the first of whom bought the starter package: (buyer's token, other's token, payment id)."""
+    token, _ = await api.register()
+    other, _ = await api.register()
+    payment_id, session_id = await _checkout(api, fake, token)
+    await _send(api, fake, fake.complete(session_id))
+    return token, other, payment_id
+
+
 async def _purchase(api: Api, token: str, payment_id: str) -> dict[str, Any]:
     _, body = await api.call("GET", "/api/billing", token)
     return next(p for p in body["purchases"] if p["payment_id"] == payment_id)
@@ -437,10 +446,7 @@ async def test_billing_lists_purchases_and_debits_by_session(
 
 
 async def test_receipt_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) -> None:
-    token, _ = await paid.register()
-    other, _ = await paid.register()
-    payment_id, session_id = await _checkout(paid, fake_stripe, token)
-    await _send(paid, fake_stripe, fake_stripe.complete(session_id))
+    token, other, payment_id = await _bought(paid, fake_stripe)
 
     async with paid.http.get(
         f"{paid.base}/api/billing/receipts/{payment_id}?download=1", headers={"Authorization": f"Bearer {token}"}

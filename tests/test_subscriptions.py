@@ -13,7 +13,7 @@ from typing import Any
 import pypdf
 from fake_http_api import served_fixture
 from fake_stripe import FakeStripe, dumps
-from test_billing import FREE, MONTHLY, Api, _checkout, _send, stripe_app_fixture
+from test_billing import FREE, MONTHLY, Api, _bought, _checkout, _send, stripe_app_fixture
 
 from web.billing.gateways.stripe_gateway import translate
 
@@ -173,10 +173,7 @@ def test_subscription_events_of_older_api_shapes_translate() -> None:
 
 
 async def test_receipt_pdf_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) -> None:
-    token, _ = await paid.register()
-    other, _ = await paid.register()
-    payment_id, session_id = await _checkout(paid, fake_stripe, token)
-    await _send(paid, fake_stripe, fake_stripe.complete(session_id))
+    token, other, payment_id = await _bought(paid, fake_stripe)
     async with paid.http.get(
         f"{paid.base}/api/billing/receipts/{payment_id}/pdf", headers={"Authorization": f"Bearer {token}"}
     ) as r:
