@@ -12,7 +12,6 @@ keys A (ask), P (pause answers), arrows/PageDown (scroll).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -28,12 +27,10 @@ from browser_helpers import (
     watch_csp,
     word_recall,
 )
-from conftest import FIXTURES, ROOT, Stack
+from conftest import ROOT, Stack
 from playwright.sync_api import Browser, Page
-from test_room_roles_browser import speaking_page
+from test_room_roles_browser import REFERENCE, speaking_page  # the same spoken question
 
-SPOKEN = "q_process_thread.wav"
-REFERENCE = json.loads((FIXTURES / "references.json").read_text())[SPOKEN]["text"]
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1366, "height": 900}
 CONNECT_S = 90
@@ -97,7 +94,7 @@ class Call:
 
 @pytest.fixture(scope="module")
 def call(stack: Stack, browser: Browser) -> Iterator[Call]:
-    with speaking_page(stack, browser, DESKTOP) as page:  # SPOKEN here is the same question as there
+    with speaking_page(stack, browser, DESKTOP) as page:
         c = Call(stack, page)
         page.on("pageerror", lambda e: c.errors.append(f"{page.url}: {e}"))
         watch_csp(page, c.console)
