@@ -63,10 +63,10 @@ def chromium_args(fake_audio: Path) -> list[str]:
 
 
 @contextmanager
-def chromium(fake_audio: Path) -> Iterator[Browser]:
-    """Headless Debian Chromium whose fake microphone plays ``fake_audio`` (loopback-only flags)."""
+def chromium(fake_audio: Path, *extra_args: str) -> Iterator[Browser]:
+    """Headless Debian Chromium whose fake microphone plays ``fake_audio`` (loopback-only flags, then ``extra_args``)."""
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(fake_audio))
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[*chromium_args(fake_audio), *extra_args])
         try:
             yield b
         finally:
@@ -78,6 +78,39 @@ def confirm_registration(page: Page, code: str) -> None:
     page.wait_for_selector("#code-verify-form:not([hidden])")
     page.fill("#code-code", code)
     page.click("#code-verify-form [type=submit]")
+
+
+def register_in_page(
+    page: Page, email_code: Callable[[str], str], name: str, email: str, password: str = "correct horse battery staple"
+) -> None:
+    """Create an account through the sign-in page, confirm the code e-mailed to ``email`` (``email_code``,
+    e.g. ``stack.email_code``) and land on the sessions list."""
+    page.goto("/index.html#register")
+    page.fill("#reg-name", name)
+    page.fill("#reg-email", email)
+    page.fill("#reg-password", password)
+    page.click("[data-testid=register-submit]")
+    confirm_registration(page, email_code(email))
+    page.wait_for_url("**/sessions.html*")
+
+
+def new_session_in_page(
+    page: Page, title: str, mode: str = "assistant", listen: str | None = "en", answer: str | None = "en"
+) -> str:
+    """From the sessions list: create a session ``title`` of ``mode`` (languages left as the form has them where
+    ``None``), land in its room and return the session id from the room's address."""
+    page.click("#new-link")
+    page.fill("#s-title", title)
+    page.select_option("#s-mode", mode)
+    if listen is not None:
+        page.select_option("#s-listen", listen)
+    if answer is not None:
+        page.select_option("#s-answer", answer)
+    page.click("#create-btn")
+    page.wait_for_url("**/room.html?id=*")
+    m = re.search(r"[?&]id=([^&#]+)", page.url)
+    assert m, page.url
+    return m.group(1)
 
 
 def silence_wav(out: Path, seconds: float = 1.0) -> Path:

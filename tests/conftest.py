@@ -25,8 +25,9 @@ import aiohttp
 import asyncpg
 import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 
-from interview_room import db
+from interview_room import bus, db
 from interview_room.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from interview_room.loopback_ice import restrict_ice_hosts, restricted_hosts
 
@@ -333,6 +334,14 @@ async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     p = await db.create_pool(infra.database_url)
     yield p
     await p.close()
+
+
+@pytest_asyncio.fixture
+async def r(infra: Infra) -> AsyncIterator[aioredis.Redis]:
+    """A client of the tests' Redis (the stack's database), closed after the test."""
+    client = bus.connect(infra.redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest_asyncio.fixture

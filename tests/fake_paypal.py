@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-from interview_room.embedded import free_port
+from fake_http_api import LocalApi
 
 
 def _rid(prefix: str) -> str:
@@ -42,7 +41,7 @@ def _value(cents: int) -> str:
 
 
 @dataclass
-class FakePayPal:
+class FakePayPal(LocalApi):
     client_id: str = "fake-paypal-client"
     client_secret: str = "fake-paypal-secret"
     webhook_id: str = "WH-FAKE-0001"
@@ -53,15 +52,8 @@ class FakePayPal:
     requests: list[dict[str, Any]] = field(default_factory=list)
     verify_calls: int = 0
     refund_events: list[dict[str, Any]] = field(default_factory=list)  # webhooks owed for refunds made over the API
-    port: int = 0
-    _runner: web.AppRunner | None = None
 
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/oauth2/token", self._token)
         app.router.add_post("/v2/checkout/orders", self._create_order)
         app.router.add_get("/v2/checkout/orders/{id}", self._get_order)
@@ -69,14 +61,6 @@ class FakePayPal:
         app.router.add_post("/v2/payments/captures/{id}/refund", self._refund)
         app.router.add_post("/v1/notifications/verify-webhook-signature", self._verify)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # ---- wire
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 
 import stripe
 from aiohttp import web
+from fake_http_api import LocalApi
 
-from interview_room.embedded import free_port
 from web.billing.gateways.stripe_gateway import STRIPE_API_VERSION
 
 # the fake speaks only the pinned version: a request naming another one is refused as Stripe would
@@ -59,35 +59,20 @@ def _error(status: int, type_: str, message: str, param: str | None = None) -> w
 
 
 @dataclass
-class FakeStripe:
+class FakeStripe(LocalApi):
     api_key: str = "sk_test_fake_key"
     webhook_secret: str = "whsec_test_secret"
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     portal_sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
-    port: int = 0
-    _runner: web.AppRunner | None = None
-
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     # ---- server
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/checkout/sessions", self._create_session)
         app.router.add_post("/v1/billing_portal/sessions", self._create_portal_session)
         app.router.add_get("/p/session/{sid}", self._portal_page)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"

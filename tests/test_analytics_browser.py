@@ -6,39 +6,16 @@ Screenshots go to test-artifacts/. The browser reaches 127.0.0.1 only."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from analytics_fixtures import add_session
-from browser_helpers import chromium, silence_wav
-from conftest import Infra, Stack
-from playwright.sync_api import Browser
-from test_hostile_http import signaling_alone
+from conftest import Stack
+from page_fixtures import page_fixtures
 from test_newuser_pages import Visit, fetch_json
 
 from interview_room import db
 
-
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-analytics") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+site, browser, visit = page_fixtures("signaling-analytics")
 
 
 def _seed(stack: Stack, user_id: str) -> None:

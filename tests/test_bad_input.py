@@ -16,9 +16,9 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import verified
+from test_sessions import app_config
 
 from interview_room import bus
-from interview_room.config import Config
 from web.app import create_app
 from web.common.context import SERVICES
 
@@ -41,16 +41,7 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="module")
 async def api(infra: Any, pool: asyncpg.Pool, site: Path) -> AsyncIterator[TestClient]:
-    cfg = Config(
-        data_dir=infra.data_dir / "signaling-bad-input",
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
-        secret_key="test-secret-key",
-        openai_api_key="",
-        stripe_api_key="",
-        smtp_host="",
-        max_body_bytes=MAX_BODY,
-    )
+    cfg = app_config(infra, "signaling-bad-input", max_body_bytes=MAX_BODY)
     redis = bus.connect(infra.redis_url.rsplit("/", 1)[0] + "/1")
     app = create_app(cfg, pool, redis, web_root=site)
 

@@ -16,6 +16,7 @@ import pytest_asyncio
 import stripe
 from aiohttp.test_utils import TestServer
 from conftest import Infra, verified
+from fake_http_api import served_fixture
 from fake_stripe import FakeStripe, dumps
 
 from interview_room import bus
@@ -94,25 +95,27 @@ async def running_app(infra: Infra, **cfg: Any) -> AsyncIterator[Api]:
         await redis.aclose()
 
 
-@pytest_asyncio.fixture(scope="module")
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fs = FakeStripe()
-    await fs.start()
-    yield fs
-    await fs.stop()
+fake_stripe = served_fixture(FakeStripe, "fake_stripe")
 
 
-@pytest_asyncio.fixture(scope="module")
-async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
-    """The app with Stripe configured (pointed at the fake) and an admin e-mail."""
-    async with running_app(
-        infra,
-        stripe_api_key=fake_stripe.api_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret,
-        stripe_api_base=fake_stripe.api_base,
-        admin_emails=[ADMIN],
-    ) as api:
-        yield api
+def stripe_app_fixture(**cfg: Any) -> Any:
+    """A module-scoped fixture ``paid``: the app with Stripe configured (pointed at ``fake_stripe``) and ``cfg``."""
+
+    @pytest_asyncio.fixture(scope="module", name="paid")
+    async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
+        async with running_app(
+            infra,
+            stripe_api_key=fake_stripe.api_key,
+            stripe_webhook_secret=fake_stripe.webhook_secret,
+            stripe_api_base=fake_stripe.api_base,
+            **cfg,
+        ) as api:
+            yield api
+
+    return paid
+
+
+paid = stripe_app_fixture(admin_emails=[ADMIN])  # the app with Stripe and an admin e-mail
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -136,6 +139,15 @@ async def _send(api: Api, fake: FakeStripe, event: dict[str, Any]) -> dict[str, 
     status, body = await api.webhook(payload, fake.sign(payload))
     assert status == 200, body
     return body
+
+
+async def _bought(api: Api, fake: FakeStripe) -> tuple[str, str, str]:
+    """Two new users, the first of whom bought the starter package: (buyer's token, other's token, payment id)."""
+    token, _ = await api.register()
+    other, _ = await api.register()
+    payment_id, session_id = await _checkout(api, fake, token)
+    await _send(api, fake, fake.complete(session_id))
+    return token, other, payment_id
 
 
 async def _purchase(api: Api, token: str, payment_id: str) -> dict[str, Any]:
@@ -434,10 +446,7 @@ async def test_billing_lists_purchases_and_debits_by_session(
 
 
 async def test_receipt_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) -> None:
-    token, _ = await paid.register()
-    other, _ = await paid.register()
-    payment_id, session_id = await _checkout(paid, fake_stripe, token)
-    await _send(paid, fake_stripe, fake_stripe.complete(session_id))
+    token, other, payment_id = await _bought(paid, fake_stripe)
 
     async with paid.http.get(
         f"{paid.base}/api/billing/receipts/{payment_id}?download=1", headers={"Authorization": f"Bearer {token}"}

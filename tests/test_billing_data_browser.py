@@ -7,44 +7,19 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 
-import pytest
-from browser_helpers import chromium, silence_wav
-from conftest import Infra, Stack
-from playwright.sync_api import Browser
-from test_hostile_http import signaling_alone
+from page_fixtures import page_fixtures
 from test_newuser_pages import PASSWORD, Visit, fetch_json
 
-
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(
-        infra,
-        "signaling-billingdata",
-        STRIPE_API_KEY="sk_test_not_called",
-        STRIPE_WEBHOOK_SECRET="whsec_not_called",
-        PAYPAL_CLIENT_ID="paypal-client-not-called",
-        PAYPAL_CLIENT_SECRET="paypal-secret-not-called",
-        PAYPAL_WEBHOOK_ID="WH-NOT-CALLED",
-        PAYPAL_API_BASE="http://127.0.0.1:9",
-    ) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+site, browser, visit = page_fixtures(
+    "signaling-billingdata",
+    STRIPE_API_KEY="sk_test_not_called",
+    STRIPE_WEBHOOK_SECRET="whsec_not_called",
+    PAYPAL_CLIENT_ID="paypal-client-not-called",
+    PAYPAL_CLIENT_SECRET="paypal-secret-not-called",
+    PAYPAL_WEBHOOK_ID="WH-NOT-CALLED",
+    PAYPAL_API_BASE="http://127.0.0.1:9",
+)
 
 
 def test_billing_page_lists_the_servers_gateways_and_reaches_the_invoice(visit: Visit) -> None:

@@ -22,7 +22,15 @@ from typing import Any
 import asyncpg
 import numpy as np
 import pytest
-from browser_helpers import CHROMIUM, chromium_args, confirm_registration, failure_report, poll, word_recall
+from browser_helpers import (
+    CHROMIUM,
+    chromium_args,
+    failure_report,
+    new_session_in_page,
+    poll,
+    register_in_page,
+    word_recall,
+)
 from conftest import FIXTURES, Infra, Part, Stack, stack_env, start_stack
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -105,24 +113,9 @@ def test_the_room_reconnects_to_another_node_when_its_node_dies(
             page, what, state_js=ROOM_STATE_JS, shot=shot, errors=errors, log_of=stack.log_of, parts=parts))  # fmt: skip
 
     try:
-        page.goto("/index.html#register")
-        page.fill("#reg-name", "Reconnect Test")
         email = f"reconnect-{uuid.uuid4().hex[:10]}@example.com"
-        page.fill("#reg-email", email)
-        page.fill("#reg-password", "correct horse battery staple")
-        page.click("[data-testid=register-submit]")
-        confirm_registration(page, stack.email_code(email))
-        page.wait_for_url("**/sessions.html*")
-        page.click("#new-link")
-        page.fill("#s-title", "Node dies")
-        page.select_option("#s-mode", "assistant")
-        page.select_option("#s-listen", "en")
-        page.select_option("#s-answer", "en")
-        page.click("#create-btn")
-        page.wait_for_url("**/room.html?id=*")
-        m = re.search(r"[?&]id=([^&#]+)", page.url)
-        assert m, page.url
-        session_id = m.group(1)
+        register_in_page(page, stack.email_code, "Reconnect Test", email)
+        session_id = new_session_in_page(page, "Node dies")
         page.click("#mic-btn")
         page.wait_for_selector("#mic-btn[aria-pressed=true]")
         page.select_option("#mic-role", "interviewer")

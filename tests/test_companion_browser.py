@@ -23,9 +23,10 @@ from browser_helpers import (
     CHROMIUM,
     PHONE,
     chromium_args,
-    confirm_registration,
+    new_session_in_page,
     page_a11y_problems,
     poll,
+    register_in_page,
     silence_wav,
     word_recall,
 )
@@ -72,21 +73,9 @@ def _wait(page: Page, what: str, probe: Any, timeout_s: float, stack: Stack) -> 
 
 
 def test_connect_computer_audio_captions_the_interviewer_and_pause_stops_listening(page: Page, stack: Stack) -> None:
-    page.goto("/index.html#register")
     email = f"zoom-{uuid.uuid4().hex[:10]}@example.com"
-    page.fill("#reg-name", "Zoe Zoom")
-    page.fill("#reg-email", email)
-    page.fill("#reg-password", "correct horse battery staple")
-    page.click("[data-testid=register-submit]")
-    confirm_registration(page, stack.email_code(email))
-    page.wait_for_url("**/sessions.html*")
-    page.click("#new-link")
-    page.fill("#s-title", "Teams call")
-    page.select_option("#s-mode", "assistant")
-    page.select_option("#s-listen", "en")
-    page.select_option("#s-answer", "en")
-    page.click("#create-btn")
-    page.wait_for_url("**/room.html?id=*")
+    register_in_page(page, stack.email_code, "Zoe Zoom", email)
+    new_session_in_page(page, "Teams call")
     page.wait_for_function("() => document.querySelector('#room-title').textContent === 'Teams call'")
     page.click("#mic-btn")
     page.wait_for_selector("#mic-btn[aria-pressed=true]")

@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import verified
+from test_sessions import app_config
 
 from interview_room import bus
 from interview_room.config import Config
@@ -32,16 +33,7 @@ CODE = re.compile(r"^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$")
 
 
 def _cfg(infra: Any, **kw: Any) -> Config:
-    return Config(
-        data_dir=infra.data_dir / "signaling-pairing",
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
-        secret_key="test-secret-key",
-        openai_api_key="",
-        stripe_api_key="",
-        smtp_host="",
-        **kw,
-    )
+    return app_config(infra, "signaling-pairing", **kw)
 
 
 @pytest_asyncio.fixture

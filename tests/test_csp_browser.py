@@ -10,14 +10,12 @@ resolves no name and reaches 127.0.0.1 only.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from browser_helpers import chromium, confirm_registration, csp_violations, silence_wav, watch_csp
-from conftest import Infra, Stack
+from browser_helpers import confirm_registration, csp_violations, watch_csp
+from conftest import Stack
+from page_fixtures import browser_fixture, site_fixture
 from playwright.sync_api import Browser, Page
-from test_hostile_http import signaling_alone
 
 from interview_room.embedded import free_port
 
@@ -26,16 +24,10 @@ WAIT_MS = 30_000
 LEGACY_TOKEN_KEY = "interview-room.token"
 
 
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-csp") as s:
-        yield s
+site = site_fixture("signaling-csp")
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
+browser = browser_fixture()
 
 
 def fetch_json(page: Page, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:

@@ -5,36 +5,13 @@ one interview's drop-off per question) read back with their accessible names and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from browser_helpers import chromium, silence_wav
-from conftest import Infra, Stack
-from playwright.sync_api import Browser, Page
-from test_hostile_http import signaling_alone
+from page_fixtures import page_fixtures
+from playwright.sync_api import Page
 from test_newuser_pages import Visit, fetch_json
 
-
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-funnel", CANDIDATE_RETENTION_DAYS="30") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+site, browser, visit = page_fixtures("signaling-funnel", CANDIDATE_RETENTION_DAYS="30")
 
 
 def cand(page: Page, method: str, path: str, token: str) -> tuple[int, Any]:

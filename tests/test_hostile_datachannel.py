@@ -12,11 +12,9 @@ import json
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest_asyncio
 import redis.asyncio as aioredis
 from conftest import verified_client
 
@@ -36,13 +34,6 @@ async def _user(stack: Any, name: str) -> RoomClient:
     """A new account, marked verified in the database as entering the e-mailed code does."""
     url = stack.infra.database_url
     return await verified_client(stack.base_url, name, "correct horse battery", name, database_url=url)
-
-
-@pytest_asyncio.fixture
-async def r(infra: Any) -> AsyncIterator[aioredis.Redis]:
-    client = bus.connect(infra.redis_url)
-    yield client
-    await client.aclose()
 
 
 def _count(c: RoomClient, kind: str, **match: Any) -> int:

@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import pytest_asyncio
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
@@ -32,13 +31,6 @@ from interview_room.store import insights
 from tests.fake_openai import FakeOpenAI, Reply, model_responder, user_data
 
 Q_PROCESS = "What is the difference between a process and a thread?"
-
-
-@pytest_asyncio.fixture
-async def r(infra: Any) -> AsyncIterator[aioredis.Redis]:
-    client = bus.connect(infra.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def new_session(pool: asyncpg.Pool, **fields: Any) -> str:
@@ -125,10 +117,12 @@ async def running(
     *,
     question_pause_s: float = 0.4,
     score_pause_s: float = 1.0,
+    **worker_kw: Any,
 ) -> AsyncIterator[Harness]:
+    """An LlmWorker (``worker_kw`` on top of the pauses) consuming a stream of its own, stopped after."""
     stream = f"llm:jobs:test:{uuid.uuid4().hex[:8]}"
     worker = LlmWorker(
-        r=r, pool=pool, provider=provider, question_pause_s=question_pause_s, score_pause_s=score_pause_s
+        r=r, pool=pool, provider=provider, question_pause_s=question_pause_s, score_pause_s=score_pause_s, **worker_kw
     )
     consumer = bus.StreamConsumer(r, stream, bus.LLM_GROUP, "test-llm", worker.handle, concurrency=64, block_ms=100)
     task = asyncio.create_task(consumer.run())

@@ -14,16 +14,24 @@ import pytest_asyncio
 from interview_room import db
 
 
-@pytest_asyncio.fixture
-async def empty_db(infra: Any) -> AsyncIterator[str]:
-    name = f"ir_migrate_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield infra.database_url.rsplit("/", 1)[0] + f"/{name}"
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+def empty_db_fixture(prefix: str) -> Any:
+    """A fixture ``empty_db``: the URL of a new empty database named ``prefix_…``, dropped after the test."""
+
+    @pytest_asyncio.fixture(name="empty_db")
+    async def empty_db(infra: Any) -> AsyncIterator[str]:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        admin = await asyncpg.connect(infra.database_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            yield infra.database_url.rsplit("/", 1)[0] + f"/{name}"
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    return empty_db
+
+
+empty_db = empty_db_fixture("ir_migrate")
 
 
 async def test_migrations_apply_once_on_an_empty_database(empty_db: str) -> None:

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from browser_helpers import (
     OVERFLOW_JS,
     PHONE,
     UNNAMED_LINKS_JS,
-    chromium,
     confirm_registration,
     csp_violations,
     page_a11y_problems,
-    silence_wav,
     watch_csp,
 )
 from conftest import ROOT, Infra, Stack
+from page_fixtures import browser_fixture, site_fixture, visit_fixture
 from playwright.sync_api import Browser, BrowserContext, Page
 from test_hostile_http import signaling_alone
 
@@ -37,16 +34,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 ROOM_IMAGE = ROOT / "web_client" / "img" / "room.webp"
 
 
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-newuser") as s:
-        yield s
+site = site_fixture("signaling-newuser")
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
+browser = browser_fixture()
 
 
 class Visit:
@@ -103,13 +94,7 @@ class Visit:
         self.ctx.close()
 
 
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+visit = visit_fixture()
 
 
 def fetch_json(page: Page, method: str, path: str, body: object = None) -> tuple[int, object]:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
 import asyncpg
-import pytest_asyncio
+from test_migrations import empty_db_fixture
 
 from interview_room import db
 
 NEW = {"starter": (18000, 999), "professional": (54000, 2499), "enterprise": (180000, 7999)}
 
 
-@pytest_asyncio.fixture
-async def empty_db(infra: Any) -> AsyncIterator[str]:
-    name = f"ir_prices_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(infra.database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield infra.database_url.rsplit("/", 1)[0] + f"/{name}"
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+empty_db = empty_db_fixture("ir_prices")
 
 
 async def _packages(url: str) -> dict[str, tuple[int, int, str]]:

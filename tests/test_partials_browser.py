@@ -9,15 +9,21 @@ MutationObserver records every state of the caption while it changes.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_helpers import CHROMIUM, chromium_args, confirm_registration, poll, silence_wav, word_recall
+from browser_helpers import (
+    chromium,
+    new_session_in_page,
+    poll,
+    register_in_page,
+    silence_wav,
+    word_recall,
+)
 from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from test_room_roles_browser import SYNTH_MIC_JS
 
 SPOKEN = "c_rare_names.wav"
@@ -52,12 +58,7 @@ RECORD_JS = r"""
 @pytest.fixture(scope="module")
 def page(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     quiet = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
-    with sync_playwright() as p:
-        b: Browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*chromium_args(quiet), "--autoplay-policy=no-user-gesture-required"],
-        )
+    with chromium(quiet, "--autoplay-policy=no-user-gesture-required") as b:
         ctx = b.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 900})
         ctx.add_init_script(SYNTH_MIC_JS)
         wav = (FIXTURES / SPOKEN).read_bytes()
@@ -68,28 +69,14 @@ def page(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pag
             yield pg
         finally:
             ctx.close()
-            b.close()
 
 
 def test_partial_words_show_greyed_and_the_final_replaces_them_in_place(stack: Stack, page: Page) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto("/index.html#register")
     email = f"partials-{uuid.uuid4().hex[:10]}@example.com"
-    page.fill("#reg-name", "Pat Partial")
-    page.fill("#reg-email", email)
-    page.fill("#reg-password", "correct horse battery staple")
-    page.click("[data-testid=register-submit]")
-    confirm_registration(page, stack.email_code(email))
-    page.wait_for_url("**/sessions.html*")
-    page.click("#new-link")
-    page.fill("#s-title", "Words while spoken")
-    page.select_option("#s-mode", "assistant")
-    page.select_option("#s-listen", "en")
-    page.select_option("#s-answer", "en")
-    page.click("#create-btn")
-    page.wait_for_url("**/room.html?id=*")
-    assert re.search(r"[?&]id=([^&#]+)", page.url)
+    register_in_page(page, stack.email_code, "Pat Partial", email)
+    new_session_in_page(page, "Words while spoken")
     page.click("#mic-btn")
     page.wait_for_selector("#mic-btn[aria-pressed=true]")
     page.click("#start-btn")

@@ -15,18 +15,14 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 from conftest import Infra
+from fake_http_api import served_fixture
 from fake_paypal import FakePayPal
 from test_billing import FREE, STARTER, Api, running_app
 
 PP_ADMIN = f"ppadmin-{uuid.uuid4().hex[:8]}@example.com"
 
 
-@pytest_asyncio.fixture(scope="module")
-async def fake_paypal() -> AsyncIterator[FakePayPal]:
-    fp = FakePayPal()
-    await fp.start()
-    yield fp
-    await fp.stop()
+fake_paypal = served_fixture(FakePayPal, "fake_paypal")
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -12,29 +12,25 @@ keys A (ask), P (pause answers), arrows/PageDown (scroll).
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from browser_helpers import (
-    CHROMIUM,
-    chromium_args,
-    confirm_registration,
+    chromium,
     csp_violations,
+    new_session_in_page,
     poll,
+    register_in_page,
     silence_wav,
     watch_csp,
     word_recall,
 )
-from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
-from test_room_roles_browser import SYNTH_MIC_JS
+from conftest import ROOT, Stack
+from playwright.sync_api import Browser, Page
+from test_room_roles_browser import REFERENCE, speaking_page  # the same spoken question
 
-SPOKEN = "q_process_thread.wav"
-REFERENCE = json.loads((FIXTURES / "references.json").read_text())[SPOKEN]["text"]
 ARTIFACTS = ROOT / "test-artifacts"
 DESKTOP = {"width": 1366, "height": 900}
 CONNECT_S = 90
@@ -73,16 +69,8 @@ POPOUT_STATE_JS = r"""
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     quiet = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*chromium_args(quiet), "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(quiet, "--autoplay-policy=no-user-gesture-required") as b:
+        yield b
 
 
 class Call:
@@ -106,39 +94,18 @@ class Call:
 
 @pytest.fixture(scope="module")
 def call(stack: Stack, browser: Browser) -> Iterator[Call]:
-    ctx = browser.new_context(base_url=stack.base_url, viewport=DESKTOP)
-    ctx.add_init_script(SYNTH_MIC_JS)
-    wav = (FIXTURES / SPOKEN).read_bytes()
-    ctx.route("**/__test/question.wav", lambda route: route.fulfill(status=200, body=wav, content_type="audio/wav"))
-    page = ctx.new_page()
-    page.set_default_timeout(60_000)
-    c = Call(stack, page)
-    page.on("pageerror", lambda e: c.errors.append(f"{page.url}: {e}"))
-    watch_csp(page, c.console)
-    try:
+    with speaking_page(stack, browser, DESKTOP) as page:
+        c = Call(stack, page)
+        page.on("pageerror", lambda e: c.errors.append(f"{page.url}: {e}"))
+        watch_csp(page, c.console)
         yield c
-    finally:
-        ctx.close()
 
 
 def test_pop_out_shows_captions_and_the_answer_streaming(call: Call) -> None:
     page = call.page
-    page.goto("/index.html#register")
     email = f"popout-{uuid.uuid4().hex[:10]}@example.com"
-    page.fill("#reg-name", "Pat Popout")
-    page.fill("#reg-email", email)
-    page.fill("#reg-password", "correct horse battery staple")
-    page.click("[data-testid=register-submit]")
-    confirm_registration(page, call.stack.email_code(email))
-    page.wait_for_url("**/sessions.html*")
-    page.click("#new-link")
-    page.fill("#s-title", "Floating window")
-    page.select_option("#s-mode", "assistant")
-    page.select_option("#s-listen", "en")
-    page.select_option("#s-answer", "en")
-    page.click("#create-btn")
-    page.wait_for_url("**/room.html?id=*")
-    assert re.search(r"[?&]id=([^&#]+)", page.url)
+    register_in_page(page, call.stack.email_code, "Pat Popout", email)
+    new_session_in_page(page, "Floating window")
     page.wait_for_function("() => document.querySelector('#room-title').textContent === 'Floating window'")
     page.select_option("#mic-role", "interviewer")
     page.click("#mic-btn")

@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import verified
+from test_sessions import app_config
 
 from interview_room import bus
 from interview_room.config import Config
@@ -137,15 +138,7 @@ def test_a_part_cut_short_by_a_dead_node_still_joins(tmp_path: Path) -> None:
 
 @pytest_asyncio.fixture(scope="module")
 async def cfg(infra: Any) -> Config:
-    return Config(
-        data_dir=infra.data_dir / "recording-parts",
-        database_url=infra.database_url,
-        redis_url=infra.redis_url,
-        secret_key="test-secret-key",
-        openai_api_key="",
-        stripe_api_key="",
-        smtp_host="",
-    )
+    return app_config(infra, "recording-parts")
 
 
 @pytest_asyncio.fixture(scope="module")

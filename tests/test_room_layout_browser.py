@@ -14,25 +14,24 @@ The tests run in file order on one page.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from browser_helpers import (
-    CHROMIUM,
     PHONE,
-    chromium_args,
-    confirm_registration,
+    chromium,
     csp_violations,
+    new_session_in_page,
     page_a11y_problems,
     poll,
+    register_in_page,
     silence_wav,
     watch_csp,
 )
 from conftest import ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 ARTIFACTS = ROOT / "test-artifacts"
 LAPTOP = {"width": 1366, "height": 900}
@@ -122,12 +121,8 @@ class Room:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     quiet = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav", seconds=2.0)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(quiet))
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(quiet) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -147,22 +142,9 @@ def room(stack: Stack, browser: Browser) -> Iterator[Room]:
 
 def test_after_start_the_answer_is_the_largest_thing_above_the_fold(room: Room) -> None:
     page = room.page
-    page.goto("/index.html#register")
     email = f"layout-{uuid.uuid4().hex[:10]}@example.com"
-    page.fill("#reg-name", "Lee Layout")
-    page.fill("#reg-email", email)
-    page.fill("#reg-password", "correct horse battery staple")
-    page.click("[data-testid=register-submit]")
-    confirm_registration(page, room.stack.email_code(email))
-    page.wait_for_url("**/sessions.html*")
-    page.click("#new-link")
-    page.fill("#s-title", "Answer first")
-    page.select_option("#s-mode", "assistant")
-    page.click("#create-btn")
-    page.wait_for_url("**/room.html?id=*")
-    m = re.search(r"[?&]id=([^&#]+)", page.url)
-    assert m
-    room.session_id = m.group(1)
+    register_in_page(page, room.stack.email_code, "Lee Layout", email)
+    room.session_id = new_session_in_page(page, "Answer first", listen=None, answer=None)
     page.wait_for_function("() => document.querySelector('#room-title').textContent === 'Answer first'")
 
     assert page.is_hidden("#settings-toggle")  # before Start: the full set-up, nothing to collapse yet

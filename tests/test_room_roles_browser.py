@@ -11,27 +11,27 @@ is handed to the page by Playwright's router (no network). The tests run in file
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_helpers import (
-    CHROMIUM,
     PHONE,
-    chromium_args,
-    confirm_registration,
+    chromium,
     csp_violations,
+    new_session_in_page,
     page_a11y_problems,
     poll,
+    register_in_page,
     silence_wav,
     watch_csp,
     word_recall,
 )
 from conftest import FIXTURES, ROOT, Stack
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 SPOKEN = "q_process_thread.wav"
 REFERENCE = json.loads((FIXTURES / "references.json").read_text())[SPOKEN]["text"]
@@ -132,55 +132,40 @@ class Room:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     quiet = silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*chromium_args(quiet), "--autoplay-policy=no-user-gesture-required"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium(quiet, "--autoplay-policy=no-user-gesture-required") as b:
+        yield b
 
 
-@pytest.fixture(scope="module")
-def room(stack: Stack, browser: Browser) -> Iterator[Room]:
-    ctx = browser.new_context(base_url=stack.base_url, viewport=DESKTOP)
+@contextmanager
+def speaking_page(stack: Stack, browser: Browser, viewport: dict[str, int]) -> Iterator[Page]:
+    """A page on ``stack`` whose synthetic microphone can play the spoken question (``/__test/question.wav``,
+    handed over by Playwright's router), closed with its context."""
+    ctx = browser.new_context(base_url=stack.base_url, viewport=viewport)
     ctx.add_init_script(SYNTH_MIC_JS)
     wav = (FIXTURES / SPOKEN).read_bytes()
     ctx.route("**/__test/question.wav", lambda route: route.fulfill(status=200, body=wav, content_type="audio/wav"))
     page = ctx.new_page()
     page.set_default_timeout(60_000)
-    r = Room(stack, page)
-    page.on("pageerror", lambda e: r.errors.append(f"{page.url}: {e}"))
-    watch_csp(page, r.console)
     try:
-        yield r
+        yield page
     finally:
         ctx.close()
 
 
+@pytest.fixture(scope="module")
+def room(stack: Stack, browser: Browser) -> Iterator[Room]:
+    with speaking_page(stack, browser, DESKTOP) as page:
+        r = Room(stack, page)
+        page.on("pageerror", lambda e: r.errors.append(f"{page.url}: {e}"))
+        watch_csp(page, r.console)
+        yield r
+
+
 def test_who_speaks_is_explained_before_start(room: Room) -> None:
     page = room.page
-    page.goto("/index.html#register")
     email = f"alone-{uuid.uuid4().hex[:10]}@example.com"
-    page.fill("#reg-name", "Alex Alone")
-    page.fill("#reg-email", email)
-    page.fill("#reg-password", "correct horse battery staple")
-    page.click("[data-testid=register-submit]")
-    confirm_registration(page, room.stack.email_code(email))
-    page.wait_for_url("**/sessions.html*")
-    page.click("#new-link")
-    page.fill("#s-title", "Trying it alone")
-    page.select_option("#s-mode", "assistant")
-    page.select_option("#s-listen", "en")
-    page.select_option("#s-answer", "en")
-    page.click("#create-btn")
-    page.wait_for_url("**/room.html?id=*")
-    m = re.search(r"[?&]id=([^&#]+)", page.url)
-    assert m
-    room.session_id = m.group(1)
+    register_in_page(page, room.stack.email_code, "Alex Alone", email)
+    room.session_id = new_session_in_page(page, "Trying it alone")
     page.wait_for_function("() => document.querySelector('#room-title').textContent === 'Trying it alone'")
 
     # the choice, in words, with a one-line explanation tied to it

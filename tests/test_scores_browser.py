@@ -14,16 +14,12 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-from browser_helpers import chromium, silence_wav
-from conftest import Infra, Stack
-from playwright.sync_api import Browser
-from test_hostile_http import signaling_alone
+from conftest import Infra
+from page_fixtures import page_fixtures
 from test_newuser_pages import Visit, fetch_json
 
 from ai_sidecar.llm.delivery import measure
@@ -44,25 +40,7 @@ ANSWER = (
 )
 
 
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-scores") as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+site, browser, visit = page_fixtures("signaling-scores")
 
 
 def criteria_rows(page: Any, scope: str) -> list[dict[str, Any]]:

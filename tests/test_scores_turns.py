@@ -12,59 +12,39 @@ import asyncio
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
-import pytest_asyncio
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 from pypdf import PdfReader
 
 from ai_sidecar.llm.offline import OfflineProvider
-from ai_sidecar.llm_worker import LlmWorker
 from ai_sidecar.mock.commands import parse_command
 from ai_sidecar.mock.engine import pick_follow_up, turn_status
-from interview_room import bus
 from interview_room.messages import Event, LlmJob, MockCountdown, MockQuestion, VoiceActivity
 from interview_room.store import insights
 from interview_room.store import reports as reports_store
-from tests.test_llm_worker import Harness, done_count, has, new_session
+from tests.test_llm_worker import Harness, done_count, has, new_session, running
 from tests.test_sessions import api, cfg, new_user, no_media_nodes, redis  # noqa: F401  (fixtures)
 
 WEAK_ANSWER = "I think it went fine and people were mostly happy with how everything worked out in the end"
 
 
-@pytest_asyncio.fixture
-async def r(infra: Any) -> AsyncIterator[aioredis.Redis]:
-    client = bus.connect(infra.redis_url)
-    yield client
-    await client.aclose()
-
-
-@asynccontextmanager
-async def worker(
+def worker(
     r: aioredis.Redis, pool: asyncpg.Pool, *, score_pause_s: float = 0.6, mock_pause_s: float = 0.8, follow_up_wait_s: float = 3.0
-) -> AsyncIterator[Harness]:
-    stream = f"llm:jobs:test:{uuid.uuid4().hex[:8]}"
-    w = LlmWorker(
-        r=r,
-        pool=pool,
-        provider=OfflineProvider(),
+) -> AbstractAsyncContextManager[Harness]:
+    return running(
+        r,
+        pool,
+        OfflineProvider(),
         question_pause_s=0.3,
         score_pause_s=score_pause_s,
         mock_pause_s=mock_pause_s,
         mock_follow_up_wait_s=follow_up_wait_s,
     )
-    consumer = bus.StreamConsumer(r, stream, bus.LLM_GROUP, "test-llm", w.handle, concurrency=64, block_ms=100)
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield Harness(r, pool, stream)
-    finally:
-        await asyncio.wait_for(consumer.stop(), 10)
-        await asyncio.wait_for(task, 10)
-        await w.close()
 
 
 async def voice(h: Harness, sid: str, speaking: bool) -> None:

@@ -35,17 +35,23 @@ PASSWORD = "correct horse battery"
 OFFER_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
 
-@pytest_asyncio.fixture(scope="module")
-async def cfg(infra: Any) -> Config:
+def app_config(infra: Any, name: str, **kw: Any) -> Config:
+    """The in-process signaling app's settings on the tests' PostgreSQL and Redis: no OpenAI, Stripe or SMTP."""
     return Config(
-        data_dir=infra.data_dir / "signaling-sessions",
+        data_dir=infra.data_dir / name,
         database_url=infra.database_url,
         redis_url=infra.redis_url,
         secret_key="test-secret-key",
         openai_api_key="",
         stripe_api_key="",
         smtp_host="",
+        **kw,
     )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def cfg(infra: Any) -> Config:
+    return app_config(infra, "signaling-sessions")
 
 
 @pytest_asyncio.fixture(scope="module")

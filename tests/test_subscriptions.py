@@ -7,36 +7,20 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pypdf
-import pytest_asyncio
-from conftest import Infra
+from fake_http_api import served_fixture
 from fake_stripe import FakeStripe, dumps
-from test_billing import FREE, MONTHLY, Api, _checkout, _send, running_app
+from test_billing import FREE, MONTHLY, Api, _bought, _checkout, _send, stripe_app_fixture
 
 from web.billing.gateways.stripe_gateway import translate
 
-
-@pytest_asyncio.fixture(scope="module")
-async def fake_stripe() -> AsyncIterator[FakeStripe]:
-    fs = FakeStripe()
-    await fs.start()
-    yield fs
-    await fs.stop()
+fake_stripe = served_fixture(FakeStripe, "fake_stripe")
 
 
-@pytest_asyncio.fixture(scope="module")
-async def paid(infra: Infra, fake_stripe: FakeStripe) -> AsyncIterator[Api]:
-    async with running_app(
-        infra,
-        stripe_api_key=fake_stripe.api_key,
-        stripe_webhook_secret=fake_stripe.webhook_secret,
-        stripe_api_base=fake_stripe.api_base,
-    ) as api:
-        yield api
+paid = stripe_app_fixture()
 
 
 def _iso(ts: int) -> str:
@@ -189,10 +173,7 @@ def test_subscription_events_of_older_api_shapes_translate() -> None:
 
 
 async def test_receipt_pdf_is_the_owners_only(paid: Api, fake_stripe: FakeStripe) -> None:
-    token, _ = await paid.register()
-    other, _ = await paid.register()
-    payment_id, session_id = await _checkout(paid, fake_stripe, token)
-    await _send(paid, fake_stripe, fake_stripe.complete(session_id))
+    token, other, payment_id = await _bought(paid, fake_stripe)
     async with paid.http.get(
         f"{paid.base}/api/billing/receipts/{payment_id}/pdf", headers={"Authorization": f"Bearer {token}"}
     ) as r:

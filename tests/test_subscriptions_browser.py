@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from browser_helpers import chromium, silence_wav
 from conftest import Infra, Stack
 from fake_stripe import FakeStripe, dumps
-from playwright.sync_api import Browser
+from page_fixtures import browser_fixture, visit_fixture
 from test_hostile_http import signaling_alone
 from test_newuser_pages import Visit, fetch_json
 
@@ -51,19 +50,7 @@ def site(infra: Infra, fake: FakeStripe) -> Iterator[Stack]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
-
-
-@pytest.fixture
-def visit(browser: Browser, site: Stack) -> Iterator[Visit]:
-    v = Visit(browser, site)
-    try:
-        yield v
-    finally:
-        v.close()
+browser, visit = browser_fixture(), visit_fixture()
 
 
 def send(site: Stack, fake: FakeStripe, event: dict) -> str:

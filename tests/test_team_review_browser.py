@@ -17,8 +17,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from browser_helpers import PHONE, chromium, confirm_registration, page_a11y_problems, silence_wav
+from browser_helpers import PHONE, confirm_registration, page_a11y_problems
 from conftest import ROOT, Infra, Part, Stack, stack_env, start_stack
+from page_fixtures import browser_fixture
 from playwright.sync_api import Browser, Page
 
 from interview_room.messages import Caption
@@ -37,10 +38,7 @@ def review_stack(infra: Infra) -> Iterator[Stack]:
         yield s
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
+browser = browser_fixture()
 
 
 def _api(

@@ -16,16 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from browser_helpers import (
     PHONE,
-    chromium,
     confirm_registration,
     csp_violations,
     page_a11y_problems,
-    silence_wav,
     watch_csp,
 )
-from conftest import ROOT, Infra, Stack
+from conftest import ROOT, Stack
+from page_fixtures import browser_fixture, site_fixture
 from playwright.sync_api import Browser, Page
-from test_hostile_http import signaling_alone
 
 from interview_room.embedded import free_port
 
@@ -80,16 +78,10 @@ def sites() -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="module")
-def site(infra: Infra) -> Iterator[Stack]:
-    with signaling_alone(infra, "signaling-webpage", WEBPAGE_CHECK_ALLOW_PRIVATE="1") as s:
-        yield s
+site = site_fixture("signaling-webpage", WEBPAGE_CHECK_ALLOW_PRIVATE="1")
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with chromium(silence_wav(tmp_path_factory.mktemp("mic") / "silence.wav")) as b:
-        yield b
+browser = browser_fixture()
 
 
 def sign_up(page: Page, site: Stack) -> None:
