@@ -18,7 +18,7 @@ from ai_sidecar.llm.openai_provider import OpenAIProvider
 from ai_sidecar.llm.provider import BadReply, ProviderError
 from interview_room.store import insights
 from tests.fake_openai import FakeOpenAI, Reply, model_responder
-from tests.test_llm_worker import done_count, new_session, r, running  # noqa: F401 - r is a fixture
+from tests.test_llm_worker import done_count, new_session, running
 
 DETECT_YES = json.dumps({"is_question": True, "question": "Why?"})
 

@@ -53,7 +53,7 @@ from interview_room import bus
 from interview_room.messages import LlmJob
 from interview_room.store import answer_scores, insights, reports, summaries
 from tests.fake_openai import FakeOpenAI, Reply
-from tests.test_llm_worker import done_count, has, new_session, r, running  # noqa: F401 - r is a fixture
+from tests.test_llm_worker import done_count, has, new_session, running
 from tests.test_recruiting_links import _candidate_with_answer
 from web.recruiting.scoring import SCORER
 
