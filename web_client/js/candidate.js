@@ -6,8 +6,11 @@
 // resumes at the first unanswered question.
 import { errorMessage, request } from './api.js';
 import { attachMeter, getMicAndCamera, stopStream } from './media.js';
+import { renderHeader } from './nav.js';
 import { negotiate, normalizeIceServers } from './rtc.js';
 import { $, mmss } from './util.js';
+
+renderHeader({ nav: false, brand: 'Video interview', brandId: 'brand' });
 
 const token = decodeURIComponent(location.hash.slice(1));
 const base = '/api/c';

@@ -1,7 +1,10 @@
 // A candidate's review opened with a read-only share link (no account): the token is in the URL's
 // fragment and goes to the server in the X-Share-Token header only. All text is set with textContent.
 import { errorMessage, request } from '../../js/api.js';
+import { renderHeader } from '../../js/nav.js';
 import { $, el } from '../../js/util.js';
+
+renderHeader({ nav: false });
 
 const token = location.hash.slice(1);
 const fmt = (n) => (n === null || n === undefined ? '—' : Number(n).toFixed(1));
