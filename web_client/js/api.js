@@ -38,33 +38,40 @@ export function loginUrl() {
 }
 
 /**
- * fetch() a JSON endpoint. Options: method, body (JSON), form (FormData), redirectOn401 (default true), signal.
- * Resolves to the parsed JSON (or null for 204); rejects with ApiError.
+ * The one JSON fetch the pages share. Options: method, body (JSON), form (FormData), text (a raw body sent
+ * as `type`), headers (extra), credentials (default same-origin), cache, referrerPolicy, signal, on401 (called before a 401
+ * is thrown), blob (resolve to the body as a Blob: recordings). Resolves to the parsed JSON (null for 204, {} for an empty or non-JSON body); rejects with ApiError.
  */
-export async function api(path, { method = 'GET', body, form, redirectOn401 = true, signal } = {}) {
-  const headers = { Accept: 'application/json' };
+export async function request(path, {
+  method = 'GET', body, form, text, type = 'text/plain', headers: extra, credentials = 'same-origin', cache, referrerPolicy, signal, on401, blob = false,
+} = {}) {
+  const headers = { Accept: 'application/json', ...extra };
   let payload;
   if (form) payload = form;
-  else if (body !== undefined) {
+  else if (text !== undefined) {
+    headers['Content-Type'] = type;
+    payload = text;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }
   let res;
   try {
-    res = await fetch(path, { method, headers, body: payload, credentials: 'same-origin', signal });
+    res = await fetch(path, { method, headers, body: payload, credentials, cache, referrerPolicy, signal });
   } catch (err) {
     if (err?.name === 'AbortError') throw err;
     throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
   }
-  if (res.status === 401 && redirectOn401) {
-    location.assign(loginUrl());
+  if (res.status === 401 && on401) {
+    on401();
     throw new ApiError(401, 'unauthorized', 'Your session has expired. Please log in again.');
   }
   if (res.status === 204) return null;
-  const text = await res.text();
+  if (blob && res.ok) return res.blob();
+  const raw = await res.text();
   let data = null;
-  if (text) {
-    try { data = JSON.parse(text); } catch { data = null; }
+  if (raw) {
+    try { data = JSON.parse(raw); } catch { data = null; }
   }
   if (!res.ok) {
     const e = data && typeof data === 'object' ? data.error : null;
@@ -76,6 +83,14 @@ export async function api(path, { method = 'GET', body, form, redirectOn401 = tr
     );
   }
   return data ?? {};
+}
+
+/**
+ * fetch() a JSON endpoint of the signed-in site. Options as request(), plus redirectOn401 (default true:
+ * 401 → the log-in page, which brings the user back). Resolves to the parsed JSON (or null for 204).
+ */
+export async function api(path, { redirectOn401 = true, ...opts } = {}) {
+  return request(path, { ...opts, on401: redirectOn401 ? () => location.assign(loginUrl()) : undefined });
 }
 
 /** Human message for any thrown value. */

@@ -4,34 +4,24 @@
 // can be watched (fetched with the link's token) before retaking or moving on; an optional practice
 // question (not scored, not shown to the hiring team) comes before the first real one; the same link
 // resumes at the first unanswered question.
-import { ApiError, errorMessage } from './api.js';
+import { errorMessage, request } from './api.js';
+import { attachMeter, getMicAndCamera, stopStream } from './media.js';
+import { renderHeader } from './nav.js';
 import { negotiate, normalizeIceServers } from './rtc.js';
+import { $, mmss } from './util.js';
+
+renderHeader({ nav: false, brand: 'Video interview', brandId: 'brand' });
 
 const token = decodeURIComponent(location.hash.slice(1));
 const base = '/api/c';
 
-/** The candidate API: the link's token in a header (never in a path, which lands in access logs). */
-async function api(path, { method = 'GET', body } = {}) {
-  const headers = { Accept: 'application/json', 'X-Candidate-Token': token };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let res;
-  try {
-    res = await fetch(path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'omit', cache: 'no-store',
-    });
-  } catch {
-    throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
-  }
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!res.ok) {
-    const e = data && typeof data === 'object' ? data.error : null;
-    throw new ApiError(res.status, e?.code || `http_${res.status}`, e?.message || `The server answered ${res.status}.`, e?.field);
-  }
-  return data ?? {};
+/** The candidate API: the site's one request(), the link's token in a header (never in a path, which lands in
+ * access logs), no cookies, nothing cached. */
+function api(path, { method = 'GET', body, blob } = {}) {
+  return request(path, {
+    method, body, blob, headers: { 'X-Candidate-Token': token }, credentials: 'omit', cache: 'no-store',
+  }).then((data) => data ?? {});
 }
-const $ = (id) => document.getElementById(id);
 const SECTIONS = ['loading', 'gone', 'intro', 'check', 'question', 'thanks'];
 let state = null;
 let withVideo = true;
@@ -46,11 +36,11 @@ let takeUrl = null;       // object URL of the take shown in the player
 window.candidatePage = { captions: [], events: 0 };
 
 function show(id) {
-  for (const s of SECTIONS) $(s).hidden = s !== id;
+  for (const s of SECTIONS) $(`#${s}`).hidden = s !== id;
 }
-function say(text) { $('status').textContent = text; }
-function fail(text) { $('error').textContent = text; $('error').hidden = !text; }
-function phase(p) { $('question').dataset.phase = p; }
+function say(text) { $('#status').textContent = text; }
+function fail(text) { $('#error').textContent = text; $('#error').hidden = !text; }
+function phase(p) { $('#question').dataset.phase = p; }
 
 /** STUN/TURN for this link (no account here: the link vouches for the TURN credentials). */
 async function linkIceServers() {
@@ -60,8 +50,6 @@ async function linkIceServers() {
     return [];
   }
 }
-
-function mmss(s) { return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; }
 
 const GONE = {
   link_expired: 'The deadline for this interview has passed.',
@@ -73,8 +61,8 @@ async function call(path, method = 'GET') {
     return await api(base + path, { method });
   } catch (err) {
     if (err.status === 410 || err.status === 404) {
-      $('gone-text').textContent = GONE[err.code] || 'This interview link is not valid. Check that you copied all of it.';
-      $('gone').dataset.code = err.code;
+      $('#gone-text').textContent = GONE[err.code] || 'This interview link is not valid. Check that you copied all of it.';
+      $('#gone').dataset.code = err.code;
       fail('');
       say('');
       teardown();
@@ -99,8 +87,8 @@ function answerName(q) { return isPractice(q) ? 'Practice answer' : `Answer ${q.
 function countdown(seconds, label, done) {
   clearInterval(tick);
   let left = Math.max(0, Math.round(seconds));
-  const draw = () => { $('timer').textContent = `${label}: ${mmss(left)}`; };
-  if (left <= 0) { $('timer').textContent = ''; done(); return; }
+  const draw = () => { $('#timer').textContent = `${label}: ${mmss(left)}`; };
+  if (left <= 0) { $('#timer').textContent = ''; done(); return; }
   draw();
   tick = setInterval(() => {
     left -= 1;
@@ -108,44 +96,21 @@ function countdown(seconds, label, done) {
   }, 1000);
 }
 
-function levelMeter(stream, meter) {
-  const ctx = new AudioContext();
-  const analyser = ctx.createAnalyser();
-  ctx.createMediaStreamSource(stream).connect(analyser);
-  const buf = new Float32Array(analyser.fftSize);
-  let on = true;
-  const draw = () => {
-    if (!on) return;
-    analyser.getFloatTimeDomainData(buf);
-    meter.value = Math.min(1, Math.sqrt(buf.reduce((s, x) => s + x * x, 0) / buf.length) * 5);
-    requestAnimationFrame(draw);
-  };
-  draw();
-  return () => { on = false; meter.value = 0; ctx.close().catch(() => {}); };
-}
-
 async function openMedia() {
   const audio = { echoCancellation: true, noiseSuppression: true };
-  if (withVideo) {
-    try {
-      return await navigator.mediaDevices.getUserMedia({ audio, video: { width: 640, height: 360, frameRate: 15 } });
-    } catch (err) {
-      if (err?.name === 'NotAllowedError') throw err;
-      withVideo = false; // no camera: audio only
-    }
-  }
-  return navigator.mediaDevices.getUserMedia({ audio });
+  const video = withVideo && { width: 640, height: 360, frameRate: 15 };
+  const got = await getMicAndCamera({ audio, video });
+  withVideo = got.video; // no camera: audio only from now on
+  return got.stream;
 }
 
-function stopStream(s) { s?.getTracks().forEach((t) => t.stop()); }
-
 function clearTake() {
-  const player = $('take-player');
+  const player = $('#take-player');
   player.pause();
   player.removeAttribute('src');
   player.hidden = true;
-  $('take-box').hidden = true;
-  $('take-msg').textContent = '';
+  $('#take-box').hidden = true;
+  $('#take-msg').textContent = '';
   if (takeUrl) URL.revokeObjectURL(takeUrl);
   takeUrl = null;
 }
@@ -153,34 +118,21 @@ function clearTake() {
 /** The saved take, fetched with the link's token (a <video src> could not send the header). */
 async function watchTake(q) {
   clearTake();
-  $('take-box').hidden = false;
-  $('take-msg').textContent = 'Loading your answer…';
-  $('watch-btn').disabled = true;
+  $('#take-box').hidden = false;
+  $('#take-msg').textContent = 'Loading your answer…';
+  $('#watch-btn').disabled = true;
   try {
-    let res;
-    try {
-      res = await fetch(`${base}/answers/${q.index}/recording`, {
-        headers: { 'X-Candidate-Token': token }, credentials: 'omit', cache: 'no-store',
-      });
-    } catch {
-      throw new ApiError(0, 'network', 'Cannot reach the server. Check your connection and try again.');
-    }
-    if (!res.ok) {
-      let e = null;
-      try { e = (await res.json())?.error; } catch { e = null; }
-      throw new ApiError(res.status, e?.code || `http_${res.status}`, e?.message || `The server answered ${res.status}.`);
-    }
-    takeUrl = URL.createObjectURL(await res.blob());
-    const player = $('take-player');
+    takeUrl = URL.createObjectURL(await api(`${base}/answers/${q.index}/recording`, { blob: true }));
+    const player = $('#take-player');
     player.setAttribute('aria-label', `Your recorded answer: ${isPractice(q) ? 'practice question' : `question ${q.index + 1}`}`);
     player.src = takeUrl;
     player.hidden = false;
-    $('take-msg').textContent = 'This is what the recording holds. Retake it or move on when you are happy.';
+    $('#take-msg').textContent = 'This is what the recording holds. Retake it or move on when you are happy.';
     player.focus();
   } catch (err) {
-    $('take-msg').textContent = `Your answer could not be loaded: ${errorMessage(err)}`;
+    $('#take-msg').textContent = `Your answer could not be loaded: ${errorMessage(err)}`;
   } finally {
-    $('watch-btn').disabled = false;
+    $('#watch-btn').disabled = false;
   }
 }
 
@@ -202,34 +154,34 @@ function renderQuestion(q, recorded = false) {
   fail('');
   clearTake();
   const practice = isPractice(q);
-  $('question').dataset.index = q.index;
-  $('question').dataset.practice = practice ? '1' : '';
-  $('progress').max = state.total;
-  $('progress').value = state.answered;
-  $('progress-label').textContent = `${state.answered} of ${state.total} answered`;
-  $('q-title').textContent = practice ? 'Practice question (not scored)' : `Question ${q.index + 1} of ${state.total}`;
-  $('practice-note').hidden = !practice;
-  $('q-text').textContent = q.text;
-  $('q-rules').textContent = `Think time ${mmss(q.think_seconds)}, answer time up to ${mmss(q.answer_seconds)}. `
+  $('#question').dataset.index = q.index;
+  $('#question').dataset.practice = practice ? '1' : '';
+  $('#progress').max = state.total;
+  $('#progress').value = state.answered;
+  $('#progress-label').textContent = `${state.answered} of ${state.total} answered`;
+  $('#q-title').textContent = practice ? 'Practice question (not scored)' : `Question ${q.index + 1} of ${state.total}`;
+  $('#practice-note').hidden = !practice;
+  $('#q-text').textContent = q.text;
+  $('#q-rules').textContent = `Think time ${mmss(q.think_seconds)}, answer time up to ${mmss(q.answer_seconds)}. `
     + (practice ? `Up to ${q.retakes + 1} tries.` : q.retakes ? `Retakes allowed: ${q.retakes}.` : 'One take, no retakes.');
-  $('record-btn').hidden = recorded;
-  $('record-btn').disabled = false;
-  $('stop-btn').hidden = true;
-  $('self-view').hidden = true;
-  $('rec-meter-box').hidden = true;
-  $('retake-btn').hidden = !recorded || q.retakes_left <= 0;
-  $('retake-btn').textContent = `${practice ? 'Try again' : 'Retake'} (${q.retakes_left} left)`;
-  $('watch-btn').hidden = !recorded;
-  $('watch-btn').disabled = false;
-  $('skip-practice-btn').hidden = !practice || recorded;
+  $('#record-btn').hidden = recorded;
+  $('#record-btn').disabled = false;
+  $('#stop-btn').hidden = true;
+  $('#self-view').hidden = true;
+  $('#rec-meter-box').hidden = true;
+  $('#retake-btn').hidden = !recorded || q.retakes_left <= 0;
+  $('#retake-btn').textContent = `${practice ? 'Try again' : 'Retake'} (${q.retakes_left} left)`;
+  $('#watch-btn').hidden = !recorded;
+  $('#watch-btn').disabled = false;
+  $('#skip-practice-btn').hidden = !practice || recorded;
   const last = q.index === state.total - 1;
-  $('next-btn').hidden = !recorded;
-  $('next-btn').textContent = practice ? 'Start the interview' : last ? 'Finish interview' : 'Next question';
+  $('#next-btn').hidden = !recorded;
+  $('#next-btn').textContent = practice ? 'Start the interview' : last ? 'Finish interview' : 'Next question';
   if (recorded) {
     phase('saved');
-    $('timer').textContent = '';
+    $('#timer').textContent = '';
     say(`${answerName(q)} saved.`);
-    $('next-btn').focus();
+    $('#next-btn').focus();
   } else {
     phase('think');
     say('');
@@ -241,14 +193,14 @@ async function record(q) {
   if (busy || rec) return;
   busy = true;
   clearInterval(tick);
-  $('record-btn').disabled = true;
-  $('retake-btn').hidden = true;
-  $('next-btn').hidden = true;
-  $('watch-btn').hidden = true;
-  $('skip-practice-btn').hidden = true;
+  $('#record-btn').disabled = true;
+  $('#retake-btn').hidden = true;
+  $('#next-btn').hidden = true;
+  $('#watch-btn').hidden = true;
+  $('#skip-practice-btn').hidden = true;
   clearTake();
   phase('connecting');
-  $('timer').textContent = 'Connecting…';
+  $('#timer').textContent = 'Connecting…';
   fail('');
   try {
     const stream = await openMedia();
@@ -270,25 +222,25 @@ async function record(q) {
       }
     });
     await negotiate(pc, `${base}/answers/${q.index}/offer`, () => ({}), (url, body) => api(url, { method: 'POST', body }));
-    $('record-btn').hidden = true;
-    $('stop-btn').hidden = false;
-    $('stop-btn').disabled = false;
-    if (withVideo) { $('self-view').srcObject = stream; $('self-view').hidden = false; }
-    $('rec-meter-box').hidden = false;
-    rec.meter = levelMeter(stream, $('rec-level'));
+    $('#record-btn').hidden = true;
+    $('#stop-btn').hidden = false;
+    $('#stop-btn').disabled = false;
+    if (withVideo) { $('#self-view').srcObject = stream; $('#self-view').hidden = false; }
+    $('#rec-meter-box').hidden = false;
+    rec.meter = attachMeter(stream, $('#rec-level'));
     phase('recording');
     say(`Recording ${answerName(q).toLowerCase()} (take ${started.attempt}).`);
-    $('stop-btn').focus();
+    $('#stop-btn').focus();
     countdown(q.answer_seconds, 'Recording, time left', () => stop());
   } catch (err) {
-    const gone = !$('gone').hidden;
+    const gone = !$('#gone').hidden;
     teardown();
     if (!gone) {
       phase('error');
-      $('timer').textContent = '';
-      $('record-btn').hidden = false;
-      $('record-btn').disabled = false;
-      $('record-btn').textContent = 'Try again';
+      $('#timer').textContent = '';
+      $('#record-btn').hidden = false;
+      $('#record-btn').disabled = false;
+      $('#record-btn').textContent = 'Try again';
       fail(err?.name === 'NotAllowedError'
         ? 'The browser did not allow the camera or microphone. Allow them in the address bar, then try again.'
         : `Recording could not start: ${errorMessage(err)}`);
@@ -303,19 +255,19 @@ async function stop() {
   busy = true;
   const { q } = rec;
   clearInterval(tick);
-  $('stop-btn').disabled = true;
+  $('#stop-btn').disabled = true;
   phase('saving');
-  $('timer').textContent = 'Saving…';
+  $('#timer').textContent = 'Saving…';
   teardown();
   try {
     state = await call(`/answers/${q.index}/finish`, 'POST');
     renderQuestion(byIndex(q.index), true);
   } catch (err) {
-    if ($('gone').hidden) {
+    if ($('#gone').hidden) {
       fail(`Your answer could not be saved: ${errorMessage(err)}`);
-      $('record-btn').hidden = false;
-      $('record-btn').textContent = 'Record again';
-      $('record-btn').disabled = false;
+      $('#record-btn').hidden = false;
+      $('#record-btn').textContent = 'Record again';
+      $('#record-btn').disabled = false;
     }
   } finally {
     busy = false;
@@ -323,45 +275,45 @@ async function stop() {
 }
 
 async function next() {
-  if (isPractice(byIndex($('question').dataset.index ?? ''))) practiceDone = true;
+  if (isPractice(byIndex($('#question').dataset.index ?? ''))) practiceDone = true;
   const q = upcoming();
-  if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); return; }
-  $('next-btn').disabled = true;
+  if (q) { $('#record-btn').textContent = 'Start recording now'; renderQuestion(q); return; }
+  $('#next-btn').disabled = true;
   try {
     state = await call('/complete', 'POST');
     teardown();
     show('thanks');
     say('');
   } catch (err) {
-    if ($('gone').hidden) fail(errorMessage(err));
+    if ($('#gone').hidden) fail(errorMessage(err));
   } finally {
-    $('next-btn').disabled = false;
+    $('#next-btn').disabled = false;
   }
 }
 
 // ---------- device check
 async function deviceCheck() {
   show('check');
-  $('check-ok').disabled = true;
-  $('check-retry').hidden = true;
-  $('check-msg').textContent = 'Opening your camera and microphone…';
+  $('#check-ok').disabled = true;
+  $('#check-retry').hidden = true;
+  $('#check-msg').textContent = 'Opening your camera and microphone…';
   stopStream(checkStream);
   try {
     checkStream = await openMedia();
   } catch (err) {
-    $('check-msg').textContent = err?.name === 'NotAllowedError'
+    $('#check-msg').textContent = err?.name === 'NotAllowedError'
       ? 'The browser did not allow the microphone. Allow it in the address bar, then try again.'
       : `No microphone was found: ${errorMessage(err)}`;
-    $('check-retry').hidden = false;
+    $('#check-retry').hidden = false;
     return;
   }
-  $('preview').hidden = !withVideo;
-  $('preview').srcObject = withVideo ? checkStream : null;
-  $('check-msg').textContent = withVideo ? 'Camera and microphone are on.' : 'No camera found: your answers are recorded as audio.';
-  const stopMeter = levelMeter(checkStream, $('level'));
-  $('check-ok').disabled = false;
-  $('check-ok').focus();
-  $('check-ok').onclick = () => {
+  $('#preview').hidden = !withVideo;
+  $('#preview').srcObject = withVideo ? checkStream : null;
+  $('#check-msg').textContent = withVideo ? 'Camera and microphone are on.' : 'No camera found: your answers are recorded as audio.';
+  const stopMeter = attachMeter(checkStream, $('#level'));
+  $('#check-ok').disabled = false;
+  $('#check-ok').focus();
+  $('#check-ok').onclick = () => {
     stopMeter();
     stopStream(checkStream);
     checkStream = null;
@@ -371,71 +323,71 @@ async function deviceCheck() {
 
 async function main() {
   if (!token) {
-    $('gone-text').textContent = 'This interview link is incomplete. Open the whole link from your invitation.';
+    $('#gone-text').textContent = 'This interview link is incomplete. Open the whole link from your invitation.';
     show('gone');
     return;
   }
   try {
     state = await call('/state');
   } catch (err) {
-    if ($('gone').hidden) { show('intro'); fail(`The interview could not be loaded: ${errorMessage(err)}`); }
+    if ($('#gone').hidden) { show('intro'); fail(`The interview could not be loaded: ${errorMessage(err)}`); }
     return;
   }
   const iv = state.interview;
-  $('title').textContent = iv.title;
-  $('brand').textContent = iv.company_name || 'Video interview';
-  $('company').textContent = iv.company_name ? `${iv.company_name} · recorded video interview` : '';
+  $('#title').textContent = iv.title;
+  $('#brand').textContent = iv.company_name || 'Video interview';
+  $('#company').textContent = iv.company_name ? `${iv.company_name} · recorded video interview` : '';
   document.title = `${iv.title} · Video interview`;
   if (state.candidate.status === 'completed') { show('thanks'); return; }
-  $('intro-text').textContent = iv.intro_text || 'Answer each question on camera. No account is needed.';
+  $('#intro-text').textContent = iv.intro_text || 'Answer each question on camera. No account is needed.';
   const secs = state.questions.reduce((s, q) => s + q.answer_seconds, 0);
-  $('intro-facts').replaceChildren(...[
+  $('#intro-facts').replaceChildren(...[
     `${state.total} question${state.total === 1 ? '' : 's'}, up to ${Math.ceil(secs / 60)} minutes of answers in total.`,
     'Each question is shown with some time to think; recording then starts by itself.',
     'You can watch each answer after recording it, before you retake it or move on.',
     ...(state.practice?.available ? ['A practice question comes first: it is not scored and the hiring team does not see it.'] : []),
     'You can stop and come back to this link later: saved answers are kept.',
   ].map((t) => Object.assign(document.createElement('li'), { textContent: t })));
-  $('deadline').textContent = iv.deadline ? `Please finish before ${new Date(iv.deadline).toLocaleString()}.` : '';
+  $('#deadline').textContent = iv.deadline ? `Please finish before ${new Date(iv.deadline).toLocaleString()}.` : '';
   const days = state.privacy?.retention_days;
-  if (days) $('privacy-kept').textContent = `Kept: ${days} days after you complete the interview (or your link runs out), then erased; the hiring team can delete it sooner.`;
+  if (days) $('#privacy-kept').textContent = `Kept: ${days} days after you complete the interview (or your link runs out), then erased; the hiring team can delete it sooner.`;
   if (state.answered > 0) {
-    $('resume-note').textContent = `Welcome back: ${state.answered} of ${state.total} answers are saved. You continue with the next question.`;
-    $('resume-note').hidden = false;
+    $('#resume-note').textContent = `Welcome back: ${state.answered} of ${state.total} answers are saved. You continue with the next question.`;
+    $('#resume-note').hidden = false;
   }
-  $('consent-box').checked = state.candidate.consented;
-  $('consent-btn').disabled = !state.candidate.consented;
+  $('#consent-box').checked = state.candidate.consented;
+  $('#consent-btn').disabled = !state.candidate.consented;
   show('intro');
 }
 
-$('consent-box').addEventListener('change', () => { $('consent-btn').disabled = !$('consent-box').checked; });
-$('consent-btn').addEventListener('click', async () => {
-  $('consent-btn').disabled = true;
+$('#consent-box').addEventListener('change', () => { $('#consent-btn').disabled = !$('#consent-box').checked; });
+$('#consent-btn').addEventListener('click', async () => {
+  $('#consent-btn').disabled = true;
   try {
     if (!state.candidate.consented) state = await call('/consent', 'POST');
     await deviceCheck();
   } catch (err) {
-    if ($('gone').hidden) fail(errorMessage(err));
+    if ($('#gone').hidden) fail(errorMessage(err));
   } finally {
-    $('consent-btn').disabled = !$('consent-box').checked;
+    $('#consent-btn').disabled = !$('#consent-box').checked;
   }
 });
-$('check-retry').addEventListener('click', () => deviceCheck());
-$('record-btn').addEventListener('click', () => {
-  const q = byIndex($('question').dataset.index);
+$('#check-retry').addEventListener('click', () => deviceCheck());
+$('#record-btn').addEventListener('click', () => {
+  const q = byIndex($('#question').dataset.index);
   if (q) record(q);
 });
-$('stop-btn').addEventListener('click', () => stop());
-$('retake-btn').addEventListener('click', () => {
-  const q = byIndex($('question').dataset.index);
-  if (q) { $('record-btn').textContent = 'Start recording now'; renderQuestion(q); }
+$('#stop-btn').addEventListener('click', () => stop());
+$('#retake-btn').addEventListener('click', () => {
+  const q = byIndex($('#question').dataset.index);
+  if (q) { $('#record-btn').textContent = 'Start recording now'; renderQuestion(q); }
 });
-$('watch-btn').addEventListener('click', () => {
-  const q = byIndex($('question').dataset.index);
+$('#watch-btn').addEventListener('click', () => {
+  const q = byIndex($('#question').dataset.index);
   if (q) watchTake(q);
 });
-$('skip-practice-btn').addEventListener('click', () => { clearInterval(tick); next(); });
-$('next-btn').addEventListener('click', () => next());
+$('#skip-practice-btn').addEventListener('click', () => { clearInterval(tick); next(); });
+$('#next-btn').addEventListener('click', () => next());
 window.addEventListener('pagehide', () => { teardown(); clearTake(); });
 window.addEventListener('hashchange', () => location.reload()); // another link pasted into this tab
 main();

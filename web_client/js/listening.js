@@ -9,6 +9,7 @@
 // While paused nothing is captioned, billed or recorded; the span is marked in the recording.
 
 import { api, errorMessage } from './api.js';
+import { mmss } from './util.js';
 
 const PAUSE_TEXT = { false: 'Pause listening', true: 'Resume listening' };
 
@@ -73,7 +74,7 @@ export function initCompanion({ sessionId, button, codeBox, code, command, expir
       const until = Date.now() + made.expires_in_seconds * 1000;
       const tick = () => {
         const left = Math.max(0, Math.round((until - Date.now()) / 1000));
-        expiry.textContent = left ? `Works once, for ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} more.` : 'This code has expired: get a new one.';
+        expiry.textContent = left ? `Works once, for ${mmss(left)} more.` : 'This code has expired: get a new one.';
         if (!left) clearInterval(timer);
       };
       clearInterval(timer);

@@ -65,6 +65,29 @@ export function getMicrophone(deviceId, overrides = {}) {
   return navigator.mediaDevices.getUserMedia({ audio });
 }
 
+/**
+ * Microphone and, when `video` asks for it, camera. No camera (or a broken one) falls back to audio only;
+ * a refused permission does not. Resolves to {stream, video: whether the stream has the camera}.
+ */
+export async function getMicAndCamera({ audio = true, video = false } = {}) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw Object.assign(new Error('insecure'), { name: 'NotSupportedError' });
+  }
+  if (video) {
+    try {
+      return { stream: await navigator.mediaDevices.getUserMedia({ audio, video }), video: true };
+    } catch (err) {
+      if (err?.name === 'NotAllowedError') throw err;
+    }
+  }
+  return { stream: await navigator.mediaDevices.getUserMedia({ audio }), video: false };
+}
+
+/** Stop every track of a stream (null is fine). */
+export function stopStream(stream) {
+  stream?.getTracks().forEach((t) => t.stop());
+}
+
 export function mediaErrorMessage(err, what = 'microphone') {
   switch (err?.name) {
     case 'NotAllowedError':

@@ -1,6 +1,9 @@
-// Shared header: the site's one navigation list (rendered into every page's <nav id="site-nav">),
-// the current page marked, the mobile menu toggle (Escape closes it), log out.
+// The site's one header: skip link, brand, menu toggle and navigation list, rendered at the top of every
+// signed-in page (the pages' HTML holds only their own <main>), the current page marked, the mobile menu
+// toggle (Escape closes it), log out. Pages without an account (c.html, the share link) take the plain
+// header: the brand alone.
 import { api } from './api.js';
+import { el } from './util.js';
 
 /** Every page's nav, with hrefs relative to the site's root (the folder above js/). */
 export const NAV_ITEMS = [
@@ -25,6 +28,24 @@ export function rootPrefix() {
 
 function inRecruit() {
   return location.pathname.startsWith(`${ROOT.pathname}recruit/`);
+}
+
+/**
+ * Put the skip link and the site header first in <body> (unless the page has its own .site-header).
+ * nav=false: the brand alone, as text (no links into the signed-in site); brandId names it for the page.
+ */
+export function renderHeader({ nav = true, brand = 'Interview Room', brandId } = {}) {
+  if (document.querySelector('.site-header')) return;
+  const skip = el('a', { class: 'skip-link', href: '#main', text: 'Skip to content' });
+  const header = nav
+    ? el('header', { class: 'site-header' },
+      el('a', { class: 'brand', href: `${rootPrefix()}sessions.html`, text: brand }),
+      el('button', {
+        class: 'nav-toggle', type: 'button', 'aria-expanded': 'false', 'aria-controls': 'site-nav', text: 'Menu',
+      }),
+      el('nav', { id: 'site-nav', class: 'site-nav', 'aria-label': 'Main' }))
+    : el('header', { class: 'site-header' }, el('span', { class: 'brand', id: brandId, text: brand }));
+  document.body.prepend(skip, header);
 }
 
 function renderNav(nav) {
@@ -62,6 +83,7 @@ function markCurrent() {
 }
 
 export function initNav() {
+  renderHeader();
   const nav = document.getElementById('site-nav');
   if (nav) renderNav(nav);
   markCurrent();

@@ -8,6 +8,8 @@
 // not). The window's only timer, its clock, belongs to the window itself, which is visible.
 // Everything is copied with textContent or cloneNode (no HTML from data), so the page's CSP holds.
 
+import { clock, elIn } from './util.js';
+
 const PREFS_KEY = 'interview-room.popout';
 const FONT_SIZES = [14, 16, 18, 20, 23, 26, 30, 34];
 const DEFAULT_FONT = 2;
@@ -30,14 +32,6 @@ function savePrefs(prefs) {
   try { localStorage.setItem(PREFS_KEY, JSON.stringify(prefs)); } catch { /* ignore */ }
 }
 
-function clockText(seconds) {
-  const s = Math.max(0, Math.floor(Number(seconds) || 0));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
-
 /**
  * source: the room's document; onAsk(): ask the AI to answer the latest question (returns a status text);
  * elapsed(): seconds since the session went live (null before); onState(text): the room's status line.
@@ -51,16 +45,6 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
   let parts = null; // the popout's nodes
 
   const q = (sel) => source.querySelector(sel);
-
-  function make(doc, tag, attrs = {}, text) {
-    const node = doc.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (k === 'class') node.className = v;
-      else node.setAttribute(k, v);
-    }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   function applyPrefs() {
     if (!parts) return;
@@ -153,7 +137,7 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
     parts.conn.textContent = conn?.textContent || '';
     parts.conn.dataset.state = conn?.dataset.state || '';
     const s = elapsed();
-    parts.clock.textContent = s === null ? '00:00' : clockText(s);
+    parts.clock.textContent = s === null ? '00:00' : clock(s);
   }
 
   function scrollBy(dy) {
@@ -201,7 +185,7 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
         return;
       } catch { /* fall back to the link */ }
     }
-    doc.head.append(make(doc, 'link', { rel: 'stylesheet', href: new URL('../css/app.css', import.meta.url).href, 'data-popout': '' }));
+    doc.head.append(elIn(doc, 'link', { rel: 'stylesheet', href: new URL('../css/app.css', import.meta.url).href, 'data-popout': '' }));
   }
 
   function build(w) {
@@ -212,26 +196,26 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
     doc.body.className = 'popout';
     doc.body.dataset.kind = kind;
 
-    const bar = make(doc, 'div', { class: 'pop-bar', role: 'toolbar', 'aria-label': 'Window controls' });
-    const conn = make(doc, 'span', { class: 'badge pop-conn', id: 'pop-conn' });
-    const clock = make(doc, 'span', { class: 'badge pop-clock', id: 'pop-clock', role: 'timer', 'aria-label': 'Elapsed time' }, '00:00');
-    const fontDown = make(doc, 'button', { type: 'button', id: 'pop-font-down', 'aria-label': 'Smaller text', title: 'Smaller text (−)' }, 'A−');
-    const fontUp = make(doc, 'button', { type: 'button', id: 'pop-font-up', 'aria-label': 'Larger text', title: 'Larger text (+)' }, 'A+');
-    const opacityLabel = make(doc, 'label', { for: 'pop-opacity', class: 'pop-opacity-label' }, 'Opacity');
-    const opacity = make(doc, 'input', { type: 'range', id: 'pop-opacity', min: '40', max: '100', step: '5' });
-    const pause = make(doc, 'button', { type: 'button', id: 'pop-pause', class: 'toggle', 'aria-pressed': 'false', 'aria-keyshortcuts': 'P', title: 'Pause answers (P)' }, 'Pause answers');
-    const askBtn = make(doc, 'button', { type: 'button', id: 'pop-ask', class: 'primary', 'aria-keyshortcuts': 'A', title: 'Answer the latest question (A)' }, 'Ask AI');
+    const bar = elIn(doc, 'div', { class: 'pop-bar', role: 'toolbar', 'aria-label': 'Window controls' });
+    const conn = elIn(doc, 'span', { class: 'badge pop-conn', id: 'pop-conn' });
+    const clock = elIn(doc, 'span', { class: 'badge pop-clock', id: 'pop-clock', role: 'timer', 'aria-label': 'Elapsed time' }, '00:00');
+    const fontDown = elIn(doc, 'button', { type: 'button', id: 'pop-font-down', 'aria-label': 'Smaller text', title: 'Smaller text (−)' }, 'A−');
+    const fontUp = elIn(doc, 'button', { type: 'button', id: 'pop-font-up', 'aria-label': 'Larger text', title: 'Larger text (+)' }, 'A+');
+    const opacityLabel = elIn(doc, 'label', { for: 'pop-opacity', class: 'pop-opacity-label' }, 'Opacity');
+    const opacity = elIn(doc, 'input', { type: 'range', id: 'pop-opacity', min: '40', max: '100', step: '5' });
+    const pause = elIn(doc, 'button', { type: 'button', id: 'pop-pause', class: 'toggle', 'aria-pressed': 'false', 'aria-keyshortcuts': 'P', title: 'Pause answers (P)' }, 'Pause answers');
+    const askBtn = elIn(doc, 'button', { type: 'button', id: 'pop-ask', class: 'primary', 'aria-keyshortcuts': 'A', title: 'Answer the latest question (A)' }, 'Ask AI');
     bar.append(conn, clock, fontDown, fontUp, opacityLabel, opacity, pause, askBtn);
 
-    const qBox = make(doc, 'section', { class: 'pop-question-box', 'aria-label': 'Current question' });
-    const question = make(doc, 'p', { class: 'pop-question', id: 'pop-question', 'aria-live': 'polite' });
+    const qBox = elIn(doc, 'section', { class: 'pop-question-box', 'aria-label': 'Current question' });
+    const question = elIn(doc, 'p', { class: 'pop-question', id: 'pop-question', 'aria-live': 'polite' });
     qBox.append(question);
-    const pausedNote = make(doc, 'p', { class: 'pop-paused', id: 'pop-paused', role: 'status' });
+    const pausedNote = elIn(doc, 'p', { class: 'pop-paused', id: 'pop-paused', role: 'status' });
     pausedNote.hidden = true;
-    const answer = make(doc, 'section', { class: 'pop-answer', id: 'pop-answer', 'aria-label': 'Suggested answer', tabindex: '0' });
-    const captions = make(doc, 'section', { class: 'pop-captions', id: 'pop-captions', 'aria-label': 'Live captions', role: 'log' });
-    const status = make(doc, 'p', { class: 'pop-status', id: 'pop-status', role: 'status' });
-    const keys = make(doc, 'p', { class: 'pop-keys' }, 'Keys: A ask · P pause answers · ↑ ↓ PgUp PgDn scroll · + − text size');
+    const answer = elIn(doc, 'section', { class: 'pop-answer', id: 'pop-answer', 'aria-label': 'Suggested answer', tabindex: '0' });
+    const captions = elIn(doc, 'section', { class: 'pop-captions', id: 'pop-captions', 'aria-label': 'Live captions', role: 'log' });
+    const status = elIn(doc, 'p', { class: 'pop-status', id: 'pop-status', role: 'status' });
+    const keys = elIn(doc, 'p', { class: 'pop-keys' }, 'Keys: A ask · P pause answers · ↑ ↓ PgUp PgDn scroll · + − text size');
     doc.body.replaceChildren(bar, qBox, pausedNote, answer, captions, status, keys);
 
     parts = { doc, conn, clock, fontDown, fontUp, opacity, pause, question, pausedNote, answer, captions, status };

@@ -1,5 +1,6 @@
 // Data-channel "events" messages (PROTOCOL.md) → room UI.
 import { rubricView } from './score-view.js';
+import { clock, make, scoreClass as scoreBand } from './util.js';
 
 //
 // Two parts, both usable on their own:
@@ -74,27 +75,6 @@ const MAX_NOTICES = 6;
 const LOW_CREDIT_SECONDS = 300;
 
 const sel = (attr, value) => `[${attr}="${CSS.escape(String(value))}"]`;
-
-function clock(seconds) {
-  const s = Math.max(0, Math.floor(Number(seconds) || 0));
-  const h = Math.floor(s / 3600);
-  const mm = String(Math.floor((s % 3600) / 60)).padStart(2, '0');
-  const ss = String(s % 60).padStart(2, '0');
-  return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
-}
-
-function make(doc, tag, className, text) {
-  const node = doc.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function scoreBand(score) {
-  if (score >= 75) return 'good';
-  if (score >= 50) return 'fair';
-  return 'low';
-}
 
 export const ENDED_REASONS = {
   credits_exhausted: 'You ran out of credits, so the session was ended.',

@@ -1,8 +1,8 @@
-// Small helpers shared by the pages: element builder, formatting, languages.
+// Small helpers shared by the pages: element builders, lookups, time formats, languages.
 
-/** el('p', {class: 'x', dataset: {id: 1}, text: 'hi'}, child, ...) */
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
+/** elIn(doc, 'p', {class: 'x', dataset: {id: 1}, text: 'hi'}, child, ...): an element in `doc` (this page's or its pop-out window's). */
+export function elIn(doc, tag, attrs = {}, ...children) {
+  const node = doc.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === 'class') node.className = value;
@@ -13,9 +13,19 @@ export function el(tag, attrs = {}, ...children) {
   }
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : String(child));
+    node.append(typeof child === 'object' && child.nodeType ? child : String(child)); // a Node of any window
   }
   return node;
+}
+
+/** el('p', {class: 'x', dataset: {id: 1}, text: 'hi'}, child, ...) in this page's document. */
+export function el(tag, attrs = {}, ...children) {
+  return elIn(document, tag, attrs, ...children);
+}
+
+/** make(doc, 'p', 'caption', 'text'): a plain element with a class and text, in `doc`. */
+export function make(doc, tag, className, text) {
+  return elIn(doc, tag, { class: className || undefined }, text);
 }
 
 export const $ = (sel, root = document) => root.querySelector(sel);
@@ -31,6 +41,12 @@ export function clock(totalSeconds) {
   const m = Math.floor((s % 3600) / 60);
   const sec = String(s % 60).padStart(2, '0');
   return h ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${String(m).padStart(2, '0')}:${sec}`;
+}
+
+/** A countdown: 75 → "1:15", 600 → "10:00" (minutes only, not padded). */
+export function mmss(totalSeconds) {
+  const s = Math.max(0, Math.floor(Number(totalSeconds) || 0));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 /** 5400 → "1 h 30 min", 95 → "1 min 35 s", null → "—" */

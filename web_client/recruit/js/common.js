@@ -1,32 +1,20 @@
 // Shared by the recruiter pages under recruit/: the API (401 → log in and come back), the header,
 // status and small table helpers.
-import { api, loginUrl, ApiError } from '../../js/api.js';
+import { api, loginUrl } from '../../js/api.js';
 import { initNav } from '../../js/nav.js';
-import { el } from '../../js/util.js';
+import { el, scoreClass } from '../../js/util.js';
 
 /** Log in, then come back to this page (the log-in page accepts recruit/… targets in ?next=). */
 export function toLogin() {
   location.assign(loginUrl());
 }
 
-/** api() for recruiter pages: 401 goes to the log-in page and back. */
-export async function rapi(path, opts = {}) {
-  try {
-    return await api(path, { ...opts, redirectOn401: false });
-  } catch (err) {
-    if (err.status === 401) toLogin();
-    throw err;
-  }
-}
+/** api() for recruiter pages is the site's one api(): a 401 goes to the log-in page and back. */
+export { api as rapi };
 
-/** POST a text body (CSV upload): api.js sends only JSON or FormData. */
-export async function postText(path, text, type = 'text/csv') {
-  const headers = { Accept: 'application/json', 'Content-Type': type };
-  const res = await fetch(path, { method: 'POST', headers, body: text, credentials: 'same-origin' });
-  if (res.status === 401) { toLogin(); throw new ApiError(401, 'unauthorized', 'Please log in again.'); }
-  const data = await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data?.error?.code || `http_${res.status}`, data?.error?.message || `The server answered ${res.status}.`, data?.error?.field);
-  return data;
+/** POST a text body (CSV upload). */
+export function postText(path, text, type = 'text/csv') {
+  return api(path, { method: 'POST', text, type });
 }
 
 export function initPage() {
@@ -43,7 +31,7 @@ export function statusBadge(c) {
 export function scoreBadge(score) {
   if (score === null || score === undefined) return el('span', { class: 'score-badge', text: '—', title: 'No score' });
   const n = Math.round(Number(score));
-  return el('span', { class: `score-badge ${n >= 75 ? 'good' : n >= 50 ? 'fair' : 'low'}`, dataset: { score: n }, text: String(n), title: `AI suggestion: ${n} of 100` });
+  return el('span', { class: `score-badge ${scoreClass(n)}`, dataset: { score: n }, text: String(n), title: `AI suggestion: ${n} of 100` });
 }
 
 /** ISO time → value for <input type=datetime-local> (local time), and back. */

@@ -18,18 +18,21 @@ async function load() {
       : `Could not load your organisation: ${errorMessage(err)}`);
     return;
   }
-  $('#load-status').hidden = true;
-  $('#view').hidden = false;
   $('#settings-h').textContent = `${org.name}: settings`;
   document.title = `${org.name} · Settings · Interview Room`;
   const owner = org.role === 'owner';
-  $('#webhook-card').hidden = !owner;
   $('#member-note').hidden = owner;
   if (owner) {
     $('#wh-url').value = org.webhook_url || '';
     $('#wh-secret').value = org.webhook_secret || '';
   }
-  await loadDeliveries();
+  try {
+    await loadDeliveries();
+  } finally { // the view appears whole: the webhook and its delivery log together
+    $('#load-status').hidden = true;
+    $('#view').hidden = false;
+    $('#webhook-card').hidden = !owner;
+  }
 }
 
 // ---------- webhook URL

@@ -1,19 +1,24 @@
 // A candidate's review opened with a read-only share link (no account): the token is in the URL's
 // fragment and goes to the server in the X-Share-Token header only. All text is set with textContent.
+import { errorMessage, request } from '../../js/api.js';
+import { renderHeader } from '../../js/nav.js';
 import { $, el } from '../../js/util.js';
+
+renderHeader({ nav: false });
 
 const token = location.hash.slice(1);
 const fmt = (n) => (n === null || n === undefined ? '—' : Number(n).toFixed(1));
 
 async function load() {
   if (!token) { $('#load-status').textContent = 'This review link is incomplete.'; return; }
-  const res = await fetch('/api/share/review', { headers: { Accept: 'application/json', 'X-Share-Token': token }, credentials: 'omit', referrerPolicy: 'no-referrer' });
-  const data = await res.json().catch(() => null);
-  if (!res.ok) {
-    $('#load-status').textContent = res.status === 410
+  let data;
+  try {
+    data = await request('/api/share/review', { headers: { 'X-Share-Token': token }, credentials: 'omit', referrerPolicy: 'no-referrer' });
+  } catch (err) {
+    $('#load-status').textContent = err.status === 410
       ? 'This review link has expired or was revoked. Ask the hiring team for a new one.'
-      : (data?.error?.message || `The server answered ${res.status}.`);
-    $('#load-status').dataset.state = res.status === 410 ? 'invalid' : 'error';
+      : errorMessage(err);
+    $('#load-status').dataset.state = err.status === 410 ? 'invalid' : 'error';
     return;
   }
   render(data);
