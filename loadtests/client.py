@@ -250,16 +250,7 @@ class WavTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        if self._t_start is None:
-            self._t_start = time.monotonic()
-            self.started_wall = time.time()
-        target = self._t_start + self._frames_sent * PTIME
-        delay = target - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -MAX_LAG:
-            self._t_start -= delay  # rebase the clock: skip the backlog rather than burst
-            self.stalls += 1
+        await _pace(self)
         if self.readyState != "live":
             raise MediaStreamError
         pos = self._frames_sent * self.frame_samples
@@ -309,6 +300,21 @@ def encode_opus(samples: np.ndarray, rate: int = OPUS_RATE) -> tuple[list[bytes]
     return out, silence
 
 
+async def _pace(track: Any) -> None:
+    """Wait until the track's next 20 ms frame is due on the wall clock (the first call starts the clock);
+    a sender that fell more than MAX_LAG behind skips the backlog rather than bursting it."""
+    if track._t_start is None:
+        track._t_start = time.monotonic()
+        track.started_wall = time.time()
+    target = track._t_start + track._frames_sent * PTIME
+    delay = target - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    elif delay < -MAX_LAG:
+        track._t_start -= delay  # rebase the clock: skip the backlog rather than burst
+        track.stalls += 1
+
+
 class OpusTrack(WavTrack):
     """A WavTrack that sends Opus packets encoded once, before the first frame, and replayed on the clock.
 
@@ -344,16 +350,7 @@ class OpusTrack(WavTrack):
             raise MediaStreamError
         if self._packets is None:
             self._prepare()
-        if self._t_start is None:
-            self._t_start = time.monotonic()
-            self.started_wall = time.time()
-        target = self._t_start + self._frames_sent * PTIME
-        delay = target - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        elif delay < -MAX_LAG:
-            self._t_start -= delay  # rebase the clock: skip the backlog rather than burst
-            self.stalls += 1
+        await _pace(self)
         if self.readyState != "live":
             raise MediaStreamError
         i = self._frames_sent

@@ -84,20 +84,7 @@ async def send_login_code(cfg: Config, to: str, code: str) -> bool:
 
 async def send_email(cfg: Config, to: str, subject: str, text: str) -> bool:
     """Any plain-text e-mail (recruiting invitations, confirmations); True when the SMTP server took it."""
-    if not cfg.smtp_host:
-        _not_sent(cfg, to, f"subject={subject!r}", text)
-        return False
-    msg = EmailMessage()
-    msg["From"] = cfg.smtp_from
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg.set_content(text)
-    try:
-        await asyncio.to_thread(_send_smtp, cfg, msg)
-    except (OSError, smtplib.SMTPException) as e:
-        log.error("sending an e-mail failed smtp=%s:%d error=%s", cfg.smtp_host, cfg.smtp_port, e)
-        return False
-    return True
+    return await deliver(cfg, to, subject, text) == ""
 
 
 async def deliver(cfg: Config, to: str, subject: str, text: str) -> str:
