@@ -23,13 +23,14 @@ a model load.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -122,7 +123,7 @@ class SttWorker:
         # offline translation into English (Whisper's translate task) for sessions that switched it on
         self.translator = WhisperTranslator(cfg, pool, r, transcriber, self._in_thread)
         self._terms: dict[str, tuple[float, list[str]]] = {}  # session id -> (read at, hint terms)
-        self._agree_locks: dict[str, list[Any]] = {}  # one partial at a time per utterance: [lock, users]
+        self._locks: dict[str, list[Any]] = {}  # _one_at_a_time: key -> [lock, holders and waiters]
         # after a mid-speech partial's Whisper call, no such partial for STT_PARTIAL_REST times its duration:
         # they use at most 60 % of a worker and thin out by themselves when calls slow down (a busy machine);
         # the speculative partial after 100 ms of silence is exempt (the final reuses its text)
@@ -200,7 +201,28 @@ class SttWorker:
                 metrics.STT_SECONDS.observe(result.stt_seconds)
         return result
 
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, key: str) -> AsyncIterator[None]:
+        """Work under ``key`` runs in the order it asked (asyncio locks are fair); the lock is forgotten
+        when nobody holds or waits for it."""
+        entry = self._locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._locks[key]
+
     async def final(self, seg: Segment) -> None:
+        # a session's finals one after the other, in the order the stream gave them: captions reach the room
+        # in speaking order (the consumer hands several segments at once after an outage), and each utterance
+        # gets the one before it as context
+        async with self._one_at_a_time(f"final:{seg.session_id}"):
+            await self._final(seg)
+
+    async def _final(self, seg: Segment) -> None:
         if seg.sample_rate != SAMPLE_RATE:
             metrics.SEGMENTS_REJECTED.labels("bad_sample_rate").inc()
             log.error("segment is not 16 kHz id=%s sample_rate=%d", seg.id, seg.sample_rate)
@@ -264,16 +286,8 @@ class SttWorker:
         # the consumer holds several segments at once (the batcher decodes them together): two partials of
         # one utterance must not read and write its agreement state at the same time, or the later write
         # drops words the other had shown
-        key = agree_key(seg)
-        entry = self._agree_locks.setdefault(key, [asyncio.Lock(), 0])
-        entry[1] += 1  # partials holding or waiting for it: the lock is forgotten when none is left
-        try:
-            async with entry[0]:
-                await self._partial(seg)
-        finally:
-            entry[1] -= 1
-            if not entry[1]:
-                del self._agree_locks[key]
+        async with self._one_at_a_time(f"partial:{agree_key(seg)}"):
+            await self._partial(seg)
 
     async def _partial(self, seg: Segment) -> None:
         if await self._final_done(seg.id):

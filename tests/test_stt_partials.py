@@ -233,6 +233,6 @@ async def test_partials_of_one_utterance_handled_at_once_never_take_back_shown_w
     async with Running(r, pool, fake) as run:
         await asyncio.gather(*(run.worker.partial(seg(sid, s, final=False)) for s in (1.0, 1.5, 2.0, 2.5, 3.0, 3.5)))
     texts = [c.text for c in await captions(r, sid)]
-    assert len(texts) >= 3, texts
+    assert len(texts) >= 2, texts  # without the lock: none (every partial read the same empty state)
     for a, b in zip(texts, texts[1:], strict=False):
         assert b.startswith(a) and len(b) > len(a), texts

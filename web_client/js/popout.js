@@ -90,7 +90,7 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
     const stick = nearBottom(box);
     const nodes = [...source.querySelectorAll('#captions .caption')].slice(-MAX_CAPTIONS);
     if (!nodes.length) {
-      box.replaceChildren(make(parts.doc, 'p', { class: 'empty-hint' }, 'Captions appear here when someone speaks.'));
+      box.replaceChildren(elIn(parts.doc, 'p', { class: 'empty-hint' }, 'Captions appear here when someone speaks.'));
       return;
     }
     box.replaceChildren(...nodes.map((n) => {
@@ -125,7 +125,7 @@ export function createPopout({ source = document, onAsk, elapsed = () => null, o
       copy.id = 'pop-answer-text';
       box.replaceChildren(copy);
     } else {
-      box.replaceChildren(make(parts.doc, 'p', { class: 'empty-hint', id: 'pop-answer-text' },
+      box.replaceChildren(elIn(parts.doc, 'p', { class: 'empty-hint', id: 'pop-answer-text' },
         card ? 'The answer appears here as it is written.' : 'Suggested answers appear here.'));
     }
     if (stick) box.scrollTop = box.scrollHeight;
