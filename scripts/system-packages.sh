@@ -3,6 +3,7 @@
 #   chromium      headless browser for the page tests (Playwright drives /usr/bin/chromium)
 #   espeak-ng     the TTS program fallback (test_tts) and test fixtures
 #   poppler-utils pdftoppm renders report PDFs in the tests
+#   sox           tests/fixtures/make_fixtures.sh resamples and trims the espeak-ng fixtures with it
 #   pulseaudio, pulseaudio-utils  a real sound server with a null sink for `interview-room listen` (parec/paplay)
 # As root it uses apt-get, otherwise sudo when it works without a password; else it stops with one line naming
 # the packages to install, before any test runs.
@@ -12,6 +13,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v sox >/dev/null 2>&1 && command -v soxi >/dev/null 2>&1 || need+=(sox)
 command -v pulseaudio >/dev/null 2>&1 || need+=(pulseaudio)
 command -v parec >/dev/null 2>&1 && command -v paplay >/dev/null 2>&1 && command -v pactl >/dev/null 2>&1 || need+=(pulseaudio-utils)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -148,7 +148,7 @@ async def test_listen_with_an_input_file_is_captioned_in_the_room_and_billed_onc
 def pulse() -> Iterator[dict[str, str]]:
     """A private PulseAudio server with a null sink "meeting" (what a meeting app would play to)."""
     if shutil.which("pulseaudio") is None or shutil.which("paplay") is None:
-        pytest.skip("needs Debian pulseaudio + pulseaudio-utils (scripts/system-packages.sh installs them)")
+        pytest.fail("needs Debian pulseaudio + pulseaudio-utils: run `make test` (scripts/system-packages.sh installs them)")
     home = Path(tempfile.mkdtemp(prefix="pulse-"))
     socket = home / "native"
     env = {
